@@ -1,0 +1,66 @@
+#pragma once
+// Match: every rule in ONE Hyperscan block-mode database; when a rule fires, PCRE2 (JIT)
+// re-runs that rule alone in a window bounded by the rule's maximum width to extract captures.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "credsift/rules.hpp"
+
+namespace credsift {
+
+struct Span {
+  size_t begin = 0, end = 0;
+  bool empty() const { return begin == end; }
+};
+
+struct NamedSpan {
+  std::string_view name;  // points into the Matcher's capture-name table
+  Span span;
+};
+
+struct Hit {
+  uint32_t rule = 0;     // index into RuleSet::rules
+  uint32_t segment = 0;  // index into DecodedMessage::segments
+  Span match;            // whole match within the segment text
+  Span secret;           // the `secret` capture
+  std::vector<NamedSpan> captures;  // every other named capture that took part (user, host ...)
+};
+
+struct MatchError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+class Matcher {
+ public:
+  // Compiles every rule. Throws MatchError naming each rule that Hyperscan or PCRE2 refuses
+  // (with the library's message), or whose width is unbounded.
+  explicit Matcher(const RuleSet& rules);
+  ~Matcher();
+  Matcher(const Matcher&) = delete;
+  Matcher& operator=(const Matcher&) = delete;
+
+  // Per-thread state: Hyperscan scratch and PCRE2 match data.
+  class Scratch;
+  std::unique_ptr<Scratch> make_scratch() const;
+
+  // Appends the hits of every rule in `text` to `out`, ordered by position then rule.
+  void scan(std::string_view text, uint32_t segment, Scratch& scratch, std::vector<Hit>& out) const;
+
+  const RuleSet& rules() const;
+  size_t max_width(uint32_t rule) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Deleter so that unique_ptr<Scratch> works with the incomplete type in callers.
+class Matcher::Scratch {
+ public:
+  virtual ~Scratch() = default;
+};
+
+}  // namespace credsift

@@ -1,0 +1,55 @@
+#pragma once
+// Report: findings out (JSON lines now; tickets and other formats grow here), and the summary.
+// Only this stage aggregates.
+#include <cstdint>
+#include <map>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "credsift/mime.hpp"
+#include "credsift/rules.hpp"
+#include "credsift/validate.hpp"
+
+namespace credsift {
+
+struct Finding {
+  const Rule* rule = nullptr;
+  std::string secret;       // the raw secret; redacted at output unless asked otherwise
+  std::string fingerprint;  // "sha256:<hex>" of the secret
+  std::vector<std::pair<std::string, std::string>> captures;  // other named captures (user, host)
+  Validation validation;
+  std::string part_path;
+  uint64_t line = 0;  // 1-based line of the secret within its segment
+  std::string file;   // mailbox or message file
+  uint64_t offset = 0;  // byte offset of the message in that file
+  uint64_t index = 0;   // message index in that file
+  Envelope envelope;
+};
+
+struct ScanSummary {
+  uint64_t messages_scanned = 0, messages_skipped = 0, messages_failed = 0;
+  uint64_t bytes = 0;
+  double elapsed_seconds = 0;
+  uint64_t findings = 0;   // reported (not rejected)
+  uint64_t rejected = 0;   // hits that validation rejected, counted not reported
+  uint64_t decode_problems = 0;
+  uint64_t files_failed = 0;
+  std::map<std::string, uint64_t> findings_by_rule;
+  std::map<std::string, uint64_t> skip_reasons;
+  uint64_t messages() const { return messages_scanned + messages_skipped + messages_failed; }
+};
+
+std::string fingerprint(std::string_view secret);  // "sha256:" + lower-case hex
+std::string redact(std::string_view secret);      // first 4 characters (UTF-8 aware) then "…"
+std::string json_escape(std::string_view text);   // a JSON string body, invalid UTF-8 replaced
+
+// One JSON object, no trailing newline.
+std::string finding_to_json(const Finding& finding, bool show_secrets);
+
+// The closing summary for humans (stderr).
+void print_summary(std::ostream& out, const ScanSummary& summary);
+
+}  // namespace credsift

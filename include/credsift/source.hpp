@@ -1,0 +1,68 @@
+#pragma once
+// Sources: turn input paths (mbox, Maildir, .eml, directories, gzip, stdin) into a stream of
+// RFC 5322 messages. Sources never parse MIME.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "credsift/diagnostic.hpp"
+
+namespace credsift {
+
+struct Origin {
+  std::shared_ptr<const std::string> file;  // shared by every message of one file
+  uint64_t offset = 0;  // byte offset of the message's first header byte in the (decompressed) file
+  uint64_t index = 0;   // 0-based index of the message within its file
+};
+
+struct Message {
+  std::string_view bytes;                // the message, without the mbox "From " separator line
+  std::shared_ptr<const void> keepalive;  // owns the storage behind `bytes`
+  Origin origin;
+  uint64_t sequence = 0;  // position across all inputs, for deterministic output order
+  std::string skip_reason;  // non-empty: the message was not scanned (counted as skipped)
+};
+
+enum class InputFormat { Unknown, Mbox, Eml, Maildir };
+
+struct SourceOptions {
+  uint64_t max_message_bytes = 256ull << 20;  // larger messages are skipped, with a reason
+};
+
+// Decides the format of a file by its content (after gunzip), not by its name.
+InputFormat sniff_format(std::string_view head);
+
+// Splits an mbox buffer into messages. `base_offset` is added to each reported offset.
+// mboxrd: a line ">From " (any number of '>') loses one '>'; such messages are copied,
+// others are views into `buffer`.
+struct MboxPiece {
+  uint64_t offset = 0;      // of the first header byte
+  std::string_view bytes;   // view into the buffer (before unescaping)
+  bool needs_unescape = false;
+};
+std::vector<MboxPiece> split_mbox(std::string_view buffer);
+std::string unescape_mboxrd(std::string_view bytes);
+
+// Pulls messages from every input in order. Inputs: files, directories (walked recursively,
+// Maildir recognised by cur/ and new/), "-" for stdin; gzip is recognised by its magic bytes.
+// Large plain files are memory-mapped; gzip and stdin are streamed message by message.
+class MessageSource {
+ public:
+  MessageSource(std::vector<std::string> inputs, SourceOptions options, DiagnosticSink diagnostics);
+  ~MessageSource();
+  MessageSource(const MessageSource&) = delete;
+  MessageSource& operator=(const MessageSource&) = delete;
+
+  std::optional<Message> next();
+  uint64_t bytes_read() const;      // raw input bytes consumed so far (compressed size for gzip)
+  uint64_t files_failed() const;    // inputs that could not be opened or read
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace credsift
