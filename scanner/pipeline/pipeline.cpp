@@ -1,0 +1,185 @@
+#include "credsift/pipeline.hpp"
+
+#include <tbb/enumerable_thread_specific.h>
+#include <tbb/global_control.h>
+#include <tbb/parallel_pipeline.h>
+
+#include <algorithm>
+#include <chrono>
+#include <mutex>
+#include <thread>
+
+#include "credsift/validate.hpp"
+
+namespace credsift {
+
+namespace {
+
+// Counts line breaks incrementally: hits of one segment come in position order, so each
+// segment's text is walked once however many hits it holds.
+class LineCounter {
+ public:
+  uint64_t line_at(uint32_t segment, std::string_view text, size_t position) {
+    if (segment != segment_ || position < position_) {
+      segment_ = segment;
+      position_ = 0;
+      line_ = 1;
+    }
+    line_ += static_cast<uint64_t>(
+        std::count(text.begin() + static_cast<std::ptrdiff_t>(position_),
+                   text.begin() + static_cast<std::ptrdiff_t>(position), '\n'));
+    position_ = position;
+    return line_;
+  }
+
+ private:
+  uint32_t segment_ = UINT32_MAX;
+  size_t position_ = 0;
+  uint64_t line_ = 1;
+};
+
+std::string_view slice(std::string_view text, Span span) {
+  return text.substr(span.begin, span.end - span.begin);
+}
+
+}  // namespace
+
+MessageResult scan_message(const Message& message, const Matcher& matcher,
+                           Matcher::Scratch& scratch, const ScanOptions& options) {
+  MessageResult result;
+  try {
+    DecodedMessage decoded = decode_message(message.bytes, options.decode);
+    result.problems = std::move(decoded.problems);
+
+    std::vector<Hit> hits;
+    for (uint32_t i = 0; i < decoded.segments.size(); ++i)
+      matcher.scan(decoded.segments[i].text, i, scratch, hits);
+
+    LineCounter lines;
+    const std::string file = message.origin.file ? *message.origin.file : std::string();
+    for (const Hit& hit : hits) {
+      const Rule& rule = matcher.rules().rules[hit.rule];
+      const Segment& segment = decoded.segments[hit.segment];
+      const std::string_view secret = slice(segment.text, hit.secret);
+      Validation validation = validate(rule, secret);
+      if (validation.status == ValidationStatus::Rejected) {
+        ++result.rejected;
+        if (!options.include_rejected) continue;
+      }
+      Finding finding;
+      finding.rule = &rule;
+      finding.secret = std::string(secret);
+      finding.fingerprint = fingerprint(secret);
+      for (const NamedSpan& capture : hit.captures)
+        finding.captures.emplace_back(std::string(capture.name),
+                                      std::string(slice(segment.text, capture.span)));
+      finding.validation = std::move(validation);
+      finding.part_path = segment.part_path;
+      finding.line = lines.line_at(hit.segment, segment.text, hit.secret.begin);
+      finding.file = file;
+      finding.offset = message.origin.offset;
+      finding.index = message.origin.index;
+      finding.envelope = decoded.envelope;
+      result.findings.push_back(std::move(finding));
+    }
+  } catch (const std::exception& error) {
+    // One message must never stop the scan: it is counted as failed, with the reason.
+    result.findings.clear();
+    result.failed = true;
+    result.failure = error.what();
+  }
+  return result;
+}
+
+ScanSummary run_scan(const std::vector<std::string>& inputs, const Matcher& matcher,
+                     const ScanOptions& options, const FindingSink& on_finding,
+                     const DiagnosticSink& on_diagnostic) {
+  const auto started = std::chrono::steady_clock::now();
+  const unsigned threads =
+      options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+  const size_t in_flight = options.messages_in_flight ? options.messages_in_flight : 4 * threads;
+  tbb::global_control parallelism(tbb::global_control::max_allowed_parallelism, threads);
+
+  // The read and emit stages run on different threads; diagnostics from both go out in turn.
+  std::mutex diagnostic_mutex;
+  const DiagnosticSink report = [&](const Diagnostic& diagnostic) {
+    std::lock_guard lock(diagnostic_mutex);
+    if (on_diagnostic) on_diagnostic(diagnostic);
+  };
+
+  ScanSummary summary;
+  MessageSource source(inputs, options.source, report);
+  tbb::enumerable_thread_specific<std::unique_ptr<Matcher::Scratch>> scratches(
+      [&] { return matcher.make_scratch(); });
+
+  struct Work {
+    Message message;
+    MessageResult result;
+  };
+  using WorkPtr = std::shared_ptr<Work>;
+
+  tbb::parallel_pipeline(
+      in_flight,
+      tbb::make_filter<void, WorkPtr>(
+          tbb::filter_mode::serial_in_order,
+          [&](tbb::flow_control& control) -> WorkPtr {
+            std::optional<Message> message = source.next();
+            if (!message) {
+              control.stop();
+              return nullptr;
+            }
+            auto work = std::make_shared<Work>();
+            work->message = std::move(*message);
+            return work;
+          }) &
+          tbb::make_filter<WorkPtr, WorkPtr>(tbb::filter_mode::parallel,
+                                             [&](WorkPtr work) {
+                                               if (work->message.skip_reason.empty())
+                                                 work->result =
+                                                     scan_message(work->message, matcher,
+                                                                  *scratches.local(), options);
+                                               return work;
+                                             }) &
+          tbb::make_filter<WorkPtr, void>(
+              tbb::filter_mode::serial_in_order, [&](WorkPtr work) {
+                const Message& message = work->message;
+                const std::string file = message.origin.file ? *message.origin.file : "-";
+                if (!message.skip_reason.empty()) {
+                  ++summary.messages_skipped;
+                  ++summary.skip_reasons[message.skip_reason];
+                  report({Diagnostic::Level::Warning, file, message.origin.offset,
+                          "message " + std::to_string(message.origin.index) +
+                              " skipped: " + message.skip_reason});
+                  return;
+                }
+                const MessageResult& result = work->result;
+                for (const DecodeProblem& problem : result.problems)
+                  report({Diagnostic::Level::Warning, file, message.origin.offset + problem.offset,
+                          problem.what});
+                summary.decode_problems += result.problems.size();
+                if (result.failed) {
+                  ++summary.messages_failed;
+                  report({Diagnostic::Level::Error, file, message.origin.offset,
+                          "message " + std::to_string(message.origin.index) +
+                              " failed: " + result.failure});
+                  return;
+                }
+                ++summary.messages_scanned;
+                summary.rejected += result.rejected;
+                for (const Finding& finding : result.findings) {
+                  if (finding.validation.status != ValidationStatus::Rejected) {
+                    ++summary.findings;
+                    ++summary.findings_by_rule[finding.rule->id];
+                  }
+                  if (on_finding) on_finding(finding);
+                }
+              }));
+
+  summary.bytes = source.bytes_read();
+  summary.files_failed = source.files_failed();
+  summary.elapsed_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return summary;
+}
+
+}  // namespace credsift

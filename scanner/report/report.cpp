@@ -1,0 +1,175 @@
+#include "credsift/report.hpp"
+
+#include <openssl/evp.h>
+
+#include <cstdio>
+#include <iomanip>
+#include <stdexcept>
+
+namespace credsift {
+
+std::string fingerprint(std::string_view secret) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (EVP_Digest(secret.data(), secret.size(), digest, &length, EVP_sha256(), nullptr) != 1)
+    throw std::runtime_error("SHA-256 failed");
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "sha256:";
+  out.reserve(7 + 2 * length);
+  for (unsigned int i = 0; i < length; ++i) {
+    out.push_back(kHex[digest[i] >> 4]);
+    out.push_back(kHex[digest[i] & 15]);
+  }
+  return out;
+}
+
+namespace {
+
+// Length of the UTF-8 sequence starting at text[i], or 0 when it is not a valid one.
+size_t utf8_sequence_length(std::string_view text, size_t i) {
+  const auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
+  const unsigned char lead = byte(i);
+  size_t length = 0;
+  uint32_t min_code = 0;
+  if (lead < 0x80) return 1;
+  if ((lead & 0xE0) == 0xC0) length = 2, min_code = 0x80;
+  else if ((lead & 0xF0) == 0xE0) length = 3, min_code = 0x800;
+  else if ((lead & 0xF8) == 0xF0) length = 4, min_code = 0x10000;
+  else return 0;
+  if (i + length > text.size()) return 0;
+  uint32_t code = lead & (0x3F >> (length - 1));
+  for (size_t k = 1; k < length; ++k) {
+    if ((byte(i + k) & 0xC0) != 0x80) return 0;
+    code = (code << 6) | (byte(i + k) & 0x3F);
+  }
+  if (code < min_code || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return 0;
+  return length;
+}
+
+}  // namespace
+
+std::string redact(std::string_view secret) {
+  size_t end = 0;
+  for (int characters = 0; characters < 4 && end < secret.size(); ++characters) {
+    const size_t length = utf8_sequence_length(secret, end);
+    end += length == 0 ? 1 : length;
+  }
+  std::string out(secret.substr(0, end));
+  if (end < secret.size() || secret.size() <= 4) out += "…";
+  return out;
+}
+
+std::string json_escape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + 8);
+  for (size_t i = 0; i < text.size();) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x80) {
+      const size_t length = utf8_sequence_length(text, i);
+      if (length == 0) {
+        out += "\xEF\xBF\xBD";  // U+FFFD: output stays valid UTF-8 whatever the input
+        ++i;
+      } else {
+        out.append(text.substr(i, length));
+        i += length;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20 || c == 0x7F) {
+          char buffer[8];
+          std::snprintf(buffer, sizeof buffer, "\\u%04x", c);
+          out += buffer;
+        } else {
+          out.push_back(static_cast<char>(c));
+        }
+    }
+    ++i;
+  }
+  return out;
+}
+
+namespace {
+
+void add_field(std::string& out, std::string_view name, std::string_view value) {
+  out += out.size() > 1 ? ",\"" : "\"";
+  out += name;
+  out += "\":\"";
+  out += json_escape(value);
+  out += '"';
+}
+
+void add_number(std::string& out, std::string_view name, uint64_t value) {
+  out += out.size() > 1 ? ",\"" : "\"";
+  out += name;
+  out += "\":";
+  out += std::to_string(value);
+}
+
+}  // namespace
+
+std::string finding_to_json(const Finding& finding, bool show_secrets) {
+  const Rule& rule = *finding.rule;
+  std::string out = "{";
+  add_field(out, "rule_id", rule.id);
+  add_field(out, "rule_name", rule.name);
+  add_field(out, "provider", rule.provider);
+  add_field(out, "category", rule.category);
+  add_field(out, "severity", to_string(rule.severity));
+  add_field(out, "confidence", rule.confidence);
+  add_field(out, "status", to_string(finding.validation.status));
+  if (!finding.validation.reason.empty()) add_field(out, "reason", finding.validation.reason);
+  add_field(out, "secret", show_secrets ? std::string(finding.secret) : redact(finding.secret));
+  add_field(out, "fingerprint", finding.fingerprint);
+  if (!finding.captures.empty()) {
+    out += ",\"captures\":{";
+    bool first = true;
+    for (const auto& [name, value] : finding.captures) {
+      if (!first) out += ',';
+      first = false;
+      out += '"' + json_escape(name) + "\":\"" + json_escape(value) + '"';
+    }
+    out += '}';
+  }
+  add_field(out, "file", finding.file);
+  add_number(out, "offset", finding.offset);
+  add_number(out, "message_index", finding.index);
+  add_field(out, "message_id", finding.envelope.message_id);
+  add_field(out, "date", finding.envelope.date);
+  add_field(out, "from", finding.envelope.from);
+  add_field(out, "to", finding.envelope.to);
+  add_field(out, "cc", finding.envelope.cc);
+  add_field(out, "subject", finding.envelope.subject);
+  add_field(out, "part_path", finding.part_path);
+  add_number(out, "line", finding.line);
+  out += '}';
+  return out;
+}
+
+void print_summary(std::ostream& out, const ScanSummary& summary) {
+  const double megabytes = static_cast<double>(summary.bytes) / 1e6;
+  out << "credsift: " << summary.messages() << " messages: " << summary.messages_scanned
+      << " scanned, " << summary.messages_skipped << " skipped, " << summary.messages_failed
+      << " failed; " << std::fixed << std::setprecision(1) << megabytes << " MB in "
+      << std::setprecision(2) << summary.elapsed_seconds << " s";
+  if (summary.elapsed_seconds > 0)
+    out << " (" << std::setprecision(1) << megabytes / summary.elapsed_seconds << " MB/s)";
+  out << "\n";
+  out << "credsift: " << summary.findings << " findings, " << summary.rejected
+      << " rejected as placeholders or low entropy";
+  if (summary.decode_problems) out << ", " << summary.decode_problems << " decode problems";
+  if (summary.files_failed) out << ", " << summary.files_failed << " files unreadable";
+  out << "\n";
+  for (const auto& [reason, count] : summary.skip_reasons)
+    out << "  skipped " << count << ": " << reason << "\n";
+  for (const auto& [rule, count] : summary.findings_by_rule)
+    out << "  " << std::left << std::setw(40) << rule << " " << count << "\n";
+}
+
+}  // namespace credsift
