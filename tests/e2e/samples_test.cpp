@@ -1,0 +1,218 @@
+// End-to-end: the built credsift binary on corpora/samples must report exactly the findings
+// listed in corpora/samples/labels.tsv: none missing, none extra.
+#include <gtest/gtest.h>
+#include <simdjson.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <tuple>
+#include <vector>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path kSource = CREDSIFT_SOURCE_DIR;
+const fs::path kSamples = kSource / "corpora/samples";
+
+struct Run {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+std::string slurp(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    char pattern[] = "/tmp/credsift-e2e-XXXXXX";
+    path_ = ::mkdtemp(pattern);
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+// Runs credsift through the shell so that stdin can be redirected; captures both streams.
+Run run_credsift(const std::string& arguments, const std::string& stdin_file = "") {
+  TempDir temp;
+  const fs::path out = temp.path() / "out", err = temp.path() / "err";
+  std::string command = std::string("'") + CREDSIFT_BINARY + "' " + arguments + " >'" +
+                        out.string() + "' 2>'" + err.string() + "'";
+  command += stdin_file.empty() ? " </dev/null" : " <'" + stdin_file + "'";
+  const int status = std::system(command.c_str());
+  Run run;
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  run.out = slurp(out);
+  run.err = slurp(err);
+  return run;
+}
+
+using Key = std::tuple<std::string, std::string, std::string, std::string>;  // msg, rule, fp, part
+
+std::string strip_angles(std::string_view id) {
+  while (!id.empty() && (id.front() == '<' || id.front() == ' ')) id.remove_prefix(1);
+  while (!id.empty() && (id.back() == '>' || id.back() == ' ')) id.remove_suffix(1);
+  return std::string(id);
+}
+
+std::multiset<Key> labelled() {
+  std::multiset<Key> keys;
+  std::istringstream in(slurp(kSamples / "labels.tsv"));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream fields(line);
+    std::string message, rule, fingerprint, part;
+    std::getline(fields, message, '\t');
+    std::getline(fields, rule, '\t');
+    std::getline(fields, fingerprint, '\t');
+    std::getline(fields, part, '\t');
+    keys.emplace(message, rule, fingerprint, part);
+  }
+  return keys;
+}
+
+struct Reported {
+  std::multiset<Key> keys;
+  std::vector<std::string> secrets;
+};
+
+Reported parse_jsonl(const std::string& text) {
+  Reported reported;
+  simdjson::dom::parser parser;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    simdjson::dom::element finding = parser.parse(line);
+    reported.keys.emplace(strip_angles(finding["message_id"].get_string().value()),
+                          std::string(finding["rule_id"].get_string().value()),
+                          std::string(finding["fingerprint"].get_string().value()),
+                          std::string(finding["part_path"].get_string().value()));
+    reported.secrets.emplace_back(finding["secret"].get_string().value());
+  }
+  return reported;
+}
+
+std::string describe(const std::multiset<Key>& keys) {
+  std::string out;
+  for (const auto& [message, rule, fingerprint, part] : keys)
+    out += "  " + message + "  " + rule + "  " + part + "  " + fingerprint.substr(0, 19) + "\n";
+  return out;
+}
+
+TEST(Samples, ReportsExactlyTheLabelledFindings) {
+  TempDir temp;
+  const fs::path output = temp.path() / "findings.jsonl";
+  const Run run = run_credsift("scan '" + kSamples.string() + "' --format jsonl --output '" +
+                               output.string() + "'");
+  ASSERT_EQ(run.exit_code, 1) << run.err;
+  const std::multiset<Key> expected = labelled();
+  const Reported reported = parse_jsonl(slurp(output));
+
+  std::multiset<Key> missing, extra;
+  std::set_difference(expected.begin(), expected.end(), reported.keys.begin(),
+                      reported.keys.end(), std::inserter(missing, missing.end()));
+  std::set_difference(reported.keys.begin(), reported.keys.end(), expected.begin(),
+                      expected.end(), std::inserter(extra, extra.end()));
+  EXPECT_TRUE(missing.empty()) << "missing findings:\n" << describe(missing) << run.err;
+  EXPECT_TRUE(extra.empty()) << "unexpected findings:\n" << describe(extra);
+  EXPECT_EQ(expected.size(), 24u);
+
+  // Every message is accounted for, and all of them were scanned.
+  EXPECT_NE(run.err.find("21 messages: 21 scanned, 0 skipped, 0 failed"), std::string::npos)
+      << run.err;
+  // Output files hold sensitive metadata: owner-only.
+  struct stat info {};
+  ASSERT_EQ(::stat(output.c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 0777, 0600u);
+}
+
+TEST(Samples, SecretsAreRedactedUnlessAsked) {
+  const Run redacted = run_credsift("scan '" + kSamples.string() + "'");
+  ASSERT_EQ(redacted.exit_code, 1) << redacted.err;
+  const Reported reported = parse_jsonl(redacted.out);
+  ASSERT_FALSE(reported.secrets.empty());
+  for (const std::string& secret : reported.secrets) {
+    EXPECT_TRUE(secret.ends_with("…")) << secret;
+    EXPECT_LE(secret.size(), 4 + std::string("…").size()) << secret;
+  }
+  // The planted Stripe key must not appear anywhere in redacted output, but must with
+  // --show-secrets.
+  const std::string stripe_prefix = "sk_live_";
+  EXPECT_EQ(redacted.out.find(stripe_prefix), std::string::npos);
+  const Run clear = run_credsift("scan --show-secrets '" + kSamples.string() + "'");
+  EXPECT_NE(clear.out.find(stripe_prefix), std::string::npos);
+}
+
+TEST(Samples, OutputIsDeterministicAcrossThreadCounts) {
+  const Run one = run_credsift("scan --threads 1 '" + kSamples.string() + "'");
+  const Run two = run_credsift("scan --threads 2 '" + kSamples.string() + "'");
+  const Run again = run_credsift("scan --threads 2 '" + kSamples.string() + "'");
+  EXPECT_EQ(one.exit_code, 1);
+  EXPECT_FALSE(one.out.empty());
+  EXPECT_EQ(one.out, two.out);
+  EXPECT_EQ(two.out, again.out);
+}
+
+TEST(Samples, ReadsOneMessageFromStdin) {
+  const Run run = run_credsift("scan -", (kSamples / "eml/s05.eml").string());
+  ASSERT_EQ(run.exit_code, 1) << run.err;
+  const Reported reported = parse_jsonl(run.out);
+  ASSERT_EQ(reported.keys.size(), 1u) << run.out;
+  EXPECT_EQ(std::get<1>(*reported.keys.begin()), "slack.token");
+  EXPECT_NE(run.err.find("1 messages: 1 scanned"), std::string::npos) << run.err;
+}
+
+TEST(Samples, CleanInputExitsZero) {
+  TempDir temp;
+  const fs::path clean = temp.path() / "clean.eml";
+  std::ofstream(clean) << "From: a@acme.test\nTo: b@acme.test\nSubject: hi\n\nNothing here.\n";
+  const Run run = run_credsift("scan '" + clean.string() + "'");
+  EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+  EXPECT_TRUE(run.out.empty());
+}
+
+TEST(Samples, JsonFormatIsOneArray) {
+  const Run run = run_credsift("scan --format json '" + kSamples.string() + "'");
+  ASSERT_EQ(run.exit_code, 1) << run.err;
+  simdjson::dom::parser parser;
+  simdjson::dom::array findings = parser.parse(run.out).get_array();
+  EXPECT_EQ(findings.size(), 24u);
+}
+
+TEST(Cli, UsageErrorsExitTwo) {
+  EXPECT_EQ(run_credsift("scan").exit_code, 2);
+  EXPECT_EQ(run_credsift("scan --format nonsense x").exit_code, 2);
+  EXPECT_EQ(run_credsift("frobnicate").exit_code, 2);
+  const Run help = run_credsift("scan --help");
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("--output"), std::string::npos);
+  const Run version = run_credsift("--version");
+  EXPECT_EQ(version.exit_code, 0);
+  EXPECT_NE(version.out.find("credsift "), std::string::npos);
+}
+
+TEST(Cli, UnreadableInputIsReportedAndTheScanGoesOn) {
+  const Run run = run_credsift("scan /nonexistent/mailbox '" + (kSamples / "eml/s09.eml").string() + "'");
+  EXPECT_EQ(run.exit_code, 1) << run.err;
+  EXPECT_NE(run.err.find("/nonexistent/mailbox"), std::string::npos) << run.err;
+  EXPECT_NE(run.out.find("password.prose.de"), std::string::npos);
+}
+
+}  // namespace
