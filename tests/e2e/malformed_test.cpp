@@ -77,8 +77,8 @@ TEST_F(MalformedCorpus, EveryMessageIsCountedAndTheScanGoesOn) {
   // An invalid charset name.
   write("in/03-bad-charset.eml", head + "Content-Type: text/plain; charset=\"x-no-such-cs\"\n\n"
                                         "caf\xe9 password: Pq7#zLw2Ny\n");
-  // Binary garbage with NUL bytes.
-  std::string garbage;
+  // A body of binary garbage with NUL bytes.
+  std::string garbage = head + "\n";
   for (int i = 0; i < 5000; ++i) garbage.push_back(static_cast<char>((i * 7919) % 256));
   write("in/04-garbage.eml", garbage);
   // A 20 MB single line.
