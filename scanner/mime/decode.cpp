@@ -1,0 +1,478 @@
+// Transfer decoders (base64, quoted-printable), RFC 2047 encoded words and charset conversion.
+#include <errno.h>
+#include <iconv.h>
+
+#include <array>
+#include <cstring>
+#include <string>
+#include <unordered_map>
+
+#include "credsift/mime.hpp"
+#include "mime_internal.hpp"
+
+namespace credsift {
+namespace mime_detail {
+
+void append_utf8(std::string& out, uint32_t cp) {
+  if (cp < 0x80) {
+    out.push_back(char(cp));
+  } else if (cp < 0x800) {
+    out.push_back(char(0xC0 | (cp >> 6)));
+    out.push_back(char(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out.push_back(char(0xE0 | (cp >> 12)));
+    out.push_back(char(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(char(0x80 | (cp & 0x3F)));
+  } else {
+    out.push_back(char(0xF0 | (cp >> 18)));
+    out.push_back(char(0x80 | ((cp >> 12) & 0x3F)));
+    out.push_back(char(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(char(0x80 | (cp & 0x3F)));
+  }
+}
+
+namespace {
+
+constexpr uint8_t kB64Invalid = 0xFF;
+constexpr uint8_t kB64Space = 0xFE;
+constexpr uint8_t kB64Pad = 0xFD;
+
+constexpr std::array<uint8_t, 256> make_b64_table() {
+  std::array<uint8_t, 256> t{};
+  for (auto& v : t) v = kB64Invalid;
+  const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  for (int i = 0; i < 64; ++i) t[uint8_t(alphabet[i])] = uint8_t(i);
+  // URL-safe alphabet shows up in the wild; accepting it costs nothing.
+  t[uint8_t('-')] = 62;
+  t[uint8_t('_')] = 63;
+  t[uint8_t(' ')] = t[uint8_t('\t')] = t[uint8_t('\r')] = t[uint8_t('\n')] = kB64Space;
+  t[uint8_t('\v')] = t[uint8_t('\f')] = kB64Space;
+  t[uint8_t('=')] = kB64Pad;
+  return t;
+}
+constexpr auto kB64 = make_b64_table();
+
+// Length of the valid UTF-8 sequence at s[i], or 0 when it is not valid.
+inline size_t utf8_seq_len(const unsigned char* s, size_t i, size_t n) {
+  unsigned char c = s[i];
+  if (c < 0x80) return 1;
+  if (c < 0xC2) return 0;
+  if (c < 0xE0) return (i + 1 < n && (s[i + 1] & 0xC0) == 0x80) ? 2 : 0;
+  if (c < 0xF0) {
+    if (i + 2 >= n) return 0;
+    unsigned char c1 = s[i + 1], c2 = s[i + 2];
+    if ((c1 & 0xC0) != 0x80 || (c2 & 0xC0) != 0x80) return 0;
+    if (c == 0xE0 && c1 < 0xA0) return 0;   // overlong
+    if (c == 0xED && c1 >= 0xA0) return 0;  // surrogate
+    return 3;
+  }
+  if (c < 0xF5) {
+    if (i + 3 >= n) return 0;
+    unsigned char c1 = s[i + 1], c2 = s[i + 2], c3 = s[i + 3];
+    if ((c1 & 0xC0) != 0x80 || (c2 & 0xC0) != 0x80 || (c3 & 0xC0) != 0x80) return 0;
+    if (c == 0xF0 && c1 < 0x90) return 0;   // overlong
+    if (c == 0xF4 && c1 >= 0x90) return 0;  // > U+10FFFF
+    return 4;
+  }
+  return 0;
+}
+
+void repair_utf8(std::string_view in, std::string& out) {
+  auto* s = reinterpret_cast<const unsigned char*>(in.data());
+  size_t n = in.size();
+  out.reserve(out.size() + n);
+  size_t i = 0;
+  while (i < n) {
+    size_t run = i;
+    while (run < n && s[run] < 0x80) ++run;
+    out.append(in.data() + i, run - i);
+    i = run;
+    if (i >= n) break;
+    size_t len = utf8_seq_len(s, i, n);
+    if (len == 0) {
+      append_utf8(out, 0xFFFD);
+      ++i;
+    } else {
+      out.append(in.data() + i, len);
+      i += len;
+    }
+  }
+}
+
+constexpr uint16_t kCp1252High[32] = {
+    0x20AC, 0xFFFD, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
+    0x2039, 0x0152, 0xFFFD, 0x017D, 0xFFFD, 0xFFFD, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
+    0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0xFFFD, 0x017E, 0x0178};
+
+void single_byte_to_utf8(std::string_view in, std::string& out, bool cp1252) {
+  out.reserve(out.size() + in.size() + in.size() / 8);
+  for (unsigned char c : in) {
+    if (c < 0x80)
+      out.push_back(char(c));
+    else if (c < 0xA0 && cp1252)
+      append_utf8(out, kCp1252High[c - 0x80]);
+    else
+      append_utf8(out, c);
+  }
+}
+
+enum class CharsetClass { Utf8Compatible, Utf8, Latin1, Cp1252, Iconv, Unknown };
+
+struct NormalizedCharset {
+  CharsetClass cls;
+  std::string iconv_name;
+};
+
+NormalizedCharset classify_charset(std::string_view charset) {
+  charset = trim(charset);
+  while (!charset.empty() && (charset.front() == '"' || charset.front() == '\''))
+    charset.remove_prefix(1);
+  while (!charset.empty() && (charset.back() == '"' || charset.back() == '\''))
+    charset.remove_suffix(1);
+  charset = trim(charset);
+  if (charset.empty() || iequals(charset, "us-ascii") || iequals(charset, "ascii") ||
+      iequals(charset, "ansi_x3.4-1968") || iequals(charset, "iso646-us") || iequals(charset, "us"))
+    return {CharsetClass::Utf8Compatible, {}};
+  if (iequals(charset, "utf-8") || iequals(charset, "utf8")) return {CharsetClass::Utf8, {}};
+  if (iequals(charset, "iso-8859-1") || iequals(charset, "iso8859-1") ||
+      iequals(charset, "iso_8859-1") || iequals(charset, "latin1") || iequals(charset, "latin-1") ||
+      iequals(charset, "l1"))
+    return {CharsetClass::Latin1, {}};
+  if (iequals(charset, "windows-1252") || iequals(charset, "cp1252") ||
+      iequals(charset, "x-cp1252") || iequals(charset, "ms-ansi"))
+    return {CharsetClass::Cp1252, {}};
+  if (iequals(charset, "x-unknown") || iequals(charset, "unknown-8bit") ||
+      iequals(charset, "unknown") || iequals(charset, "x-user-defined") ||
+      iequals(charset, "default"))
+    return {CharsetClass::Unknown, {}};
+  // Names mail clients use that glibc's iconv spells differently.
+  if (iequals(charset, "ks_c_5601-1987")) return {CharsetClass::Iconv, "CP949"};
+  if (iequals(charset, "iso-8859-8-i")) return {CharsetClass::Iconv, "ISO-8859-8"};
+  if (iequals(charset, "unicode-1-1-utf-7")) return {CharsetClass::Iconv, "UTF-7"};
+  if (iequals(charset, "x-sjis")) return {CharsetClass::Iconv, "SHIFT_JIS"};
+  if (iequals(charset, "gb2312")) return {CharsetClass::Iconv, "GB18030"};  // superset in use
+  if (charset.size() > 64) return {CharsetClass::Unknown, {}};
+  return {CharsetClass::Iconv, std::string(charset)};
+}
+
+// iconv_open costs a module lookup; keep converters per thread.
+struct IconvCache {
+  std::unordered_map<std::string, iconv_t> map;
+  ~IconvCache() {
+    for (auto& [name, cd] : map)
+      if (cd != iconv_t(-1)) iconv_close(cd);
+  }
+  iconv_t get(const std::string& name) {
+    std::string key = to_lower(name);
+    auto it = map.find(key);
+    if (it != map.end()) return it->second;
+    if (map.size() > 256) {  // hostile input naming endless charsets must not grow this
+      for (auto& [n, cd] : map)
+        if (cd != iconv_t(-1)) iconv_close(cd);
+      map.clear();
+    }
+    iconv_t cd = iconv_open("UTF-8", name.c_str());
+    map.emplace(key, cd);
+    return cd;
+  }
+};
+
+bool iconv_to_utf8(std::string_view in, const std::string& name, std::string& out) {
+  thread_local IconvCache cache;
+  iconv_t cd = cache.get(name);
+  if (cd == iconv_t(-1)) return false;
+  iconv(cd, nullptr, nullptr, nullptr, nullptr);
+  size_t start = out.size();
+  out.resize(start + in.size() * 2 + 16);
+  char* inp = const_cast<char*>(in.data());
+  size_t inleft = in.size();
+  size_t written = start;
+  while (true) {
+    char* outp = out.data() + written;
+    size_t outleft = out.size() - written;
+    size_t rc = inleft ? iconv(cd, &inp, &inleft, &outp, &outleft)
+                       : iconv(cd, nullptr, nullptr, &outp, &outleft);
+    written = size_t(outp - out.data());
+    if (rc != size_t(-1)) {
+      if (inleft == 0) {
+        // Flush any shift state, then stop.
+        outp = out.data() + written;
+        outleft = out.size() - written;
+        if (iconv(cd, nullptr, nullptr, &outp, &outleft) == size_t(-1) && errno == E2BIG) {
+          out.resize(out.size() + 64);
+          continue;
+        }
+        written = size_t(outp - out.data());
+        break;
+      }
+      continue;
+    }
+    if (errno == E2BIG) {
+      out.resize(out.size() + in.size() + 64);
+    } else if (errno == EILSEQ || errno == EINVAL) {
+      if (out.size() - written < 3) out.resize(out.size() + 64);
+      std::memcpy(out.data() + written, "\xEF\xBF\xBD", 3);
+      written += 3;
+      if (errno == EINVAL) {  // truncated sequence at the end
+        inleft = 0;
+        break;
+      }
+      ++inp;
+      --inleft;
+      iconv(cd, nullptr, nullptr, nullptr, nullptr);
+      if (inleft == 0) break;
+    } else {
+      break;
+    }
+  }
+  out.resize(written);
+  return true;
+}
+
+}  // namespace
+
+std::string_view to_utf8_view(std::string_view bytes, std::string_view charset,
+                              std::string* storage, bool* unknown_charset) {
+  if (unknown_charset) *unknown_charset = false;
+  NormalizedCharset cs = classify_charset(charset);
+  switch (cs.cls) {
+    case CharsetClass::Utf8Compatible:
+      if (is_valid_utf8(bytes)) return bytes;
+      // Mislabelled 8-bit text is most often windows-1252.
+      single_byte_to_utf8(bytes, *storage, true);
+      return *storage;
+    case CharsetClass::Utf8:
+      if (is_valid_utf8(bytes)) return bytes;
+      repair_utf8(bytes, *storage);
+      return *storage;
+    case CharsetClass::Latin1:
+      single_byte_to_utf8(bytes, *storage, false);
+      return *storage;
+    case CharsetClass::Cp1252:
+      single_byte_to_utf8(bytes, *storage, true);
+      return *storage;
+    case CharsetClass::Iconv:
+      if (iconv_to_utf8(bytes, cs.iconv_name, *storage)) return *storage;
+      [[fallthrough]];
+    case CharsetClass::Unknown:
+      if (unknown_charset) *unknown_charset = true;
+      if (is_valid_utf8(bytes)) return bytes;
+      single_byte_to_utf8(bytes, *storage, true);
+      return *storage;
+  }
+  return bytes;
+}
+
+}  // namespace mime_detail
+
+using namespace mime_detail;
+
+bool is_valid_utf8(std::string_view bytes) {
+  auto* s = reinterpret_cast<const unsigned char*>(bytes.data());
+  size_t n = bytes.size();
+  size_t i = 0;
+  while (i < n) {
+    // ASCII fast path, 8 bytes at a time.
+    while (i + 8 <= n) {
+      uint64_t w;
+      std::memcpy(&w, s + i, 8);
+      if (w & 0x8080808080808080ULL) break;
+      i += 8;
+    }
+    if (i >= n) break;
+    if (s[i] < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len = utf8_seq_len(s, i, n);
+    if (len == 0) return false;
+    i += len;
+  }
+  return true;
+}
+
+std::string to_utf8(std::string_view bytes, std::string_view charset, bool* unknown_charset) {
+  std::string storage;
+  std::string_view v = to_utf8_view(bytes, charset, &storage, unknown_charset);
+  if (v.data() == storage.data() && v.size() == storage.size()) return storage;
+  return std::string(v);
+}
+
+std::string decode_base64(std::string_view in, bool* error) {
+  std::string out;
+  out.reserve(in.size() / 4 * 3 + 3);
+  bool bad = false;
+  uint32_t acc = 0;
+  int have = 0;
+  auto flush_partial = [&] {
+    // 2 symbols carry 1 byte, 3 carry 2; a lone symbol carries nothing (truncated).
+    if (have == 2) {
+      out.push_back(char(acc >> 4));
+    } else if (have == 3) {
+      out.push_back(char(acc >> 10));
+      out.push_back(char((acc >> 2) & 0xFF));
+    } else if (have == 1) {
+      bad = true;
+    }
+    acc = 0;
+    have = 0;
+  };
+  for (unsigned char c : in) {
+    uint8_t v = kB64[c];
+    if (v < 64) {
+      acc = (acc << 6) | v;
+      if (++have == 4) {
+        out.push_back(char(acc >> 16));
+        out.push_back(char((acc >> 8) & 0xFF));
+        out.push_back(char(acc & 0xFF));
+        acc = 0;
+        have = 0;
+      }
+    } else if (v == kB64Pad) {
+      // Padding ends one chunk; a body of separately padded chunks goes on after it.
+      flush_partial();
+    } else if (v == kB64Invalid) {
+      bad = true;
+    }
+  }
+  flush_partial();
+  if (error) *error = bad;
+  return out;
+}
+
+std::string decode_quoted_printable(std::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  const char* s = in.data();
+  size_t n = in.size();
+  size_t i = 0;
+  while (i < n) {
+    const void* nl = std::memchr(s + i, '\n', n - i);
+    size_t line_end = nl ? size_t(static_cast<const char*>(nl) - s) : n;
+    size_t content_end = line_end;
+    if (content_end > i && s[content_end - 1] == '\r') --content_end;
+    size_t t = content_end;
+    while (t > i && is_wsp(s[t - 1])) --t;  // transport padding, not content
+    bool soft = t > i && s[t - 1] == '=';
+    if (soft) --t;
+    size_t p = i;
+    while (p < t) {
+      const void* eq = std::memchr(s + p, '=', t - p);
+      size_t e = eq ? size_t(static_cast<const char*>(eq) - s) : t;
+      out.append(s + p, e - p);
+      if (e >= t) break;
+      int hi = e + 1 < t ? hex_value(s[e + 1]) : -1;
+      int lo = e + 2 < t ? hex_value(s[e + 2]) : -1;
+      if (hi >= 0 && lo >= 0) {
+        out.push_back(char(hi * 16 + lo));
+        p = e + 3;
+      } else {
+        out.push_back('=');  // invalid escape: keep it literally
+        p = e + 1;
+      }
+    }
+    if (!soft && nl) out.append(s + content_end, line_end + 1 - content_end);
+    i = nl ? line_end + 1 : n;
+  }
+  return out;
+}
+
+std::string decode_rfc2047(std::string_view v) {
+  std::string out;
+  out.reserve(v.size());
+  std::string pending;          // raw bytes of adjacent encoded words in one charset
+  std::string pending_charset;  // so that a character split across words survives
+  std::string tmp;
+  auto flush_pending = [&] {
+    if (pending_charset.empty() && pending.empty()) return;
+    tmp.clear();
+    out.append(to_utf8_view(pending, pending_charset, &tmp, nullptr));
+    pending.clear();
+    pending_charset.clear();
+  };
+  auto append_literal = [&](std::string_view lit) {
+    if (lit.empty()) return;
+    flush_pending();
+    tmp.clear();
+    out.append(to_utf8_view(lit, "", &tmp, nullptr));
+  };
+  const size_t n = v.size();
+  size_t i = 0;
+  size_t lit_start = 0;
+  bool last_was_word = false;
+  size_t after_last_word = 0;
+  while (i + 1 < n) {
+    size_t q = v.find("=?", i);
+    if (q == std::string_view::npos) break;
+    // charset (with optional RFC 2231 *language) up to '?'
+    size_t cs_start = q + 2;
+    size_t cs_end = cs_start;
+    while (cs_end < n && cs_end - cs_start < 80 && v[cs_end] != '?' && !is_space(v[cs_end]))
+      ++cs_end;
+    if (cs_end >= n || v[cs_end] != '?' || cs_end == cs_start || cs_end + 2 >= n ||
+        v[cs_end + 2] != '?') {
+      i = q + 2;
+      continue;
+    }
+    char enc = ascii_lower(v[cs_end + 1]);
+    if (enc != 'b' && enc != 'q') {
+      i = q + 2;
+      continue;
+    }
+    size_t text_start = cs_end + 3;
+    size_t text_end = text_start;
+    bool found = false;
+    while (text_end < n) {
+      char c = v[text_end];
+      if (is_space(c)) break;
+      if (c == '?' && text_end + 1 < n && v[text_end + 1] == '=') {
+        found = true;
+        break;
+      }
+      ++text_end;
+    }
+    if (!found) {
+      // No later word can start before text_end and succeed: skip ahead to stay linear.
+      i = std::max(text_end, q + 2);
+      continue;
+    }
+    std::string_view charset = v.substr(cs_start, cs_end - cs_start);
+    if (size_t star = charset.find('*'); star != std::string_view::npos)
+      charset = charset.substr(0, star);
+    std::string_view text = v.substr(text_start, text_end - text_start);
+    std::string bytes;
+    if (enc == 'b') {
+      bytes = decode_base64(text);
+    } else {
+      bytes.reserve(text.size());
+      for (size_t k = 0; k < text.size(); ++k) {
+        char c = text[k];
+        if (c == '_') {
+          bytes.push_back(' ');
+        } else if (c == '=' && k + 2 < text.size() && hex_value(text[k + 1]) >= 0 &&
+                   hex_value(text[k + 2]) >= 0) {
+          bytes.push_back(char(hex_value(text[k + 1]) * 16 + hex_value(text[k + 2])));
+          k += 2;
+        } else {
+          bytes.push_back(c);
+        }
+      }
+    }
+    // Literal text before this word; only whitespace between two words disappears.
+    std::string_view between = v.substr(lit_start, q - lit_start);
+    bool only_ws = last_was_word && lit_start == after_last_word && trim(between).empty();
+    if (!only_ws) append_literal(between);
+    if (!pending_charset.empty() && !iequals(pending_charset, charset)) flush_pending();
+    if (pending_charset.empty()) pending_charset = std::string(charset);
+    pending += bytes;
+    i = text_end + 2;
+    lit_start = i;
+    after_last_word = i;
+    last_was_word = true;
+  }
+  append_literal(v.substr(lit_start));
+  flush_pending();
+  return out;
+}
+
+}  // namespace credsift

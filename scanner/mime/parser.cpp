@@ -1,0 +1,664 @@
+// Zero-copy MIME structure parser: headers, parameters, multipart splitting, part walk.
+// The walk uses an explicit stack: nesting depth is input-controlled, recursion would not be.
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "credsift/mime.hpp"
+#include "mime_internal.hpp"
+
+namespace credsift {
+using namespace mime_detail;
+
+namespace {
+
+constexpr size_t npos = std::string_view::npos;
+
+struct Field {
+  std::string_view name;
+  std::string_view value;  // raw, may contain folding line breaks
+};
+
+struct HeaderBlock {
+  std::vector<Field> fields;
+  std::vector<std::string_view> malformed;  // lines that are neither fields nor folding
+  std::string_view body;
+  bool no_headers = false;  // the first line is not a header: everything is body
+};
+
+// Problem offsets are relative to the raw message; entities decoded into storage report the
+// offset of the part they came from.
+struct Locator {
+  const char* base;
+  size_t size;
+  uint64_t fallback;
+  uint64_t at(const char* p) const {
+    auto b = reinterpret_cast<uintptr_t>(base), q = reinterpret_cast<uintptr_t>(p);
+    return (base && q >= b && q <= b + size) ? uint64_t(q - b) : fallback;
+  }
+};
+
+void add_problem(std::vector<DecodeProblem>& problems, uint64_t offset, std::string what) {
+  // A hostile message could otherwise produce one problem per line.
+  if (problems.size() >= 1000) return;
+  problems.push_back({offset, std::move(what)});
+}
+
+inline bool is_name_char(char c) { return c > 32 && c < 127 && c != ':'; }
+
+// Returns the index just past the field name and its colon, or npos when the line is no field.
+size_t field_colon(std::string_view line) {
+  size_t i = 0;
+  while (i < line.size() && is_name_char(line[i])) ++i;
+  if (i == 0) return npos;
+  while (i < line.size() && is_wsp(line[i])) ++i;
+  if (i >= line.size() || line[i] != ':') return npos;
+  return i;
+}
+
+std::string_view field_name(std::string_view line) {
+  size_t i = 0;
+  while (i < line.size() && is_name_char(line[i])) ++i;
+  return line.substr(0, i);
+}
+
+HeaderBlock parse_headers(std::string_view e, bool top, const DecodeLimits& limits,
+                          const Locator& loc, std::vector<DecodeProblem>& problems) {
+  HeaderBlock hb;
+  const size_t n = e.size();
+  size_t pos = 0;
+  bool first = true;
+  bool last_is_field = false;
+  while (pos < n) {
+    const void* nlp = std::memchr(e.data() + pos, '\n', n - pos);
+    size_t line_end = nlp ? size_t(static_cast<const char*>(nlp) - e.data()) : n;
+    size_t next = nlp ? line_end + 1 : n;
+    size_t content_end = line_end;
+    if (content_end > pos && e[content_end - 1] == '\r') --content_end;
+    std::string_view line = e.substr(pos, content_end - pos);
+    if (line.empty()) {
+      hb.body = e.substr(next);
+      return hb;
+    }
+    if (pos > limits.max_header_bytes) {
+      add_problem(problems, loc.at(e.data() + pos),
+                  "header block exceeds " + std::to_string(limits.max_header_bytes) +
+                      " bytes; remaining fields ignored");
+      size_t a = e.find("\n\n", pos);
+      size_t b = e.find("\n\r\n", pos);
+      size_t end = std::min(a, b);
+      if (end == npos) {
+        hb.body = {};
+      } else {
+        hb.body = e.substr(end + (end == a ? 2 : 3));
+      }
+      return hb;
+    }
+    if (first && top && line.substr(0, 5) == "From " && next < n) {
+      // An mbox separator the source left in place: not part of the message.
+      add_problem(problems, loc.at(e.data() + pos), "mbox 'From ' line before the headers skipped");
+      pos = next;
+      continue;
+    }
+    if (is_wsp(line[0])) {
+      if (last_is_field) {
+        Field& f = hb.fields.back();
+        f.value = std::string_view(f.value.data(), size_t(e.data() + content_end - f.value.data()));
+      } else if (first) {
+        hb.no_headers = true;
+        hb.body = e;
+        return hb;
+      } else if (!hb.malformed.empty()) {
+        hb.malformed.push_back(line);
+      }
+    } else if (size_t colon = field_colon(line); colon != npos) {
+      hb.fields.push_back({field_name(line), line.substr(colon + 1)});
+      last_is_field = true;
+    } else if (first) {
+      hb.no_headers = true;
+      hb.body = e;
+      return hb;
+    } else {
+      add_problem(problems, loc.at(line.data()), "header line without a colon");
+      hb.malformed.push_back(line);
+      last_is_field = false;
+    }
+    first = false;
+    pos = next;
+  }
+  hb.body = e.substr(n);
+  return hb;
+}
+
+// Unfolds a raw field value (removes the line breaks of folding) and trims it.
+std::string_view unfold(std::string_view v, std::string& tmp) {
+  v = trim(v);
+  if (v.find('\n') == npos) return v;
+  tmp.clear();
+  tmp.reserve(v.size());
+  for (char c : v)
+    if (c != '\r' && c != '\n') tmp.push_back(c);
+  return tmp;
+}
+
+const Field* find_field(const HeaderBlock& hb, std::string_view name) {
+  for (const Field& f : hb.fields)
+    if (iequals(f.name, name)) return &f;
+  return nullptr;
+}
+
+struct ParamPiece {
+  int index;  // -1 when there are no continuations
+  bool encoded;
+  std::string value;
+};
+
+struct WantedParam {
+  explicit WantedParam(std::string_view n) : name(n) {}
+  std::string_view name;
+  std::string plain;
+  bool has_plain = false;
+  std::vector<ParamPiece> pieces;  // RFC 2231
+};
+
+std::string percent_decode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && hex_value(s[i + 1]) >= 0 && hex_value(s[i + 2]) >= 0) {
+      out.push_back(char(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+std::string finish_param(WantedParam& w) {
+  if (!w.pieces.empty()) {
+    std::stable_sort(w.pieces.begin(), w.pieces.end(),
+                     [](const ParamPiece& a, const ParamPiece& b) { return a.index < b.index; });
+    std::string charset;
+    std::string bytes;
+    bool first = true;
+    for (ParamPiece& p : w.pieces) {
+      std::string_view v = p.value;
+      if (p.encoded && first) {
+        // charset'language'value
+        size_t q1 = v.find('\'');
+        size_t q2 = q1 == npos ? npos : v.find('\'', q1 + 1);
+        if (q2 != npos) {
+          charset = std::string(v.substr(0, q1));
+          v = v.substr(q2 + 1);
+        }
+      }
+      first = false;
+      if (p.encoded)
+        bytes += percent_decode(v);
+      else
+        bytes.append(v);
+    }
+    return to_utf8(bytes, charset);
+  }
+  if (!w.has_plain) return {};
+  // Many mailers put RFC 2047 words in parameters although the RFC forbids it.
+  if (w.plain.find("=?") != npos) return decode_rfc2047(w.plain);
+  return to_utf8(w.plain, "");
+}
+
+// Parses "; a=b; c="d"" from s, collecting only the wanted parameter names (linear).
+void parse_params(std::string_view s, WantedParam* wanted, size_t nwanted) {
+  const size_t n = s.size();
+  size_t i = 0;
+  while (i < n) {
+    while (i < n && (is_space(s[i]) || s[i] == ';')) ++i;
+    if (i >= n) break;
+    size_t name_start = i;
+    while (i < n && s[i] != '=' && s[i] != ';' && !is_space(s[i])) ++i;
+    std::string_view name = s.substr(name_start, i - name_start);
+    while (i < n && is_space(s[i])) ++i;
+    if (i >= n || s[i] != '=') {
+      while (i < n && s[i] != ';') ++i;
+      continue;
+    }
+    ++i;
+    while (i < n && is_space(s[i])) ++i;
+    std::string value;
+    if (i < n && s[i] == '"') {
+      ++i;
+      while (i < n && s[i] != '"') {
+        if (s[i] == '\\' && i + 1 < n) ++i;
+        if (s[i] != '\r' && s[i] != '\n') value.push_back(s[i]);
+        ++i;
+      }
+      if (i < n) ++i;
+      while (i < n && s[i] != ';') ++i;
+    } else {
+      size_t vs = i;
+      while (i < n && s[i] != ';') ++i;
+      std::string_view v = trim(s.substr(vs, i - vs));
+      for (char c : v)
+        if (c != '\r' && c != '\n') value.push_back(c);
+    }
+    // name, name*, name*N, name*N*
+    std::string_view base = name;
+    int index = -1;
+    bool encoded = false;
+    bool extended = false;
+    if (size_t star = name.find('*'); star != npos) {
+      extended = true;
+      base = name.substr(0, star);
+      std::string_view rest = name.substr(star + 1);
+      if (!rest.empty() && rest.back() == '*') {
+        encoded = true;
+        rest.remove_suffix(1);
+      } else if (rest.empty()) {
+        encoded = true;  // name*=charset'lang'value
+      }
+      if (!rest.empty()) {
+        if (rest.size() > 1 && rest.back() == '*') rest.remove_suffix(1);
+        index = 0;
+        for (char c : rest) {
+          if (c < '0' || c > '9' || index > 100000) {
+            index = -2;
+            break;
+          }
+          index = index * 10 + (c - '0');
+        }
+        if (index == -2) continue;
+      }
+    }
+    for (size_t k = 0; k < nwanted; ++k) {
+      if (!iequals(base, wanted[k].name)) continue;
+      if (extended) {
+        if (wanted[k].pieces.size() < 10000)
+          wanted[k].pieces.push_back({index, encoded, std::move(value)});
+      } else if (!wanted[k].has_plain) {
+        wanted[k].plain = std::move(value);
+        wanted[k].has_plain = true;
+      }
+      break;
+    }
+  }
+}
+
+struct ContentInfo {
+  std::string type = "text/plain";  // lower-case type/subtype
+  std::string charset;
+  std::string boundary;
+  std::string name;      // Content-Type name
+  std::string filename;  // Content-Disposition filename, else name
+  bool attachment = false;
+  enum Cte { Identity, Base64, QuotedPrintable } cte = Identity;
+};
+
+ContentInfo content_info(const HeaderBlock& hb, bool digest_child) {
+  ContentInfo ci;
+  if (digest_child) ci.type = "message/rfc822";
+  std::string tmp;
+  if (const Field* f = find_field(hb, "Content-Type")) {
+    std::string_view v = unfold(f->value, tmp);
+    size_t semi = v.find(';');
+    std::string_view t = trim(v.substr(0, semi));
+    // Drop a trailing comment such as "text/plain (generated)".
+    if (size_t paren = t.find('('); paren != npos) t = trim(t.substr(0, paren));
+    size_t slash = t.find('/');
+    if (slash != npos && slash > 0 && slash + 1 < t.size()) {
+      std::string_view ty = trim(t.substr(0, slash)), sub = trim(t.substr(slash + 1));
+      if (!ty.empty() && !sub.empty() && ty.find(' ') == npos)
+        ci.type = to_lower(ty) + "/" + to_lower(sub);
+    }
+    if (semi != npos) {
+      WantedParam w[3] = {WantedParam("charset"), WantedParam("boundary"), WantedParam("name")};
+      parse_params(v.substr(semi + 1), w, 3);
+      ci.charset = finish_param(w[0]);
+      // The boundary is compared byte for byte: keep it raw.
+      if (w[1].has_plain) ci.boundary = w[1].plain;
+      ci.name = finish_param(w[2]);
+    }
+  }
+  if (const Field* f = find_field(hb, "Content-Disposition")) {
+    std::string_view v = unfold(f->value, tmp);
+    size_t semi = v.find(';');
+    ci.attachment = iequals(trim(v.substr(0, semi)), "attachment");
+    if (semi != npos) {
+      WantedParam w[1] = {WantedParam("filename")};
+      parse_params(v.substr(semi + 1), w, 1);
+      ci.filename = finish_param(w[0]);
+    }
+  }
+  if (ci.filename.empty()) ci.filename = ci.name;
+  if (const Field* f = find_field(hb, "Content-Transfer-Encoding")) {
+    std::string_view v = unfold(f->value, tmp);
+    if (size_t paren = v.find('('); paren != npos) v = trim(v.substr(0, paren));
+    if (iequals(v, "base64"))
+      ci.cte = ContentInfo::Base64;
+    else if (iequals(v, "quoted-printable"))
+      ci.cte = ContentInfo::QuotedPrintable;
+  }
+  return ci;
+}
+
+struct Split {
+  std::vector<std::string_view> parts;
+  bool closed = false;
+};
+
+// Splits a multipart body at delimiter lines ("--boundary" at line start, optional trailing
+// whitespace; "--boundary--" closes). The line break before a delimiter belongs to it.
+Split split_multipart(std::string_view body, std::string_view boundary, size_t max_parts) {
+  Split sp;
+  const size_t n = body.size();
+  const size_t blen = boundary.size();
+  size_t part_start = npos;
+  size_t pos = 0;  // start of a candidate line
+  bool at_start = true;
+  while (pos < n) {
+    size_t cand;
+    if (at_start) {
+      cand = 0;
+      at_start = false;
+    } else {
+      size_t f = body.find("\n--", pos == 0 ? 0 : pos - 1);
+      if (f == npos) break;
+      cand = f + 1;
+    }
+    const void* nlp = std::memchr(body.data() + cand, '\n', n - cand);
+    size_t line_end = nlp ? size_t(static_cast<const char*>(nlp) - body.data()) : n;
+    size_t next = nlp ? line_end + 1 : n;
+    std::string_view line = body.substr(cand, line_end - cand);
+    bool is_delim = false, closing = false;
+    if (line.size() >= 2 + blen && line[0] == '-' && line[1] == '-' &&
+        line.substr(2, blen) == boundary) {
+      std::string_view rest = line.substr(2 + blen);
+      if (rest.size() >= 2 && rest[0] == '-' && rest[1] == '-') {
+        closing = true;
+        rest.remove_prefix(2);
+      }
+      is_delim = true;
+      for (char c : rest)
+        if (!is_space(c)) {
+          is_delim = false;
+          break;
+        }
+    }
+    if (is_delim) {
+      if (part_start != npos) {
+        size_t end = cand;
+        if (end > part_start && body[end - 1] == '\n') --end;
+        if (end > part_start && body[end - 1] == '\r') --end;
+        if (sp.parts.size() < max_parts)
+          sp.parts.push_back(body.substr(part_start, end - part_start));
+      }
+      if (closing) {
+        sp.closed = true;
+        return sp;
+      }
+      part_start = next;
+    }
+    pos = next;
+    if (next >= n) break;
+  }
+  if (part_start != npos && sp.parts.size() < max_parts)
+    sp.parts.push_back(body.substr(std::min(part_start, n)));
+  return sp;
+}
+
+struct WorkItem {
+  std::string_view data;  // the entity: headers + body
+  Locator loc;
+  std::string leaf_path;     // path of this entity when it is a leaf
+  std::string child_prefix;  // prefix of its children when it is a multipart
+  std::string headers_path;  // non-empty for messages: "headers", "2:headers"
+  size_t depth = 0;
+  bool top = false;
+  bool digest_child = false;
+};
+
+std::string join_path(const std::string& prefix, size_t i) {
+  return prefix.empty() ? std::to_string(i) : prefix + "." + std::to_string(i);
+}
+
+struct LeafInfo {
+  std::string_view path;
+  const ContentInfo& ci;
+  std::string_view body;  // before transfer decoding
+  uint64_t offset;
+};
+
+// Walks the MIME tree in document order without recursion.
+template <class OnHeaders, class OnLeaf>
+void walk(std::string_view raw, const DecodeLimits& limits, std::vector<DecodeProblem>& problems,
+          std::vector<std::unique_ptr<std::string>>& storage, OnHeaders&& on_headers,
+          OnLeaf&& on_leaf) {
+  std::vector<WorkItem> stack;
+  Locator raw_loc{raw.data(), raw.size(), 0};
+  stack.push_back({raw, raw_loc, "1", "", "headers", 0, true, false});
+  size_t parts = 0;
+  bool parts_reported = false, depth_reported = false;
+  while (!stack.empty()) {
+    WorkItem item = std::move(stack.back());
+    stack.pop_back();
+    HeaderBlock hb = parse_headers(item.data, item.top, limits, item.loc, problems);
+    uint64_t item_offset = item.loc.at(item.data.data());
+    if (hb.no_headers && item.top)
+      add_problem(problems, item_offset, "first line is not a header; whole message read as text");
+    if (!item.headers_path.empty()) on_headers(item.headers_path, hb, item.top);
+    ContentInfo ci = content_info(hb, item.digest_child);
+    uint64_t body_offset = item.loc.at(hb.body.data());
+    bool multipart = ci.type.starts_with("multipart/");
+    bool message =
+        ci.type == "message/rfc822" || ci.type == "message/news" || ci.type == "message/global";
+    if ((multipart || message) && item.depth >= limits.max_depth) {
+      if (!depth_reported)
+        add_problem(problems, body_offset,
+                    "nesting depth limit " + std::to_string(limits.max_depth) +
+                        " reached; deeper content read as text");
+      depth_reported = true;
+      ci.type = "text/plain";
+      multipart = message = false;
+    }
+    if (multipart) {
+      if (ci.boundary.empty()) {
+        add_problem(problems, body_offset, "multipart without boundary; read as text");
+        ci.type = "text/plain";
+      } else {
+        Split sp = split_multipart(hb.body, ci.boundary, limits.max_parts + 1);
+        if (sp.parts.empty()) {
+          add_problem(problems, body_offset, "multipart without any part; read as text");
+          ci.type = "text/plain";
+        } else {
+          if (!sp.closed)
+            add_problem(problems, item.loc.at(hb.body.data() + hb.body.size()),
+                        "multipart closing boundary missing");
+          bool digest = ci.type == "multipart/digest";
+          size_t first_new = stack.size();
+          for (size_t i = 0; i < sp.parts.size(); ++i) {
+            if (parts >= limits.max_parts) {
+              if (!parts_reported)
+                add_problem(problems, item.loc.at(sp.parts[i].data()),
+                            "part limit " + std::to_string(limits.max_parts) +
+                                " reached; remaining parts skipped");
+              parts_reported = true;
+              break;
+            }
+            ++parts;
+            std::string p = join_path(item.child_prefix, i + 1);
+            stack.push_back({sp.parts[i], item.loc, p, p, "", item.depth + 1, false, digest});
+          }
+          std::reverse(stack.begin() + first_new, stack.end());
+          continue;
+        }
+      }
+    }
+    if (message) {
+      std::string_view inner = hb.body;
+      Locator loc = item.loc;
+      if (ci.cte != ContentInfo::Identity) {
+        // Encoded message/rfc822 is illegal but sent; parse the decoded bytes.
+        auto s = std::make_unique<std::string>(ci.cte == ContentInfo::Base64
+                                                   ? decode_base64(hb.body)
+                                                   : decode_quoted_printable(hb.body));
+        inner = *s;
+        storage.push_back(std::move(s));
+        loc = Locator{nullptr, 0, body_offset};
+      }
+      const std::string& q = item.leaf_path;
+      stack.push_back({inner, loc, q + ".1", q, q + ":headers", item.depth + 1, false, false});
+      continue;
+    }
+    on_leaf(LeafInfo{item.leaf_path, ci, hb.body, body_offset});
+  }
+}
+
+bool has_text_extension(std::string_view filename) {
+  static constexpr std::string_view kExt[] = {
+      ".env",    ".json",   ".yaml", ".yml",  ".conf", ".cfg",   ".ini",    ".properties",
+      ".txt",    ".csv",    ".xml",  ".ps1",  ".sh",   ".toml",  ".pem",    ".key",
+      ".config", ".htm",    ".html", ".log",  ".bash", ".zsh",   ".py",     ".js",
+      ".ts",     ".rb",     ".php",  ".sql",  ".md",   ".tf",    ".tfvars", ".netrc",
+      ".npmrc",  ".pgpass", ".crt",  ".cer",  ".pub",  ".asc",   ".bat",    ".cmd",
+      ".gradle", ".go",     ".java", ".cs",   ".kt",   ".swift", ".rs",     ".c",
+      ".cpp",    ".h",      ".hpp",  ".ovpn", ".rdp",  ".kube",  ".cnf",    ".dockerfile"};
+  for (auto e : kExt)
+    if (iends_with(filename, e)) return true;
+  // Dot-files such as ".env.production" or ".npmrc" carry secrets by design.
+  return istarts_with(filename, ".env") || iequals(filename, "dockerfile") ||
+         iequals(filename, "credentials") || iequals(filename, "id_rsa") ||
+         iequals(filename, "id_ed25519") || iequals(filename, "id_ecdsa");
+}
+
+bool is_textual(const ContentInfo& ci) {
+  std::string_view t = ci.type;
+  if (t.starts_with("text/")) return true;
+  static constexpr std::string_view kTypes[] = {
+      "application/json",       "application/xml",          "application/yaml",
+      "application/x-yaml",     "application/x-sh",         "application/x-shellscript",
+      "application/javascript", "application/x-javascript", "application/toml",
+      "application/x-pem-file", "application/pgp-keys",     "application/x-httpd-php",
+      "application/sql",        "application/x-python",     "application/ld+json"};
+  for (auto k : kTypes)
+    if (t == k) return true;
+  if (t.ends_with("+xml") || t.ends_with("+json") || t.ends_with("+yaml")) return true;
+  return has_text_extension(ci.filename);
+}
+
+bool is_html(const ContentInfo& ci) {
+  return ci.type == "text/html" || ci.type == "application/xhtml+xml" ||
+         (!ci.type.starts_with("text/") &&
+          (iends_with(ci.filename, ".html") || iends_with(ci.filename, ".htm")));
+}
+
+// Transfer decoding: a view when nothing needs decoding, else a view into *storage.
+std::string_view transfer_decode(const LeafInfo& leaf, std::string* storage,
+                                 std::vector<DecodeProblem>& problems) {
+  switch (leaf.ci.cte) {
+    case ContentInfo::Base64: {
+      bool err = false;
+      *storage = decode_base64(leaf.body, &err);
+      if (err) add_problem(problems, leaf.offset, "base64 body truncated or garbled");
+      return *storage;
+    }
+    case ContentInfo::QuotedPrintable:
+      *storage = decode_quoted_printable(leaf.body);
+      return *storage;
+    case ContentInfo::Identity:
+      break;
+  }
+  return leaf.body;
+}
+
+}  // namespace
+
+DecodedMessage decode_message(std::string_view raw, const DecodeLimits& limits) {
+  DecodedMessage dm;
+  auto keep = [&](std::string&& s) -> std::string_view {
+    dm.storage.push_back(std::make_unique<std::string>(std::move(s)));
+    return *dm.storage.back();
+  };
+  auto on_headers = [&](const std::string& path, const HeaderBlock& hb, bool top) {
+    if (hb.fields.empty() && hb.malformed.empty()) return;
+    std::string text;
+    std::string tmp;
+    for (const Field& f : hb.fields) {
+      std::string value = decode_rfc2047(unfold(f.value, tmp));
+      text.append(f.name);
+      text.append(": ");
+      text.append(value);
+      text.push_back('\n');
+      if (top) {
+        Envelope& e = dm.envelope;
+        std::string* slot = nullptr;
+        if (iequals(f.name, "Message-ID"))
+          slot = &e.message_id;
+        else if (iequals(f.name, "Date"))
+          slot = &e.date;
+        else if (iequals(f.name, "From"))
+          slot = &e.from;
+        else if (iequals(f.name, "To"))
+          slot = &e.to;
+        else if (iequals(f.name, "Cc"))
+          slot = &e.cc;
+        else if (iequals(f.name, "Subject"))
+          slot = &e.subject;
+        if (slot && slot->empty()) *slot = std::move(value);
+      }
+    }
+    for (std::string_view m : hb.malformed) {
+      text.append(to_utf8(m, ""));
+      text.push_back('\n');
+    }
+    dm.segments.push_back({keep(std::move(text)), path, SegmentKind::Headers});
+  };
+  auto on_leaf = [&](const LeafInfo& leaf) {
+    const ContentInfo& ci = leaf.ci;
+    bool attachment = ci.attachment || !ci.filename.empty();
+    if (!ci.filename.empty())
+      dm.segments.push_back({keep(std::string(ci.filename)), std::string(leaf.path) + ":filename",
+                             SegmentKind::AttachmentName});
+    if (!is_textual(ci)) return;
+    std::string decoded;
+    std::string_view bytes = transfer_decode(leaf, &decoded, dm.problems);
+    std::string converted;
+    bool unknown = false;
+    std::string_view text = to_utf8_view(bytes, ci.charset, &converted, &unknown);
+    if (unknown)
+      add_problem(dm.problems, leaf.offset,
+                  "unknown charset '" + to_utf8(ci.charset.substr(0, 64), "") + "'");
+    if (is_html(ci)) {
+      text = keep(html_to_text(text));
+    } else if (text.data() == converted.data() && !converted.empty()) {
+      text = keep(std::move(converted));
+    } else if (text.data() == decoded.data() && !decoded.empty()) {
+      text = keep(std::move(decoded));
+    }
+    if (text.empty()) return;
+    std::string path(leaf.path);
+    if (attachment) path += ci.filename.empty() ? ":attachment" : ":attachment=" + ci.filename;
+    dm.segments.push_back(
+        {text, std::move(path), attachment ? SegmentKind::AttachmentContent : SegmentKind::Body});
+  };
+  walk(raw, limits, dm.problems, dm.storage, on_headers, on_leaf);
+  return dm;
+}
+
+std::vector<PartLeaf> part_leaves(std::string_view raw, const DecodeLimits& limits) {
+  std::vector<PartLeaf> leaves;
+  std::vector<DecodeProblem> problems;
+  std::vector<std::unique_ptr<std::string>> storage;
+  walk(
+      raw, limits, problems, storage, [](const std::string&, const HeaderBlock&, bool) {},
+      [&](const LeafInfo& leaf) {
+        std::string decoded;
+        std::string_view bytes = transfer_decode(leaf, &decoded, problems);
+        leaves.push_back(
+            {std::string(leaf.path), leaf.ci.type, leaf.ci.filename,
+             bytes.data() == decoded.data() ? std::move(decoded) : std::string(bytes)});
+      });
+  return leaves;
+}
+
+}  // namespace credsift
