@@ -30,6 +30,7 @@ enum class InputFormat { Unknown, Mbox, Eml, Maildir };
 
 struct SourceOptions {
   uint64_t max_message_bytes = 256ull << 20;  // larger messages are skipped, with a reason
+  int stdin_fd = 0;  // file descriptor read for the input "-" (tests pass a pipe); not closed
 };
 
 // Decides the format of a file by its content (after gunzip), not by its name.

@@ -1,0 +1,755 @@
+// MessageSource: walks the inputs in order and yields one message at a time. Plain files are
+// memory-mapped (small ones read) and split lazily; gzip and stdin are streamed through a
+// bounded window, so memory never depends on the size of a mailbox.
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <system_error>
+
+#include "credsift/source.hpp"
+#include "mbox.hpp"
+
+namespace credsift {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace source_detail;
+using Level = Diagnostic::Level;
+
+constexpr size_t kSniffBytes = 64 << 10;
+constexpr size_t kStreamChunk = 1 << 20;  // decompressed bytes read per step
+constexpr size_t kRawChunk = 256 << 10;   // compressed bytes read per step
+constexpr size_t kSmallFile = 64 << 10;   // below this, read() beats mmap + munmap
+constexpr size_t kSkipContext = 8;        // bytes kept before the scan point while skipping
+
+std::string errno_text(int err) { return std::generic_category().message(err); }
+
+struct Context {
+  SourceOptions options;
+  DiagnosticSink sink;
+  uint64_t bytes_read = 0;
+  uint64_t files_failed = 0;
+
+  void report(Level level, const std::string& file, uint64_t offset, std::string message) {
+    if (sink) sink(Diagnostic{level, file, offset, std::move(message)});
+  }
+  void fail(const std::string& file, uint64_t offset, std::string message) {
+    ++files_failed;
+    report(Level::Error, file, offset, std::move(message));
+  }
+  std::string too_large() const {
+    return "message larger than " + std::to_string(options.max_message_bytes) + " bytes";
+  }
+};
+
+// How an input was reached decides what happens to content that is not recognised as mail.
+enum class Role {
+  Explicit,  // named by the user: read as one message whatever it holds
+  Walked,    // found in a directory: skipped with a warning unless it looks like mail
+  Maildir,   // in a Maildir's cur/ or new/: a message by definition
+};
+
+struct Item {
+  std::string path;
+  Role role;
+};
+
+class Reader {
+ public:
+  virtual ~Reader() = default;
+  virtual std::optional<Message> next() = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Byte streams (stdin, fifos, gzip): read() returns 0 at the end or after an error, which the
+// stream has then reported itself (with the offset in the decompressed data).
+
+class ByteStream {
+ public:
+  virtual ~ByteStream() = default;
+  virtual size_t read(char* dst, size_t n) = 0;
+  bool failed() const { return failed_; }
+  uint64_t fail_offset() const { return fail_offset_; }
+
+ protected:
+  bool failed_ = false;
+  uint64_t fail_offset_ = 0;
+};
+
+class Fd {
+ public:
+  Fd(int fd, bool owned) : fd_(fd), owned_(owned) {}
+  ~Fd() {
+    if (owned_ && fd_ >= 0) ::close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+  bool owned_;
+};
+
+// Raw bytes of a descriptor, after `prefix` (bytes already read to look for the gzip magic).
+class RawInput {
+ public:
+  RawInput(Context& ctx, std::unique_ptr<Fd> fd, std::string prefix)
+      : ctx_(ctx), fd_(std::move(fd)), prefix_(std::move(prefix)) {}
+
+  // Returns 0 at end of input or on error (error() is then non-empty).
+  size_t read(char* dst, size_t n) {
+    if (prefix_pos_ < prefix_.size()) {
+      const size_t k = std::min(n, prefix_.size() - prefix_pos_);
+      memcpy(dst, prefix_.data() + prefix_pos_, k);
+      prefix_pos_ += k;
+      consumed_ += k;
+      return k;
+    }
+    for (;;) {
+      const ssize_t r = ::read(fd_->get(), dst, n);
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) {
+        error_ = "read error: " + errno_text(errno);
+        return 0;
+      }
+      ctx_.bytes_read += static_cast<uint64_t>(r);
+      consumed_ += static_cast<uint64_t>(r);
+      return static_cast<size_t>(r);
+    }
+  }
+  const std::string& error() const { return error_; }
+  uint64_t consumed() const { return consumed_; }
+
+ private:
+  Context& ctx_;
+  std::unique_ptr<Fd> fd_;
+  std::string prefix_;
+  size_t prefix_pos_ = 0;
+  uint64_t consumed_ = 0;
+  std::string error_;
+};
+
+class PlainStream : public ByteStream {
+ public:
+  PlainStream(Context& ctx, std::string file, RawInput in)
+      : ctx_(ctx), file_(std::move(file)), in_(std::move(in)) {}
+  size_t read(char* dst, size_t n) override {
+    if (done_) return 0;
+    const size_t got = in_.read(dst, n);
+    if (got == 0) {
+      done_ = true;
+      if (!in_.error().empty()) {
+        failed_ = true;
+        fail_offset_ = in_.consumed();
+        ctx_.fail(file_, fail_offset_, in_.error());
+      }
+    }
+    return got;
+  }
+
+ private:
+  Context& ctx_;
+  std::string file_;
+  RawInput in_;
+  bool done_ = false;
+};
+
+// Streaming gunzip, concatenated members included (as gzip(1) does).
+class GzipStream : public ByteStream {
+ public:
+  GzipStream(Context& ctx, std::string file, RawInput in)
+      : ctx_(ctx), file_(std::move(file)), in_(std::move(in)), ibuf_(new unsigned char[kRawChunk]) {
+    if (inflateInit2(&zs_, 16 + MAX_WBITS) != Z_OK) {
+      fail("cannot initialise zlib");
+      done_ = true;
+    } else {
+      initialised_ = true;
+    }
+  }
+  ~GzipStream() override {
+    if (initialised_) inflateEnd(&zs_);
+  }
+
+  size_t read(char* dst, size_t n) override {
+    if (done_) return 0;
+    n = std::min<size_t>(n, UINT_MAX);
+    request_ = n;
+    zs_.next_out = reinterpret_cast<Bytef*>(dst);
+    zs_.avail_out = static_cast<uInt>(n);
+    while (zs_.avail_out == n && !done_) {
+      if (zs_.avail_in == 0) {
+        const size_t got = in_.read(reinterpret_cast<char*>(ibuf_.get()), kRawChunk);
+        if (got == 0) {
+          if (!in_.error().empty()) {
+            fail(in_.error());
+          } else if (in_member_) {
+            fail("truncated gzip data (unexpected end of file)");
+          }
+          done_ = true;
+          break;
+        }
+        zs_.next_in = ibuf_.get();
+        zs_.avail_in = static_cast<uInt>(got);
+      }
+      if (!in_member_) {
+        if (zs_.next_in[0] != 0x1f) {
+          ctx_.report(Level::Warning, file_, out_ + (n - zs_.avail_out),
+                      "trailing garbage after gzip data ignored (compressed byte " +
+                          std::to_string(compressed_pos()) + ")");
+          done_ = true;
+          break;
+        }
+        inflateReset(&zs_);
+        in_member_ = true;
+      }
+      const int rc = inflate(&zs_, Z_NO_FLUSH);
+      if (rc == Z_STREAM_END) {
+        in_member_ = false;
+      } else if (rc == Z_OK || (rc == Z_BUF_ERROR && zs_.avail_in == 0)) {
+        // progress, or more input needed
+      } else {
+        fail(std::string("corrupt gzip data: ") + (zs_.msg ? zs_.msg : "inflate failed"));
+        done_ = true;
+      }
+    }
+    const size_t produced = n - zs_.avail_out;
+    out_ += produced;
+    return produced;
+  }
+
+ private:
+  uint64_t compressed_pos() const { return in_.consumed() - zs_.avail_in; }
+  void fail(const std::string& what) {
+    failed_ = true;
+    // The offset is in the decompressed data (what the other offsets refer to); the compressed
+    // position is in the text for whoever wants to look at the file itself.
+    fail_offset_ = out_ + (request_ - zs_.avail_out);
+    ctx_.fail(file_, fail_offset_,
+              what + " (compressed byte " + std::to_string(compressed_pos()) + ")");
+  }
+
+  Context& ctx_;
+  std::string file_;
+  RawInput in_;
+  std::unique_ptr<unsigned char[]> ibuf_;
+  z_stream zs_{};
+  bool initialised_ = false;
+  bool in_member_ = true;
+  bool done_ = false;
+  uint64_t out_ = 0;    // decompressed bytes returned before this read()
+  size_t request_ = 0;  // size asked for by this read()
+};
+
+// Peeks at the first two bytes for the gzip magic; the bytes are replayed, never lost.
+std::unique_ptr<ByteStream> open_stream(Context& ctx, const std::string& file,
+                                        std::unique_ptr<Fd> fd) {
+  std::string prefix(2, '\0');
+  size_t have = 0;
+  std::string error;
+  while (have < 2) {
+    const ssize_t r = ::read(fd->get(), prefix.data() + have, 2 - have);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {
+      error = "read error: " + errno_text(errno);
+      break;
+    }
+    if (r == 0) break;
+    have += static_cast<size_t>(r);
+    ctx.bytes_read += static_cast<uint64_t>(r);
+  }
+  if (!error.empty()) {
+    ctx.fail(file, 0, error);
+    return nullptr;
+  }
+  prefix.resize(have);
+  const bool gzip = have == 2 && static_cast<unsigned char>(prefix[0]) == 0x1f &&
+                    static_cast<unsigned char>(prefix[1]) == 0x8b;
+  RawInput raw(ctx, std::move(fd), std::move(prefix));
+  if (gzip) return std::make_unique<GzipStream>(ctx, file, std::move(raw));
+  return std::make_unique<PlainStream>(ctx, file, std::move(raw));
+}
+
+Message make_message(const std::shared_ptr<const std::string>& file, uint64_t offset,
+                     uint64_t index) {
+  Message m;
+  m.origin.file = file;
+  m.origin.offset = offset;
+  m.origin.index = index;
+  return m;
+}
+
+void set_owned_bytes(Message& m, std::string bytes) {
+  auto owned = std::make_shared<const std::string>(std::move(bytes));
+  m.bytes = *owned;
+  m.keepalive = std::move(owned);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Streamed input: a window `buf_` over the decompressed data, `base_` its offset. The window
+// holds the message being assembled (or, past the size limit, only a few bytes of context).
+
+class StreamReader : public Reader {
+ public:
+  StreamReader(Context& ctx, std::shared_ptr<const std::string> file,
+               std::unique_ptr<ByteStream> in, Role role)
+      : ctx_(ctx), file_(std::move(file)), in_(std::move(in)), role_(role) {}
+
+  std::optional<Message> next() override {
+    if (mode_ == Mode::Sniff) sniff();
+    if (mode_ == Mode::Single) return single();
+    if (mode_ == Mode::Mbox) return mbox();
+    return std::nullopt;
+  }
+
+ private:
+  enum class Mode { Sniff, Mbox, Single, Done };
+
+  std::string_view view() const { return buf_; }
+
+  void fill() {
+    if (eof_) return;
+    const size_t old = buf_.size();
+    buf_.resize(old + kStreamChunk);
+    const size_t got = in_->read(buf_.data() + old, kStreamChunk);
+    buf_.resize(old + got);
+    if (got == 0) eof_ = true;
+  }
+
+  // Discards buf_[0, k); indices into the window shift with it.
+  void drop(size_t k) {
+    if (k == 0) return;
+    buf_.erase(0, k);
+    base_ += k;
+    data_start_ = false;
+    msg_ = msg_ >= k ? msg_ - k : 0;
+    scan_ = scan_ >= k ? scan_ - k : 0;
+  }
+
+  void sniff() {
+    while (buf_.size() < kSniffBytes && !eof_) fill();
+    if (buf_.empty()) {
+      mode_ = Mode::Done;
+      return;
+    }
+    const InputFormat format =
+        sniff_format(std::string_view(buf_).substr(0, std::min(buf_.size(), kSniffBytes)));
+    if (format == InputFormat::Unknown && role_ == Role::Walked) {
+      ctx_.report(Level::Warning, *file_, 0, "skipped: content not recognised as mail");
+      mode_ = Mode::Done;
+      return;
+    }
+    mode_ = format == InputFormat::Mbox ? Mode::Mbox : Mode::Single;
+  }
+
+  // Marks a message cut short by an input error, or too large; else gives it its bytes.
+  Message finish(uint64_t offset, uint64_t size, std::string_view bytes, bool at_end,
+                 bool skipped) {
+    Message m = make_message(file_, offset, index_++);
+    if (at_end && in_->failed()) {
+      m.skip_reason = "incomplete: input error at byte " + std::to_string(in_->fail_offset());
+    } else if (skipped || size > ctx_.options.max_message_bytes) {
+      m.skip_reason = ctx_.too_large();
+    } else {
+      set_owned_bytes(m, has_escaped_from(bytes) ? unescape_mboxrd(bytes) : std::string(bytes));
+    }
+    return m;
+  }
+
+  std::optional<Message> single() {
+    mode_ = Mode::Done;
+    drop(bom_length(view()));
+    const uint64_t offset = base_;
+    bool skipping = false;
+    while (!eof_) {
+      // Past the limit, keep counting without keeping.
+      if (buf_.size() > ctx_.options.max_message_bytes) {
+        skipping = true;
+        drop(buf_.size());
+      }
+      fill();
+    }
+    const uint64_t size = base_ + buf_.size() - offset;
+    if (size == 0) return std::nullopt;
+    return finish(offset, size, view(), true, skipping);
+  }
+
+  std::optional<Message> mbox() {
+    for (;;) {
+      if (!in_msg_) {
+        if (have_next_) {
+          msg_ = next_header_;
+          garbage_ = false;
+          have_next_ = false;
+        } else {
+          const size_t start = bom_length(view());
+          size_t hs = 0;
+          Decision d;
+          while ((d = from_line_at(view(), start, eof_, &hs)) == Decision::NeedMore) fill();
+          garbage_ = d != Decision::Yes;
+          msg_ = garbage_ ? start : hs;
+        }
+        in_msg_ = true;
+        skipping_ = false;
+        scan_ = msg_;
+        msg_offset_ = base_ + msg_;
+      }
+      const SepScan s = find_separator(view(), scan_, data_start_, eof_);
+      if (s.kind == Decision::NeedMore) {
+        scan_ = s.resume;
+        // The message ends at least two bytes (its blank line) before any later separator,
+        // so it is known to be over the limit once the scan point passes limit + 2.
+        if (!skipping_ && scan_ - msg_ > ctx_.options.max_message_bytes + 2) skipping_ = true;
+        drop(skipping_ ? (scan_ > kSkipContext ? scan_ - kSkipContext : 0) : msg_);
+        fill();
+        continue;
+      }
+      const bool at_end = s.kind == Decision::No;
+      size_t end;
+      if (!at_end) {
+        end = s.from_line - separator_blank_length(view(), s.from_line);
+        if (!skipping_) end = std::max(end, msg_);
+        next_header_ = s.header_start;
+        have_next_ = true;
+      } else {
+        end = skipping_ ? buf_.size() : trim_final_blank(view(), msg_, buf_.size());
+        mode_ = Mode::Done;
+      }
+      in_msg_ = false;
+      const uint64_t end_offset = base_ + end;
+      std::string_view bytes;
+      if (!skipping_) {
+        bytes = view().substr(msg_, end - msg_);
+        if (garbage_ && is_blank(bytes)) {
+          if (at_end) return std::nullopt;
+          continue;
+        }
+      }
+      // Nothing is dropped here: the window is compacted only before the next read, so many
+      // small messages in one chunk cost no copying of the window.
+      return finish(msg_offset_, end_offset - msg_offset_, bytes, at_end, skipping_);
+    }
+  }
+
+  Context& ctx_;
+  std::shared_ptr<const std::string> file_;
+  std::unique_ptr<ByteStream> in_;
+  Role role_;
+  Mode mode_ = Mode::Sniff;
+
+  std::string buf_;
+  uint64_t base_ = 0;
+  bool data_start_ = true;  // buf_[0] is the first byte of the data
+  bool eof_ = false;
+
+  bool in_msg_ = false;
+  bool have_next_ = false;
+  bool garbage_ = false;
+  bool skipping_ = false;
+  size_t msg_ = 0;  // window index of the current message's first byte (unless skipping)
+  size_t scan_ = 0;
+  size_t next_header_ = 0;
+  uint64_t msg_offset_ = 0;
+  uint64_t index_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+// A plain file in memory (mapped or read): messages are views, the mapping is their keepalive.
+
+struct Mapping {
+  void* addr = nullptr;
+  size_t length = 0;
+  Mapping(void* a, size_t l) : addr(a), length(l) {}
+  ~Mapping() { munmap(addr, length); }
+  Mapping(const Mapping&) = delete;
+  Mapping& operator=(const Mapping&) = delete;
+};
+
+class MemoryReader : public Reader {
+ public:
+  MemoryReader(Context& ctx, std::shared_ptr<const std::string> file,
+               std::shared_ptr<const void> keepalive, std::string_view data, bool mbox,
+               bool count_bytes)
+      : ctx_(ctx),
+        file_(std::move(file)),
+        keepalive_(std::move(keepalive)),
+        data_(data),
+        mbox_(mbox),
+        count_bytes_(count_bytes) {}
+
+  std::optional<Message> next() override {
+    if (mbox_) {
+      const auto piece = next_mbox_piece(data_, cursor_);
+      account(cursor_.consumed);
+      if (!piece) return std::nullopt;
+      return build(piece->offset, piece->bytes, piece->needs_unescape);
+    }
+    if (single_done_) return std::nullopt;
+    single_done_ = true;
+    account(data_.size());
+    const size_t start = bom_length(data_);
+    return build(start, data_.substr(start), false);
+  }
+
+ private:
+  void account(size_t upto) {
+    if (count_bytes_ && upto > accounted_) ctx_.bytes_read += upto - accounted_;
+    accounted_ = std::max(accounted_, upto);
+  }
+
+  Message build(uint64_t offset, std::string_view bytes, bool unescape) {
+    Message m = make_message(file_, offset, index_++);
+    if (bytes.size() > ctx_.options.max_message_bytes) {
+      m.skip_reason = ctx_.too_large();
+    } else if (unescape) {
+      set_owned_bytes(m, unescape_mboxrd(bytes));
+    } else {
+      m.bytes = bytes;
+      m.keepalive = keepalive_;
+    }
+    return m;
+  }
+
+  Context& ctx_;
+  std::shared_ptr<const std::string> file_;
+  std::shared_ptr<const void> keepalive_;
+  std::string_view data_;
+  bool mbox_;
+  bool count_bytes_;
+  MboxCursor cursor_;
+  bool single_done_ = false;
+  size_t accounted_ = 0;
+  uint64_t index_ = 0;
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+
+struct MessageSource::Impl {
+  Context ctx;
+  std::deque<Item> pending;
+  std::unique_ptr<Reader> current;
+  uint64_t sequence = 0;
+
+  void open(const Item& item);
+  void open_regular(const Item& item);
+  void open_stream_input(const Item& item, std::unique_ptr<Fd> fd);
+  void expand_directory(const std::string& path);
+  bool list_directory(const std::string& path, std::vector<fs::directory_entry>& out);
+};
+
+bool MessageSource::Impl::list_directory(const std::string& path,
+                                         std::vector<fs::directory_entry>& out) {
+  std::error_code ec;
+  fs::directory_iterator it(path, ec);
+  if (ec) {
+    ctx.fail(path, 0, "cannot read directory: " + ec.message());
+    return false;
+  }
+  for (; it != fs::directory_iterator(); it.increment(ec)) {
+    if (ec) break;
+    out.push_back(*it);
+  }
+  if (ec) {
+    ctx.fail(path, 0, "cannot read directory: " + ec.message());
+    return false;
+  }
+  // Sorted by name so that a run over the same tree always yields the same order.
+  std::sort(out.begin(), out.end(), [](const fs::directory_entry& a, const fs::directory_entry& b) {
+    return a.path().native() < b.path().native();
+  });
+  return true;
+}
+
+void MessageSource::Impl::expand_directory(const std::string& path) {
+  std::vector<fs::directory_entry> entries;
+  if (!list_directory(path, entries)) return;
+  auto is_real_dir = [](const fs::directory_entry& e) {
+    std::error_code ec;
+    return e.is_directory(ec) && !e.is_symlink(ec);
+  };
+  auto has_subdir = [&](const char* name) {
+    return std::any_of(entries.begin(), entries.end(), [&](const fs::directory_entry& e) {
+      return e.path().filename() == name && is_real_dir(e);
+    });
+  };
+  std::vector<Item> items;
+  if (has_subdir("cur") && has_subdir("new")) {
+    // Maildir: cur/ then new/; tmp/ holds deliveries in progress. Files in the Maildir root
+    // are index and uid lists; subdirectories are Maildir++ folders, walked as usual.
+    for (const char* sub : {"cur", "new"}) {
+      std::vector<fs::directory_entry> messages;
+      if (!list_directory((fs::path(path) / sub).string(), messages)) continue;
+      for (const auto& e : messages) {
+        std::error_code ec;
+        if (!e.is_directory(ec)) items.push_back({e.path().string(), Role::Maildir});
+      }
+    }
+    for (const auto& e : entries) {
+      const auto name = e.path().filename();
+      if (name == "cur" || name == "new" || name == "tmp") continue;
+      std::error_code ec;
+      if (e.is_directory(ec)) items.push_back({e.path().string(), Role::Walked});
+    }
+  } else {
+    for (const auto& e : entries) items.push_back({e.path().string(), Role::Walked});
+  }
+  pending.insert(pending.begin(), items.begin(), items.end());
+}
+
+void MessageSource::Impl::open_stream_input(const Item& item, std::unique_ptr<Fd> fd) {
+  auto stream = open_stream(ctx, item.path, std::move(fd));
+  if (!stream) return;
+  current = std::make_unique<StreamReader>(ctx, std::make_shared<const std::string>(item.path),
+                                           std::move(stream), item.role);
+}
+
+void MessageSource::Impl::open_regular(const Item& item) {
+  const int fd = ::open(item.path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    ctx.fail(item.path, 0, "cannot open: " + errno_text(errno));
+    return;
+  }
+  auto owner = std::make_unique<Fd>(fd, true);
+  struct stat st {};
+  if (fstat(fd, &st) != 0) {
+    ctx.fail(item.path, 0, "cannot stat: " + errno_text(errno));
+    return;
+  }
+  const auto size = static_cast<uint64_t>(st.st_size);
+  if (size == 0) return;  // empty: nothing to read, nothing wrong
+  unsigned char magic[2] = {0, 0};
+  const ssize_t got = pread(fd, magic, 2, 0);
+  if (got < 0) {
+    ctx.fail(item.path, 0, "read error: " + errno_text(errno));
+    return;
+  }
+  if (got == 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
+    open_stream_input(item, std::move(owner));
+    return;
+  }
+  auto file = std::make_shared<const std::string>(item.path);
+  std::shared_ptr<const void> keepalive;
+  std::string_view data;
+  bool counted = false;
+  if (size <= kSmallFile) {
+    auto content = std::make_shared<std::string>(size, '\0');
+    size_t have = 0;
+    while (have < size) {
+      const ssize_t r = pread(fd, content->data() + have, size - have, static_cast<off_t>(have));
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) {
+        ctx.fail(item.path, have, "read error: " + errno_text(errno));
+        return;
+      }
+      if (r == 0) break;  // shrank since fstat
+      have += static_cast<size_t>(r);
+    }
+    content->resize(have);
+    ctx.bytes_read += have;
+    counted = true;
+    data = *content;
+    keepalive = std::move(content);
+  } else {
+    void* addr = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (addr == MAP_FAILED) {
+      open_stream_input(item, std::move(owner));  // some file systems cannot map: stream
+      return;
+    }
+    madvise(addr, size, MADV_SEQUENTIAL);
+    auto mapping = std::make_shared<const Mapping>(addr, size);
+    data = std::string_view(static_cast<const char*>(addr), size);
+    keepalive = std::move(mapping);
+  }
+  const InputFormat format = sniff_format(data.substr(0, std::min(data.size(), kSniffBytes)));
+  if (format == InputFormat::Unknown && item.role == Role::Walked) {
+    ctx.report(Level::Warning, item.path, 0, "skipped: content not recognised as mail");
+    return;
+  }
+  current = std::make_unique<MemoryReader>(ctx, std::move(file), std::move(keepalive), data,
+                                           format == InputFormat::Mbox, !counted);
+}
+
+void MessageSource::Impl::open(const Item& item) {
+  if (item.path == "-" && item.role == Role::Explicit) {
+    open_stream_input(item, std::make_unique<Fd>(ctx.options.stdin_fd, false));
+    return;
+  }
+  struct stat st {};
+  if (item.role != Role::Explicit) {
+    // Found by walking: directory symlinks are not followed, so a loop cannot trap the walk.
+    if (lstat(item.path.c_str(), &st) != 0) {
+      ctx.fail(item.path, 0, "cannot stat: " + errno_text(errno));
+      return;
+    }
+    if (S_ISLNK(st.st_mode)) {
+      if (stat(item.path.c_str(), &st) != 0) {
+        ctx.fail(item.path, 0, "broken symbolic link: " + errno_text(errno));
+        return;
+      }
+      if (S_ISDIR(st.st_mode)) {
+        ctx.report(Level::Warning, item.path, 0, "symbolic link to a directory not followed");
+        return;
+      }
+    }
+  } else if (stat(item.path.c_str(), &st) != 0) {
+    ctx.fail(item.path, 0, "cannot open: " + errno_text(errno));
+    return;
+  }
+  if (S_ISDIR(st.st_mode)) {
+    expand_directory(item.path);
+  } else if (S_ISREG(st.st_mode)) {
+    open_regular(item);
+  } else if (item.role == Role::Explicit) {
+    // A fifo or device named by the user, e.g. <(zcat archive.gz): stream it.
+    const int fd = ::open(item.path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      ctx.fail(item.path, 0, "cannot open: " + errno_text(errno));
+      return;
+    }
+    open_stream_input(item, std::make_unique<Fd>(fd, true));
+  } else {
+    ctx.report(Level::Warning, item.path, 0, "skipped: not a regular file");
+  }
+}
+
+MessageSource::MessageSource(std::vector<std::string> inputs, SourceOptions options,
+                             DiagnosticSink diagnostics)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->ctx.options = options;
+  impl_->ctx.sink = std::move(diagnostics);
+  for (auto& input : inputs) impl_->pending.push_back({std::move(input), Role::Explicit});
+}
+
+MessageSource::~MessageSource() = default;
+
+std::optional<Message> MessageSource::next() {
+  for (;;) {
+    if (impl_->current) {
+      if (auto m = impl_->current->next()) {
+        m->sequence = impl_->sequence++;
+        return m;
+      }
+      impl_->current.reset();
+    }
+    if (impl_->pending.empty()) return std::nullopt;
+    const Item item = std::move(impl_->pending.front());
+    impl_->pending.pop_front();
+    impl_->open(item);
+  }
+}
+
+uint64_t MessageSource::bytes_read() const { return impl_->ctx.bytes_read; }
+uint64_t MessageSource::files_failed() const { return impl_->ctx.files_failed; }
+
+}  // namespace credsift
