@@ -1,0 +1,341 @@
+#include "credsift/match.hpp"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <hs/hs.h>
+#include <pcre2.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstring>
+#include <deque>
+#include <utility>
+
+namespace credsift {
+
+namespace {
+
+struct HsDatabaseDeleter {
+  void operator()(hs_database_t* db) const { hs_free_database(db); }
+};
+struct HsScratchDeleter {
+  void operator()(hs_scratch_t* s) const { hs_free_scratch(s); }
+};
+struct Pcre2CodeDeleter {
+  void operator()(pcre2_code* code) const { pcre2_code_free(code); }
+};
+struct Pcre2MatchDataDeleter {
+  void operator()(pcre2_match_data* data) const { pcre2_match_data_free(data); }
+};
+struct Pcre2ContextDeleter {
+  void operator()(pcre2_match_context* ctx) const { pcre2_match_context_free(ctx); }
+};
+struct Pcre2JitStackDeleter {
+  void operator()(pcre2_jit_stack* stack) const { pcre2_jit_stack_free(stack); }
+};
+
+std::string pcre2_message(int code) {
+  PCRE2_UCHAR buffer[256];
+  if (pcre2_get_error_message(code, buffer, sizeof buffer) < 0)
+    return "error " + std::to_string(code);
+  return reinterpret_cast<const char*>(buffer);
+}
+
+std::string rule_label(const Rule& rule) {
+  return "rule '" + rule.id + "' (" + rule.file.filename().string() + ")";
+}
+
+unsigned hs_flags(const Rule& rule) {
+  // Never HS_FLAG_SOM_LEFTMOST (PCRE2 finds the start, far cheaper) and never
+  // HS_FLAG_SINGLEMATCH (it would hide a second secret of the same rule in one segment).
+  unsigned flags = 0;
+  if (rule.caseless) flags |= HS_FLAG_CASELESS;
+  if (rule.dotall) flags |= HS_FLAG_DOTALL;
+  return flags;
+}
+
+// End offsets of one rule reported by Hyperscan, collapsed to a range.
+struct Event {
+  uint32_t rule;
+  size_t first, last;
+};
+
+}  // namespace
+
+struct CompiledRule {
+  std::unique_ptr<pcre2_code, Pcre2CodeDeleter> code;
+  bool jit = false;
+  size_t max_width = 0;
+  uint32_t secret_group = 0;
+  // Other named groups: group number and a view of the name in Impl::names.
+  std::vector<std::pair<uint32_t, std::string_view>> groups;
+};
+
+struct Matcher::Impl {
+  RuleSet rules;
+  std::unique_ptr<hs_database_t, HsDatabaseDeleter> db;
+  std::vector<CompiledRule> compiled;
+  std::deque<std::string> names;  // deque: views into it stay valid while it grows
+  uint32_t max_groups = 0;
+
+  void compile();
+  std::string compile_pcre2(uint32_t index);
+};
+
+class ScratchImpl final : public Matcher::Scratch {
+ public:
+  const void* owner = nullptr;  // the Matcher::Impl that made it
+  std::unique_ptr<hs_scratch_t, HsScratchDeleter> hs;
+  std::unique_ptr<pcre2_match_data, Pcre2MatchDataDeleter> data;
+  std::unique_ptr<pcre2_match_context, Pcre2ContextDeleter> context;
+  std::unique_ptr<pcre2_jit_stack, Pcre2JitStackDeleter> jit_stack;
+  std::vector<Event> events;
+};
+
+namespace {
+struct ScanState {
+  std::vector<Event>* events;
+  const std::vector<CompiledRule>* compiled;
+};
+}  // namespace
+
+// PCRE2 runs in byte mode (no PCRE2_UTF, no PCRE2_MATCH_INVALID_UTF). Reasons: Hyperscan runs
+// without HS_FLAG_UTF8, so its max_width and every end offset count bytes, and both engines must
+// agree on what `.`, `\S` and `{m,n}` mean for the window arithmetic to hold; segment text can
+// still hold invalid UTF-8 (a mis-declared charset), which byte mode accepts with no check at
+// all, whereas PCRE2_UTF would reject the subject and MATCH_INVALID_UTF adds per-character
+// decoding cost. Non-ASCII keywords (contraseña) are written as their UTF-8 byte sequences.
+std::string Matcher::Impl::compile_pcre2(uint32_t index) {
+  const Rule& rule = rules.rules[index];
+  CompiledRule& out = compiled[index];
+  uint32_t options = 0;
+  if (rule.caseless) options |= PCRE2_CASELESS;
+  if (rule.dotall) options |= PCRE2_DOTALL;
+  int error = 0;
+  PCRE2_SIZE error_offset = 0;
+  out.code.reset(pcre2_compile(reinterpret_cast<PCRE2_SPTR>(rule.pattern.data()),
+                               rule.pattern.size(), options, &error, &error_offset, nullptr));
+  if (!out.code)
+    return "PCRE2: " + pcre2_message(error) + " at offset " + std::to_string(error_offset);
+  // JIT is an optimisation: without it (unsupported CPU) pcre2_match interprets.
+  out.jit = pcre2_jit_compile(out.code.get(), PCRE2_JIT_COMPLETE) == 0;
+
+  uint32_t capture_count = 0, name_count = 0, entry_size = 0;
+  PCRE2_SPTR table = nullptr;
+  pcre2_pattern_info(out.code.get(), PCRE2_INFO_CAPTURECOUNT, &capture_count);
+  pcre2_pattern_info(out.code.get(), PCRE2_INFO_NAMECOUNT, &name_count);
+  pcre2_pattern_info(out.code.get(), PCRE2_INFO_NAMEENTRYSIZE, &entry_size);
+  pcre2_pattern_info(out.code.get(), PCRE2_INFO_NAMETABLE, &table);
+  max_groups = std::max(max_groups, capture_count);
+  for (uint32_t i = 0; i < name_count; ++i) {
+    const PCRE2_SPTR entry = table + static_cast<size_t>(i) * entry_size;
+    const uint32_t group = (static_cast<uint32_t>(entry[0]) << 8) | entry[1];
+    const std::string_view name(reinterpret_cast<const char*>(entry + 2));
+    if (name == "secret") {
+      out.secret_group = group;
+    } else {
+      names.emplace_back(name);
+      out.groups.emplace_back(group, names.back());
+    }
+  }
+  if (out.secret_group == 0) return "PCRE2: pattern has no (?<secret>...) capture";
+  return {};
+}
+
+void Matcher::Impl::compile() {
+  const size_t n = rules.rules.size();
+  compiled.resize(n);
+  std::string errors;
+  auto refuse = [&](uint32_t i, const std::string& why) {
+    errors += (errors.empty() ? "" : "; ") + rule_label(rules.rules[i]) + ": " + why;
+  };
+
+  // Each rule alone first: this names the rule for any error and gives its bounded width.
+  for (uint32_t i = 0; i < n; ++i) {
+    const Rule& rule = rules.rules[i];
+    hs_expr_info_t* info = nullptr;
+    hs_compile_error_t* error = nullptr;
+    if (hs_expression_info(rule.pattern.c_str(), hs_flags(rule), &info, &error) != HS_SUCCESS) {
+      refuse(i, std::string("Hyperscan: ") + (error ? error->message : "unknown error"));
+      hs_free_compile_error(error);
+      continue;
+    }
+    const unsigned max_width = info->max_width;
+    free(info);  // allocated by Hyperscan's misc allocator, which defaults to malloc
+    if (max_width == UINT_MAX) {
+      refuse(i, "unbounded width (use {m,n} instead of *, + or {m,})");
+      continue;
+    }
+    compiled[i].max_width = max_width;
+    if (std::string why = compile_pcre2(i); !why.empty()) refuse(i, why);
+  }
+  if (!errors.empty()) throw MatchError(errors);
+  if (n == 0) return;  // nothing to scan for; scan() then finds nothing
+
+  std::vector<const char*> expressions(n);
+  std::vector<unsigned> flags(n), ids(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    expressions[i] = rules.rules[i].pattern.c_str();
+    flags[i] = hs_flags(rules.rules[i]);
+    ids[i] = i;
+  }
+  hs_database_t* db_raw = nullptr;
+  hs_compile_error_t* error = nullptr;
+  if (hs_compile_multi(expressions.data(), flags.data(), ids.data(), static_cast<unsigned>(n),
+                       HS_MODE_BLOCK, nullptr, &db_raw, &error) != HS_SUCCESS) {
+    std::string message = error ? error->message : "unknown error";
+    const int which = error ? error->expression : -1;
+    hs_free_compile_error(error);
+    if (which >= 0 && static_cast<size_t>(which) < n) {
+      refuse(static_cast<uint32_t>(which), "Hyperscan: " + message);
+    } else {
+      // Not attributed to one expression: compile each alone to find the culprit(s).
+      for (uint32_t i = 0; i < n; ++i) {
+        hs_database_t* one = nullptr;
+        hs_compile_error_t* one_error = nullptr;
+        if (hs_compile(expressions[i], flags[i], HS_MODE_BLOCK, nullptr, &one, &one_error) !=
+            HS_SUCCESS) {
+          refuse(i, std::string("Hyperscan: ") + (one_error ? one_error->message : "error"));
+          hs_free_compile_error(one_error);
+        } else {
+          hs_free_database(one);
+        }
+      }
+      if (errors.empty()) errors = "Hyperscan: " + message + " (whole rule set)";
+    }
+    throw MatchError(errors);
+  }
+  db.reset(db_raw);
+}
+
+Matcher::Matcher(const RuleSet& rules) : impl_(std::make_unique<Impl>()) {
+  impl_->rules = rules;
+  impl_->compile();
+}
+
+Matcher::~Matcher() = default;
+
+const RuleSet& Matcher::rules() const { return impl_->rules; }
+
+size_t Matcher::max_width(uint32_t rule) const { return impl_->compiled.at(rule).max_width; }
+
+std::unique_ptr<Matcher::Scratch> Matcher::make_scratch() const {
+  auto scratch = std::make_unique<ScratchImpl>();
+  scratch->owner = impl_.get();
+  if (impl_->db) {
+    hs_scratch_t* raw = nullptr;
+    if (hs_alloc_scratch(impl_->db.get(), &raw) != HS_SUCCESS)
+      throw MatchError("Hyperscan: cannot allocate scratch");
+    scratch->hs.reset(raw);
+  }
+  scratch->data.reset(pcre2_match_data_create(impl_->max_groups + 1, nullptr));
+  scratch->context.reset(pcre2_match_context_create(nullptr));
+  // Patterns such as PEM blocks repeat up to thousands of times; the default 32 KiB machine
+  // stack of the JIT can be too small for the backtracking they need.
+  scratch->jit_stack.reset(pcre2_jit_stack_create(32 * 1024, 4 * 1024 * 1024, nullptr));
+  if (!scratch->data || !scratch->context || !scratch->jit_stack)
+    throw MatchError("PCRE2: cannot allocate match data");
+  pcre2_jit_stack_assign(scratch->context.get(), nullptr, scratch->jit_stack.get());
+  return scratch;
+}
+
+namespace {
+
+// Hyperscan reports every end offset of a growing match (an \S{4,64} run reports up to 61);
+// collapse runs of one rule whose ends lie within its max width into one [first, last] range.
+int on_match(unsigned int id, unsigned long long /*from*/, unsigned long long to,
+             unsigned int /*flags*/, void* context) {
+  auto& state = *static_cast<ScanState*>(context);
+  const auto end = static_cast<size_t>(to);
+  if (!state.events->empty()) {
+    Event& last = state.events->back();
+    if (last.rule == id && end >= last.last && end - last.last <= (*state.compiled)[id].max_width) {
+      last.last = end;
+      return 0;
+    }
+  }
+  state.events->push_back({id, end, end});
+  return 0;
+}
+
+}  // namespace
+
+void Matcher::scan(std::string_view text, uint32_t segment, Scratch& scratch_base,
+                   std::vector<Hit>& out) const {
+  auto& scratch = static_cast<ScratchImpl&>(scratch_base);
+  if (scratch.owner != impl_.get()) throw MatchError("scratch belongs to another Matcher");
+  if (!impl_->db || text.empty()) return;
+
+  if (text.size() > UINT_MAX) throw MatchError("segment larger than 4 GiB");
+
+  auto& events = scratch.events;
+  events.clear();
+  ScanState state{&events, &impl_->compiled};
+  if (hs_scan(impl_->db.get(), text.data(), static_cast<unsigned>(text.size()), 0, scratch.hs.get(),
+              on_match, &state) != HS_SUCCESS)
+    throw MatchError("Hyperscan: scan failed");
+  if (events.empty()) return;
+
+  // Matches of different rules interleave, so ranges of one rule are merged after sorting.
+  std::sort(events.begin(), events.end(), [](const Event& a, const Event& b) {
+    return a.rule != b.rule ? a.rule < b.rule : a.first < b.first;
+  });
+
+  const size_t first_out = out.size();
+  const auto subject = reinterpret_cast<PCRE2_SPTR>(text.data());
+  for (size_t i = 0; i < events.size();) {
+    const uint32_t rule = events[i].rule;
+    const CompiledRule& compiled = impl_->compiled[rule];
+    // Ends closer than max_width share one PCRE2 pass over [first_end - max_width, last_end].
+    const size_t first_end = events[i].first;
+    size_t last_end = events[i].last;
+    for (++i; i < events.size() && events[i].rule == rule &&
+              events[i].first <= last_end + compiled.max_width;
+         ++i)
+      last_end = std::max(last_end, events[i].last);
+
+    const size_t begin = first_end > compiled.max_width ? first_end - compiled.max_width : 0;
+    // One byte past the last end keeps \b and similar end checks exact without letting PCRE2
+    // search the rest of the segment; the whole text before stays visible for \b at `begin`.
+    const size_t length = std::min(text.size(), last_end + 1);
+    size_t start = begin;
+    while (start <= last_end) {
+      const int rc = compiled.jit ? pcre2_jit_match(compiled.code.get(), subject, length, start, 0,
+                                                    scratch.data.get(), scratch.context.get())
+                                  : pcre2_match(compiled.code.get(), subject, length, start, 0,
+                                                scratch.data.get(), scratch.context.get());
+      if (rc < 0) break;  // PCRE2_ERROR_NOMATCH, or a limit: nothing more in this window
+      const PCRE2_SIZE* ovector = pcre2_get_ovector_pointer(scratch.data.get());
+      const size_t match_begin = ovector[0], match_end = ovector[1];
+      const uint32_t secret = compiled.secret_group;
+      if (match_end <= last_end && secret < static_cast<uint32_t>(rc) &&
+          ovector[2 * secret] != PCRE2_UNSET) {
+        Hit hit;
+        hit.rule = rule;
+        hit.segment = segment;
+        hit.match = {match_begin, match_end};
+        hit.secret = {ovector[2 * secret], ovector[2 * secret + 1]};
+        for (const auto& [group, name] : compiled.groups)
+          if (group < static_cast<uint32_t>(rc) && ovector[2 * group] != PCRE2_UNSET)
+            hit.captures.push_back({name, {ovector[2 * group], ovector[2 * group + 1]}});
+        out.push_back(std::move(hit));
+      }
+      // Advance past the match; an empty match (Hyperscan refuses such rules) still moves on.
+      start = match_end > match_begin ? match_end : match_end + 1;
+    }
+  }
+
+  std::sort(out.begin() + static_cast<std::ptrdiff_t>(first_out), out.end(),
+            [](const Hit& a, const Hit& b) {
+              if (a.match.begin != b.match.begin) return a.match.begin < b.match.begin;
+              if (a.rule != b.rule) return a.rule < b.rule;
+              return a.match.end < b.match.end;
+            });
+  out.erase(std::unique(out.begin() + static_cast<std::ptrdiff_t>(first_out), out.end(),
+                        [](const Hit& a, const Hit& b) {
+                          return a.rule == b.rule && a.match.begin == b.match.begin &&
+                                 a.match.end == b.match.end;
+                        }),
+            out.end());
+}
+
+}  // namespace credsift
