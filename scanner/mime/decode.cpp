@@ -300,31 +300,47 @@ std::string to_utf8(std::string_view bytes, std::string_view charset, bool* unkn
 
 std::string decode_base64(std::string_view in, bool* error) {
   std::string out;
-  out.reserve(in.size() / 4 * 3 + 3);
+  out.resize(in.size() / 4 * 3 + 3);
+  char* o = out.data();
   bool bad = false;
   uint32_t acc = 0;
   int have = 0;
   auto flush_partial = [&] {
     // 2 symbols carry 1 byte, 3 carry 2; a lone symbol carries nothing (truncated).
     if (have == 2) {
-      out.push_back(char(acc >> 4));
+      *o++ = char(acc >> 4);
     } else if (have == 3) {
-      out.push_back(char(acc >> 10));
-      out.push_back(char((acc >> 2) & 0xFF));
+      *o++ = char(acc >> 10);
+      *o++ = char((acc >> 2) & 0xFF);
     } else if (have == 1) {
       bad = true;
     }
     acc = 0;
     have = 0;
   };
-  for (unsigned char c : in) {
-    uint8_t v = kB64[c];
+  auto* s = reinterpret_cast<const unsigned char*>(in.data());
+  const size_t n = in.size();
+  size_t i = 0;
+  while (i < n) {
+    // Fast path: four alphabet symbols in a row (the bulk of every line).
+    while (have == 0 && i + 4 <= n) {
+      uint32_t a = kB64[s[i]], b = kB64[s[i + 1]], c = kB64[s[i + 2]], d = kB64[s[i + 3]];
+      if ((a | b | c | d) >= 64) break;
+      uint32_t v = (a << 18) | (b << 12) | (c << 6) | d;
+      o[0] = char(v >> 16);
+      o[1] = char((v >> 8) & 0xFF);
+      o[2] = char(v & 0xFF);
+      o += 3;
+      i += 4;
+    }
+    if (i >= n) break;
+    uint8_t v = kB64[s[i++]];
     if (v < 64) {
       acc = (acc << 6) | v;
       if (++have == 4) {
-        out.push_back(char(acc >> 16));
-        out.push_back(char((acc >> 8) & 0xFF));
-        out.push_back(char(acc & 0xFF));
+        *o++ = char(acc >> 16);
+        *o++ = char((acc >> 8) & 0xFF);
+        *o++ = char(acc & 0xFF);
         acc = 0;
         have = 0;
       }
@@ -336,6 +352,7 @@ std::string decode_base64(std::string_view in, bool* error) {
     }
   }
   flush_partial();
+  out.resize(size_t(o - out.data()));
   if (error) *error = bad;
   return out;
 }
