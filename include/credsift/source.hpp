@@ -1,6 +1,7 @@
 #pragma once
 // Sources: turn input paths (mbox, Maildir, .eml, directories, gzip, stdin) into a stream of
 // RFC 5322 messages. Sources never parse MIME.
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -19,10 +20,10 @@ struct Origin {
 };
 
 struct Message {
-  std::string_view bytes;                // the message, without the mbox "From " separator line
+  std::string_view bytes;                 // the message, without the mbox "From " separator line
   std::shared_ptr<const void> keepalive;  // owns the storage behind `bytes`
   Origin origin;
-  uint64_t sequence = 0;  // position across all inputs, for deterministic output order
+  uint64_t sequence = 0;    // position across all inputs, for deterministic output order
   std::string skip_reason;  // non-empty: the message was not scanned (counted as skipped)
 };
 
@@ -31,6 +32,7 @@ enum class InputFormat { Unknown, Mbox, Eml, Maildir };
 struct SourceOptions {
   uint64_t max_message_bytes = 256ull << 20;  // larger messages are skipped, with a reason
   int stdin_fd = 0;  // file descriptor read for the input "-" (tests pass a pipe); not closed
+  size_t stream_chunk_bytes = 1 << 20;  // gzip/stdin are read in steps of this many bytes
 };
 
 // Decides the format of a file by its content (after gunzip), not by its name.
@@ -40,8 +42,8 @@ InputFormat sniff_format(std::string_view head);
 // mboxrd: a line ">From " (any number of '>') loses one '>'; such messages are copied,
 // others are views into `buffer`.
 struct MboxPiece {
-  uint64_t offset = 0;      // of the first header byte
-  std::string_view bytes;   // view into the buffer (before unescaping)
+  uint64_t offset = 0;     // of the first header byte
+  std::string_view bytes;  // view into the buffer (before unescaping)
   bool needs_unescape = false;
 };
 std::vector<MboxPiece> split_mbox(std::string_view buffer);
@@ -58,8 +60,8 @@ class MessageSource {
   MessageSource& operator=(const MessageSource&) = delete;
 
   std::optional<Message> next();
-  uint64_t bytes_read() const;      // raw input bytes consumed so far (compressed size for gzip)
-  uint64_t files_failed() const;    // inputs that could not be opened or read
+  uint64_t bytes_read() const;    // raw input bytes consumed so far (compressed size for gzip)
+  uint64_t files_failed() const;  // inputs that could not be opened or read
 
  private:
   struct Impl;

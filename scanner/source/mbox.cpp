@@ -268,6 +268,9 @@ InputFormat sniff_format(std::string_view head) {
     if (nl == std::string_view::npos) break;
     p = nl + 1;
   }
+  // An mbox with something before its first From_ line (an exporter's banner, a stray line):
+  // split_mbox keeps that text as a message of its own, so nothing is lost.
+  if (find_separator(head, 1, true, true).kind == Decision::Yes) return InputFormat::Mbox;
   return InputFormat::Unknown;
 }
 

@@ -26,10 +26,9 @@ using namespace source_detail;
 using Level = Diagnostic::Level;
 
 constexpr size_t kSniffBytes = 64 << 10;
-constexpr size_t kStreamChunk = 1 << 20;  // decompressed bytes read per step
-constexpr size_t kRawChunk = 256 << 10;   // compressed bytes read per step
-constexpr size_t kSmallFile = 64 << 10;   // below this, read() beats mmap + munmap
-constexpr size_t kSkipContext = 8;        // bytes kept before the scan point while skipping
+constexpr size_t kRawChunk = 256 << 10;  // compressed bytes read per step
+constexpr size_t kSmallFile = 64 << 10;  // below this, read() beats mmap + munmap
+constexpr size_t kSkipContext = 8;       // bytes kept before the scan point while skipping
 
 std::string errno_text(int err) { return std::generic_category().message(err); }
 
@@ -318,9 +317,10 @@ class StreamReader : public Reader {
 
   void fill() {
     if (eof_) return;
+    const size_t chunk = std::max<size_t>(ctx_.options.stream_chunk_bytes, 1);
     const size_t old = buf_.size();
-    buf_.resize(old + kStreamChunk);
-    const size_t got = in_->read(buf_.data() + old, kStreamChunk);
+    buf_.resize(old + chunk);
+    const size_t got = in_->read(buf_.data() + old, chunk);
     buf_.resize(old + got);
     if (got == 0) eof_ = true;
   }

@@ -228,6 +228,9 @@ TEST(SniffFormat, ByContent) {
   EXPECT_EQ(sniff_format("{\"From\": 1}\n"), InputFormat::Unknown);
   EXPECT_EQ(sniff_format("\nSubject: x\n"), InputFormat::Unknown);
   EXPECT_EQ(sniff_format("Fromage is cheese\n"), InputFormat::Unknown);
+  // Text before the first From_ line of an mbox.
+  EXPECT_EQ(sniff_format("exported by tool\n\nFrom a Mon\nSubject: x\n"), InputFormat::Mbox);
+  EXPECT_EQ(sniff_format("exported by tool\n\nFrom a Mon\nno header\n"), InputFormat::Unknown);
 }
 
 // ----------------------------------------------------------------------------- MessageSource
@@ -557,6 +560,59 @@ TEST(MessageSource, StreamingAgreesWithSplitMbox) {
       ASSERT_EQ(run.messages[i].index, i);
     }
     EXPECT_TRUE(run.diagnostics.empty());
+  }
+}
+
+// Tiny read steps put every separator, From_ line and header lookahead across a window edge;
+// the streamed readers must still agree with split_mbox, and skip exactly the oversized ones.
+TEST(MessageSource, StreamingWithTinyChunksAgreesWithSplitMbox) {
+  std::mt19937 rng(3);
+  const char* tricky[] = {"From here on\n",
+                          "\nFrom the desk of\nnot: a header\n",
+                          ">From quoted\n",
+                          ">>From twice\n",
+                          "\n\nFrom x\nno header\n",
+                          "\r\n\r\nFrom y\r\nX: crlf\r\n",
+                          "\n\nFrom "};
+  for (const std::string prefix : {"", "junk before\n\n", "\n\n", "\xEF\xBB\xBF"}) {
+    std::string box = prefix;
+    for (int i = 0; i < 40; ++i) {
+      std::string body;
+      for (size_t l = rng() % 12; l > 0; --l) {
+        if (rng() % 4 == 0)
+          body += tricky[rng() % 7];
+        else
+          body += std::string(rng() % 40, static_cast<char>('a' + rng() % 26)) + "\n";
+      }
+      if (i % 9 == 4) body += std::string(3000, 'z') + "\n";  // over the limit below
+      box += "From u" + std::to_string(i) + " Mon\nSubject: m" + std::to_string(i) + "\n\n" + body +
+             "\n";
+    }
+    const auto pieces = split_mbox(box);
+    TempDir dir;
+    write_gzip(dir / "t.gz", box);
+    for (size_t chunk : {1, 2, 3, 5, 7, 13, 64, 1000, 1 << 20}) {
+      SourceOptions options;
+      options.stream_chunk_bytes = chunk;
+      options.max_message_bytes = 2000;
+      int which = 0;
+      for (const ScanResult& run : {scan_stdin(box, options), scan({dir / "t.gz"}, options)}) {
+        ASSERT_EQ(run.messages.size(), pieces.size())
+            << "chunk " << chunk << (which++ ? " gzip" : " stdin") << " prefix " << prefix.size();
+        for (size_t i = 0; i < pieces.size(); ++i) {
+          SCOPED_TRACE("chunk " + std::to_string(chunk) + " message " + std::to_string(i));
+          ASSERT_EQ(run.messages[i].offset, pieces[i].offset);
+          if (pieces[i].bytes.size() > 2000) {
+            EXPECT_EQ(run.messages[i].skip, "message larger than 2000 bytes");
+            continue;
+          }
+          EXPECT_TRUE(run.messages[i].skip.empty());
+          const std::string want = pieces[i].needs_unescape ? unescape_mboxrd(pieces[i].bytes)
+                                                            : std::string(pieces[i].bytes);
+          ASSERT_EQ(run.messages[i].bytes, want);
+        }
+      }
+    }
   }
 }
 
