@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Writes corpora/samples: hand-made mailboxes with planted (fake) credentials, and labels.tsv,
+"""Writes corpora/samples: hand-made mailboxes with planted (fake) credentials, and
+corpora/samples.labels.tsv,
 the exact list of findings credsift must report on them.
 
 Encodings are done here with Python's email and codecs modules, not with credsift's decoder, so
@@ -20,6 +21,7 @@ from email.header import Header
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "samples")
+LABELS = os.path.join(HERE, "samples.labels.tsv")
 
 
 def fake(seed, alphabet, length):
@@ -136,8 +138,8 @@ Content-Transfer-Encoding: base64
 
 {b64_body(env_file.encode())}--b02--
 """)
-expect("s02@acme.test", "aws.access-key-id", "aws_id", "2:attachment=deploy.env", "base64 attachment")
-expect("s02@acme.test", "aws.secret-access-key", "aws_secret", "2:attachment=deploy.env",
+expect("s02@acme.test", "aws.access_key_id", "aws_id", "2:attachment=deploy.env", "base64 attachment")
+expect("s02@acme.test", "aws.secret_access_key", "aws_secret", "2:attachment=deploy.env",
        "base64 attachment")
 
 # 3. GitHub token split by a quoted-printable soft line break.
@@ -165,7 +167,7 @@ add("s05@acme.test", headers("s05@acme.test", subject, "chatops@acme.test", "sre
                              ["Content-Type: text/plain; charset=utf-8"]) + """
 See subject. Do not forward.
 """)
-expect("s05@acme.test", "slack.token", "slack", "headers", "RFC 2047 encoded subject")
+expect("s05@acme.test", "slack.bot_token", "slack", "headers", "RFC 2047 encoded subject")
 
 # 6. A forwarded message (message/rfc822) holding a postgres URI.
 inner = headers("inner06@acme.test", "db for billing", "dba@acme.test", "billing@acme.test",
@@ -185,7 +187,7 @@ Content-Type: message/rfc822
 {inner}
 --b06--
 """)
-expect("s06@acme.test", "uri.credentials", "pg_pw", "2.1", "message/rfc822 forward")
+expect("s06@acme.test", "connstr.postgres", "pg_pw", "2.1", "message/rfc822 forward")
 
 # 7. French, ISO-8859-1, quoted-printable.
 fr = (f"Bonjour Amélie,\n\nVoici vos accès à l'extranet.\nLe mot de passe est : {S['fr_pw']}\n"
@@ -245,8 +247,8 @@ Content-Transfer-Encoding: quoted-printable
 {qp_body(f'<div>Live key: <code>{S["stripe"]}</code></div>')}
 --b11--
 """)
-expect("s11@acme.test", "stripe.secret-key", "stripe", "1", "multipart/alternative text part")
-expect("s11@acme.test", "stripe.secret-key", "stripe", "2", "multipart/alternative HTML part")
+expect("s11@acme.test", "stripe.secret_key.live", "stripe", "1", "multipart/alternative text part")
+expect("s11@acme.test", "stripe.secret_key.live", "stripe", "2", "multipart/alternative HTML part")
 
 # 12. RSA private key as a base64 attachment.
 add("s12@acme.test", headers("s12@acme.test", "server key", "ops@acme.test",
@@ -263,7 +265,7 @@ Content-Transfer-Encoding: base64
 
 {b64_body((S['rsa'] + chr(10)).encode())}--b12--
 """)
-expect("s12@acme.test", "private-key.pem", "rsa", "2:attachment=jump.key", "PEM key in base64 attachment")
+expect("s12@acme.test", "private_key.rsa", "rsa", "2:attachment=jump.key", "PEM key in base64 attachment")
 
 # 13. Only placeholders and password prose that is not a credential: no finding.
 add("s13@acme.test", headers("s13@acme.test", "Forgot your password?", "noreply@acme.test",
@@ -295,8 +297,8 @@ curl -H "Authorization: Bearer {S['jwt']}" https://api.acme.test/v1/orders
 And the reporting DB:
 Server=sql01.acme.test;Database=crm;User ID=crm_app;Password={S['ado_pw']};Encrypt=true;
 """)
-expect("s15@acme.test", "jwt", "jwt", "1", "JWT in a curl command")
-expect("s15@acme.test", "connection-string.ado-net", "ado_pw", "1", "ADO.NET connection string")
+expect("s15@acme.test", "jwt.token", "jwt", "1", "JWT in a curl command")
+expect("s15@acme.test", "connstr.ado_net", "ado_pw", "1", "ADO.NET connection string")
 
 # 16. Azure Storage connection string.
 add("s16@acme.test", headers("s16@acme.test", "backup storage", "cloud@acme.test",
@@ -304,7 +306,7 @@ add("s16@acme.test", headers("s16@acme.test", "backup storage", "cloud@acme.test
                              ["Content-Type: text/plain; charset=utf-8"]) + f"""
 DefaultEndpointsProtocol=https;AccountName=acmebackups;AccountKey={S['azure_key']};EndpointSuffix=core.windows.net
 """)
-expect("s16@acme.test", "azure.storage.connection-string", "azure_key", "1", "Azure Storage")
+expect("s16@acme.test", "azure.storage.account_key", "azure_key", "1", "Azure Storage")
 
 # 17. MongoDB SRV URI.
 add("s17@acme.test", headers("s17@acme.test", "reporting db", "data@acme.test", "bi@acme.test",
@@ -312,7 +314,7 @@ add("s17@acme.test", headers("s17@acme.test", "reporting db", "data@acme.test", 
                              ["Content-Type: text/plain; charset=utf-8"]) + f"""
 Connect with mongodb+srv://reporting:{S['mongo_pw']}@cluster0.ab1cd.mongodb.net/reports
 """)
-expect("s17@acme.test", "uri.credentials", "mongo_pw", "1", "mongodb+srv URI")
+expect("s17@acme.test", "connstr.mongodb", "mongo_pw", "1", "mongodb+srv URI")
 
 # 18-20. gzip mbox: SendGrid, Google, npm, Twilio, GitLab.
 add("s18@acme.test", headers("s18@acme.test", "mail relay", "web@acme.test", "mkt@acme.test",
@@ -321,16 +323,16 @@ add("s18@acme.test", headers("s18@acme.test", "mail relay", "web@acme.test", "mk
 SENDGRID_API_KEY={S['sendgrid']}
 GOOGLE_MAPS_KEY={S['google']}
 """)
-expect("s18@acme.test", "sendgrid.api-key", "sendgrid", "1", "gzip mbox")
-expect("s18@acme.test", "google.api-key", "google", "1", "gzip mbox")
+expect("s18@acme.test", "sendgrid.api_key", "sendgrid", "1", "gzip mbox")
+expect("s18@acme.test", "google.api_key", "google", "1", "gzip mbox")
 add("s19@acme.test", headers("s19@acme.test", "publish", "dev@acme.test", "release@acme.test",
                              "Sat, 23 Mar 2024 08:00:00 +0000",
                              ["Content-Type: text/plain; charset=utf-8"]) + f"""
 //registry.npmjs.org/:_authToken={S['npm']}
 twilio key {S['twilio']}
 """)
-expect("s19@acme.test", "npm.access-token", "npm", "1", "gzip mbox")
-expect("s19@acme.test", "twilio.api-key", "twilio", "1", "gzip mbox")
+expect("s19@acme.test", "npm.access_token", "npm", "1", "gzip mbox")
+expect("s19@acme.test", "twilio.api_key", "twilio", "1", "gzip mbox")
 add("s20@acme.test", headers("s20@acme.test", "gitlab", "dev@acme.test", "release@acme.test",
                              "Sun, 24 Mar 2024 08:00:00 +0000",
                              ["Content-Type: text/plain; charset=utf-8"]) + f"""
@@ -386,7 +388,7 @@ with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as gz:
     gz.write(mbox_of(["s18@acme.test", "s19@acme.test", "s20@acme.test"]).encode())
 write(os.path.join(OUT, "archive.mbox.gz"), buffer.getvalue(), "wb")
 
-with open(os.path.join(OUT, "labels.tsv"), "w", encoding="utf-8", newline="\n") as f:
+with open(LABELS, "w", encoding="utf-8", newline="\n") as f:
     f.write("# message_id\trule_id\tfingerprint\tpart_path\tnote\n")
     f.write(f"# messages\t{len(messages)}\n")
     for mid, rule, secret, part, note in labels:

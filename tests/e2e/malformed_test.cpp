@@ -22,7 +22,7 @@ std::string slurp(const fs::path& path) {
   return buffer.str();
 }
 
-struct Run {
+struct ScanRun {
   int exit_code = -1;
   std::string out, err;
 };
@@ -39,13 +39,13 @@ class MalformedCorpus : public ::testing::Test {
     std::ofstream(dir_ / name, std::ios::binary) << bytes;
   }
 
-  Run scan(const std::string& extra = "") {
+  ScanRun scan(const std::string& extra = "") {
     const fs::path out = dir_ / "out.jsonl", err = dir_ / "err.txt";
     const std::string command = std::string("'") + CREDSIFT_BINARY + "' scan " + extra + " '" +
                                 (dir_ / "in").string() + "' >'" + out.string() + "' 2>'" +
                                 err.string() + "' </dev/null";
     const int status = std::system(command.c_str());
-    Run run;
+    ScanRun run;
     run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     run.out = slurp(out);
     run.err = slurp(err);
@@ -90,7 +90,7 @@ TEST_F(MalformedCorpus, EveryMessageIsCountedAndTheScanGoesOn) {
         "From x Mon Jan  1 00:00:00 2024\r\nFrom: a@acme.test\r\nSubject: 2\r\n\r\n"
         "password: Vb6%nT3pXe");
 
-  const Run run = scan();
+  const ScanRun run = scan();
   ASSERT_TRUE(run.exit_code == 0 || run.exit_code == 1) << run.exit_code << "\n" << run.err;
   const auto [total, scanned, skipped, failed] = counts(run.err);
   EXPECT_EQ(total, 7) << run.err;
@@ -109,7 +109,7 @@ TEST_F(MalformedCorpus, OversizedMessagesAreSkippedWithAReason) {
   fs::create_directory(dir_ / "in");
   write("in/big.eml", "From: a@acme.test\nSubject: big\n\n" + std::string(3 << 20, 'b') + "\n");
   write("in/small.eml", "From: a@acme.test\nSubject: small\n\npassword: Zr5^hN8cWq\n");
-  const Run run = scan("--max-message-size 1");
+  const ScanRun run = scan("--max-message-size 1");
   const auto [total, scanned, skipped, failed] = counts(run.err);
   EXPECT_EQ(total, 2) << run.err;
   EXPECT_EQ(scanned, 1);
