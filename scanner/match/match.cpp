@@ -65,7 +65,7 @@ struct CompiledRule {
   std::unique_ptr<pcre2_code, Pcre2CodeDeleter> code;
   bool jit = false;
   size_t max_width = 0;
-  uint32_t secret_group = 0;
+  std::vector<uint32_t> secret_groups;  // secret, secret_2, ... in pattern order
   // Other named groups: group number and a view of the name in Impl::names.
   std::vector<std::pair<uint32_t, std::string_view>> groups;
 };
@@ -129,15 +129,28 @@ std::string Matcher::Impl::compile_pcre2(uint32_t index) {
   for (uint32_t i = 0; i < name_count; ++i) {
     const PCRE2_SPTR entry = table + static_cast<size_t>(i) * entry_size;
     const uint32_t group = (static_cast<uint32_t>(entry[0]) << 8) | entry[1];
-    const std::string_view name(reinterpret_cast<const char*>(entry + 2));
+    std::string_view name(reinterpret_cast<const char*>(entry + 2));
+    // Hyperscan refuses repeated group names, so alternatives that capture the same field in
+    // different places use a suffix: host_2 reports as host (the first group that took part).
+    if (const size_t cut = name.find_last_of('_');
+        cut != std::string_view::npos && cut > 0 && cut + 1 < name.size() &&
+        name.find_first_not_of("0123456789", cut + 1) == std::string_view::npos)
+      name = name.substr(0, cut);
     if (name == "secret") {
-      out.secret_group = group;
-    } else {
-      names.emplace_back(name);
-      out.groups.emplace_back(group, names.back());
+      out.secret_groups.push_back(group);
+      continue;
     }
+    auto known = std::find(names.begin(), names.end(), name);
+    if (known == names.end()) {
+      names.emplace_back(name);
+      known = std::prev(names.end());
+    }
+    out.groups.emplace_back(group, *known);
   }
-  if (out.secret_group == 0) return "PCRE2: pattern has no (?<secret>...) capture";
+  // The name table is sorted by name; report alternatives in pattern order.
+  std::sort(out.secret_groups.begin(), out.secret_groups.end());
+  std::sort(out.groups.begin(), out.groups.end());
+  if (out.secret_groups.empty()) return "PCRE2: pattern has no (?<secret>...) capture";
   return {};
 }
 
@@ -306,17 +319,23 @@ void Matcher::scan(std::string_view text, uint32_t segment, Scratch& scratch_bas
       if (rc < 0) break;  // PCRE2_ERROR_NOMATCH, or a limit: nothing more in this window
       const PCRE2_SIZE* ovector = pcre2_get_ovector_pointer(scratch.data.get());
       const size_t match_begin = ovector[0], match_end = ovector[1];
-      const uint32_t secret = compiled.secret_group;
-      if (match_end <= last_end && secret < static_cast<uint32_t>(rc) &&
-          ovector[2 * secret] != PCRE2_UNSET) {
+      const auto set = [&](uint32_t group) {
+        return group < static_cast<uint32_t>(rc) && ovector[2 * group] != PCRE2_UNSET;
+      };
+      const auto secret =
+          std::find_if(compiled.secret_groups.begin(), compiled.secret_groups.end(), set);
+      if (match_end <= last_end && secret != compiled.secret_groups.end()) {
         Hit hit;
         hit.rule = rule;
         hit.segment = segment;
         hit.match = {match_begin, match_end};
-        hit.secret = {ovector[2 * secret], ovector[2 * secret + 1]};
-        for (const auto& [group, name] : compiled.groups)
-          if (group < static_cast<uint32_t>(rc) && ovector[2 * group] != PCRE2_UNSET)
-            hit.captures.push_back({name, {ovector[2 * group], ovector[2 * group + 1]}});
+        hit.secret = {ovector[2 * *secret], ovector[2 * *secret + 1]};
+        for (const auto& [group, name] : compiled.groups) {
+          if (!set(group)) continue;
+          const bool seen = std::any_of(hit.captures.begin(), hit.captures.end(),
+                                        [&](const NamedSpan& c) { return c.name == name; });
+          if (!seen) hit.captures.push_back({name, {ovector[2 * group], ovector[2 * group + 1]}});
+        }
         out.push_back(std::move(hit));
       }
       // Advance past the match; an empty match (Hyperscan refuses such rules) still moves on.

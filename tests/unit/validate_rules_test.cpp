@@ -73,7 +73,7 @@ TEST(RuleExamples, NoNegativeExampleYieldsAnAcceptedHit) {
         if (hit.rule != i) continue;
         const std::string_view secret =
             std::string_view(negative).substr(hit.secret.begin, hit.secret.end - hit.secret.begin);
-        EXPECT_EQ(validate(rule, secret).status, ValidationStatus::Rejected)
+        EXPECT_EQ(to_string(validate(rule, secret).status), "rejected")
             << "rule " << rule.id << ": negative example accepted with secret '" << secret
             << "' in:\n"
             << negative;
