@@ -157,6 +157,19 @@ TEST(Matcher, AdoNetCapturesWhatIsPresent) {
   EXPECT_TRUE(seen);
 }
 
+TEST(Matcher, NumericSuffixReportsOneFieldCapturedInSeveralPlaces) {
+  const Matcher matcher(make_set({make_rule(
+      "t.alt", R"((?:a=(?<host>[a-z]{3})|b=(?<host_2>[a-z]{3})):(?<secret>[0-9]{4}))")}));
+  const std::string text = "b=xyz:1234 a=abc:5678";
+  const auto hits = scan(matcher, text);
+  ASSERT_EQ(hits.size(), 2u);
+  ASSERT_EQ(hits[0].captures.size(), 1u);
+  EXPECT_EQ(hits[0].captures[0].name, "host");
+  EXPECT_EQ(capture(hits[0], text, "host"), "xyz");
+  EXPECT_EQ(capture(hits[1], text, "host"), "abc");
+  EXPECT_EQ(slice(text, hits[1].secret), "5678");
+}
+
 TEST(Matcher, HitsAtSegmentStartAndEnd) {
   const Matcher matcher(make_set({make_rule("t.tok", R"(\btok_(?<secret>[a-z0-9]{8})\b)")}));
   const std::string alone = "tok_abcd1234";
