@@ -299,6 +299,8 @@ Server=sql01.acme.test;Database=crm;User ID=crm_app;Password={S['ado_pw']};Encry
 """)
 expect("s15@acme.test", "jwt.token", "jwt", "1", "JWT in a curl command")
 expect("s15@acme.test", "connstr.ado_net", "ado_pw", "1", "ADO.NET connection string")
+# "Password=" is also what the English prose rule reads; tickets merge the two by fingerprint.
+expect("s15@acme.test", "password.prose.en", "ado_pw", "1", "ADO.NET connection string")
 
 # 16. Azure Storage connection string.
 add("s16@acme.test", headers("s16@acme.test", "backup storage", "cloud@acme.test",

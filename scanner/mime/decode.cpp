@@ -351,6 +351,9 @@ std::string decode_base64(std::string_view in, bool* error) {
       bad = true;
     }
   }
+  // Input that ends inside a quantum without padding was cut short: decode what is there, but
+  // say so (a truncated attachment is worth a warning in the scan log).
+  if (have != 0) bad = true;
   flush_partial();
   out.resize(size_t(o - out.data()));
   if (error) *error = bad;

@@ -239,9 +239,7 @@ bool is_mail_header(std::string_view name) {
 }  // namespace
 
 InputFormat sniff_format(std::string_view head) {
-  if (head.empty() || memchr(head.data(), '\0', head.size()) != nullptr) {
-    return InputFormat::Unknown;  // binary
-  }
+  if (head.empty()) return InputFormat::Unknown;
   size_t p = bom_length(head);
   const size_t first = p;
   // mbox: "From " first, possibly after blank lines (some exporters lead with one).
@@ -268,6 +266,8 @@ InputFormat sniff_format(std::string_view head) {
     if (nl == std::string_view::npos) break;
     p = nl + 1;
   }
+  // Binary data behind a real header block is still mail (a garbage body); without one it is not.
+  if (memchr(head.data(), '\0', head.size()) != nullptr) return InputFormat::Unknown;
   // An mbox with something before its first From_ line (an exporter's banner, a stray line):
   // split_mbox keeps that text as a message of its own, so nothing is lost.
   if (find_separator(head, 1, true, true).kind == Decision::Yes) return InputFormat::Mbox;

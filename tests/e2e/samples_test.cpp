@@ -24,7 +24,7 @@ namespace {
 const fs::path kSource = CREDSIFT_SOURCE_DIR;
 const fs::path kSamples = kSource / "corpora/samples";
 
-struct Run {
+struct ScanRun {
   int exit_code = -1;
   std::string out, err;
 };
@@ -50,14 +50,14 @@ class TempDir {
 };
 
 // Runs credsift through the shell so that stdin can be redirected; captures both streams.
-Run run_credsift(const std::string& arguments, const std::string& stdin_file = "") {
+ScanRun run_credsift(const std::string& arguments, const std::string& stdin_file = "") {
   TempDir temp;
   const fs::path out = temp.path() / "out", err = temp.path() / "err";
   std::string command = std::string("'") + CREDSIFT_BINARY + "' " + arguments + " >'" +
                         out.string() + "' 2>'" + err.string() + "'";
   command += stdin_file.empty() ? " </dev/null" : " <'" + stdin_file + "'";
   const int status = std::system(command.c_str());
-  Run run;
+  ScanRun run;
   run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   run.out = slurp(out);
   run.err = slurp(err);
@@ -121,7 +121,7 @@ std::string describe(const std::multiset<Key>& keys) {
 TEST(Samples, ReportsExactlyTheLabelledFindings) {
   TempDir temp;
   const fs::path output = temp.path() / "findings.jsonl";
-  const Run run = run_credsift("scan '" + kSamples.string() + "' --format jsonl --output '" +
+  const ScanRun run = run_credsift("scan '" + kSamples.string() + "' --format jsonl --output '" +
                                output.string() + "'");
   ASSERT_EQ(run.exit_code, 1) << run.err;
   const std::multiset<Key> expected = labelled();
@@ -146,7 +146,7 @@ TEST(Samples, ReportsExactlyTheLabelledFindings) {
 }
 
 TEST(Samples, SecretsAreRedactedUnlessAsked) {
-  const Run redacted = run_credsift("scan '" + kSamples.string() + "'");
+  const ScanRun redacted = run_credsift("scan '" + kSamples.string() + "'");
   ASSERT_EQ(redacted.exit_code, 1) << redacted.err;
   const Reported reported = parse_jsonl(redacted.out);
   ASSERT_FALSE(reported.secrets.empty());
@@ -158,14 +158,14 @@ TEST(Samples, SecretsAreRedactedUnlessAsked) {
   // --show-secrets.
   const std::string stripe_prefix = "sk_live_";
   EXPECT_EQ(redacted.out.find(stripe_prefix), std::string::npos);
-  const Run clear = run_credsift("scan --show-secrets '" + kSamples.string() + "'");
+  const ScanRun clear = run_credsift("scan --show-secrets '" + kSamples.string() + "'");
   EXPECT_NE(clear.out.find(stripe_prefix), std::string::npos);
 }
 
 TEST(Samples, OutputIsDeterministicAcrossThreadCounts) {
-  const Run one = run_credsift("scan --threads 1 '" + kSamples.string() + "'");
-  const Run two = run_credsift("scan --threads 2 '" + kSamples.string() + "'");
-  const Run again = run_credsift("scan --threads 2 '" + kSamples.string() + "'");
+  const ScanRun one = run_credsift("scan --threads 1 '" + kSamples.string() + "'");
+  const ScanRun two = run_credsift("scan --threads 2 '" + kSamples.string() + "'");
+  const ScanRun again = run_credsift("scan --threads 2 '" + kSamples.string() + "'");
   EXPECT_EQ(one.exit_code, 1);
   EXPECT_FALSE(one.out.empty());
   EXPECT_EQ(one.out, two.out);
@@ -173,7 +173,7 @@ TEST(Samples, OutputIsDeterministicAcrossThreadCounts) {
 }
 
 TEST(Samples, ReadsOneMessageFromStdin) {
-  const Run run = run_credsift("scan -", (kSamples / "eml/s05.eml").string());
+  const ScanRun run = run_credsift("scan -", (kSamples / "eml/s05.eml").string());
   ASSERT_EQ(run.exit_code, 1) << run.err;
   const Reported reported = parse_jsonl(run.out);
   ASSERT_EQ(reported.keys.size(), 1u) << run.out;
@@ -185,13 +185,13 @@ TEST(Samples, CleanInputExitsZero) {
   TempDir temp;
   const fs::path clean = temp.path() / "clean.eml";
   std::ofstream(clean) << "From: a@acme.test\nTo: b@acme.test\nSubject: hi\n\nNothing here.\n";
-  const Run run = run_credsift("scan '" + clean.string() + "'");
+  const ScanRun run = run_credsift("scan '" + clean.string() + "'");
   EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
   EXPECT_TRUE(run.out.empty());
 }
 
 TEST(Samples, JsonFormatIsOneArray) {
-  const Run run = run_credsift("scan --format json '" + kSamples.string() + "'");
+  const ScanRun run = run_credsift("scan --format json '" + kSamples.string() + "'");
   ASSERT_EQ(run.exit_code, 1) << run.err;
   simdjson::dom::parser parser;
   simdjson::dom::array findings = parser.parse(run.out).get_array();
@@ -202,16 +202,16 @@ TEST(Cli, UsageErrorsExitTwo) {
   EXPECT_EQ(run_credsift("scan").exit_code, 2);
   EXPECT_EQ(run_credsift("scan --format nonsense x").exit_code, 2);
   EXPECT_EQ(run_credsift("frobnicate").exit_code, 2);
-  const Run help = run_credsift("scan --help");
+  const ScanRun help = run_credsift("scan --help");
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_NE(help.out.find("--output"), std::string::npos);
-  const Run version = run_credsift("--version");
+  const ScanRun version = run_credsift("--version");
   EXPECT_EQ(version.exit_code, 0);
   EXPECT_NE(version.out.find("credsift "), std::string::npos);
 }
 
 TEST(Cli, UnreadableInputIsReportedAndTheScanGoesOn) {
-  const Run run = run_credsift("scan /nonexistent/mailbox '" + (kSamples / "eml/s09.eml").string() + "'");
+  const ScanRun run = run_credsift("scan /nonexistent/mailbox '" + (kSamples / "eml/s09.eml").string() + "'");
   EXPECT_EQ(run.exit_code, 1) << run.err;
   EXPECT_NE(run.err.find("/nonexistent/mailbox"), std::string::npos) << run.err;
   EXPECT_NE(run.out.find("password.prose.de"), std::string::npos);

@@ -222,7 +222,9 @@ TEST(SniffFormat, ByContent) {
   // Not mail.
   EXPECT_EQ(sniff_format(""), InputFormat::Unknown);
   EXPECT_EQ(sniff_format("\x89PNG\r\n\x1a\n"), InputFormat::Unknown);
-  EXPECT_EQ(sniff_format(std::string("Subject: x\n\0\0", 13)), InputFormat::Unknown);
+  // A header block followed by binary bytes is a message with a garbage body, still mail.
+  EXPECT_EQ(sniff_format(std::string("Subject: x\n\0\0", 13)), InputFormat::Eml);
+  EXPECT_EQ(sniff_format(std::string("\x7f" "ELF\0\0Subject: x\n", 17)), InputFormat::Unknown);
   EXPECT_EQ(sniff_format("hello world\n"), InputFormat::Unknown);
   EXPECT_EQ(sniff_format("name: app\nversion: 2\n"), InputFormat::Unknown);  // YAML
   EXPECT_EQ(sniff_format("{\"From\": 1}\n"), InputFormat::Unknown);
