@@ -2,6 +2,7 @@
 // Match: every rule in ONE Hyperscan block-mode database; when a rule fires, PCRE2 (JIT)
 // re-runs that rule alone in a window bounded by the rule's maximum width to extract captures.
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -33,11 +34,20 @@ struct MatchError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+struct MatcherOptions {
+  // Where compiled Hyperscan databases are kept (hs_serialize_database), keyed by the rules'
+  // patterns and flags, the Hyperscan version and the CPU features, so that a second start
+  // skips the compile. Empty: $CREDSIFT_CACHE_DIR, else $XDG_CACHE_HOME/credsift, else
+  // ~/.cache/credsift. A cache that cannot be read or written is ignored (compile instead).
+  std::filesystem::path cache_dir;
+  bool use_cache = true;
+};
+
 class Matcher {
  public:
   // Compiles every rule. Throws MatchError naming each rule that Hyperscan or PCRE2 refuses
   // (with the library's message), or whose width is unbounded.
-  explicit Matcher(const RuleSet& rules);
+  explicit Matcher(const RuleSet& rules, const MatcherOptions& options = {});
   ~Matcher();
   Matcher(const Matcher&) = delete;
   Matcher& operator=(const Matcher&) = delete;
@@ -51,6 +61,7 @@ class Matcher {
 
   const RuleSet& rules() const;
   size_t max_width(uint32_t rule) const;
+  bool loaded_from_cache() const;  // the Hyperscan database came from the cache
 
  private:
   struct Impl;

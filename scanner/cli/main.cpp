@@ -103,6 +103,7 @@ int command_scan(const std::vector<std::string>& arguments) {
       "rules", po::value(&extra_rules)->composing(),
       "extra rule file or directory (repeatable), loaded after the built-in rules")(
       "no-default-rules", "load only the rules given with --rules")(
+      "no-rule-cache", "compile the rules even when a cached database exists (and write none)")(
       "show-secrets", "print secrets in clear (default: first 4 characters then …)")(
       "include-rejected", "also print hits rejected as placeholders or low entropy")(
       "max-message-size", po::value(&max_message_mb)->default_value(256),
@@ -132,7 +133,9 @@ int command_scan(const std::vector<std::string>& arguments) {
   const bool quiet = options.count("quiet") > 0;
   const bool show_secrets = options.count("show-secrets") > 0;
   const RuleSet rules = load_rule_set(extra_rules, options.count("no-default-rules") > 0);
-  const Matcher matcher(rules);
+  MatcherOptions matcher_options;
+  matcher_options.use_cache = options.count("no-rule-cache") == 0;
+  const Matcher matcher(rules, matcher_options);
 
   ScanOptions scan_options;
   scan_options.threads = threads;

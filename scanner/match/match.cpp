@@ -4,7 +4,13 @@
 #include <hs/hs.h>
 #include <pcre2.h>
 
+#include <openssl/evp.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <climits>
 #include <cstring>
 #include <deque>
@@ -76,8 +82,11 @@ struct Matcher::Impl {
   std::vector<CompiledRule> compiled;
   std::deque<std::string> names;  // deque: views into it stay valid while it grows
   uint32_t max_groups = 0;
+  MatcherOptions options;
+  bool from_cache = false;
 
   void compile();
+  void compile_database();
   std::string compile_pcre2(uint32_t index);
 };
 
@@ -154,6 +163,84 @@ std::string Matcher::Impl::compile_pcre2(uint32_t index) {
   return {};
 }
 
+namespace {
+
+std::filesystem::path default_cache_dir() {
+  if (const char* dir = std::getenv("CREDSIFT_CACHE_DIR"); dir && *dir) return dir;
+  if (const char* dir = std::getenv("XDG_CACHE_HOME"); dir && *dir)
+    return std::filesystem::path(dir) / "credsift";
+  if (const char* home = std::getenv("HOME"); home && *home)
+    return std::filesystem::path(home) / ".cache/credsift";
+  return {};
+}
+
+// The key covers everything the compiled database depends on: each rule's pattern, flags and
+// position (the Hyperscan id), the library version, and the CPU features it was tuned for.
+std::filesystem::path cache_path(const RuleSet& rules, const MatcherOptions& options) {
+  if (!options.use_cache) return {};
+  const std::filesystem::path dir =
+      options.cache_dir.empty() ? default_cache_dir() : options.cache_dir;
+  if (dir.empty()) return {};
+  hs_platform_info_t platform{};
+  if (hs_populate_platform(&platform) != HS_SUCCESS) return {};
+  EVP_MD_CTX* context = EVP_MD_CTX_new();
+  if (!context) return {};
+  EVP_DigestInit_ex(context, EVP_sha256(), nullptr);
+  auto feed = [&](std::string_view bytes) {
+    const uint64_t size = bytes.size();
+    EVP_DigestUpdate(context, &size, sizeof size);
+    EVP_DigestUpdate(context, bytes.data(), bytes.size());
+  };
+  feed(hs_version());
+  feed(std::string_view(reinterpret_cast<const char*>(&platform), sizeof platform));
+  for (const Rule& rule : rules.rules) {
+    feed(rule.pattern);
+    feed(std::to_string(hs_flags(rule)));
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_DigestFinal_ex(context, digest, &length);
+  EVP_MD_CTX_free(context);
+  std::string name = "rules-";
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (unsigned int i = 0; i < length; ++i) {
+    name.push_back(kHex[digest[i] >> 4]);
+    name.push_back(kHex[digest[i] & 15]);
+  }
+  return dir / (name + ".hsdb");
+}
+
+hs_database_t* load_cached_database(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return nullptr;
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  hs_database_t* db = nullptr;
+  // A corrupt or foreign file is refused by Hyperscan; then the rules are compiled again.
+  if (hs_deserialize_database(bytes.data(), bytes.size(), &db) != HS_SUCCESS) return nullptr;
+  return db;
+}
+
+void store_cached_database(const hs_database_t* db, const std::filesystem::path& path) {
+  char* bytes = nullptr;
+  size_t size = 0;
+  if (hs_serialize_database(db, &bytes, &size) != HS_SUCCESS) return;
+  std::error_code error;
+  std::filesystem::create_directories(path.parent_path(), error);
+  // Write aside and rename, so that a concurrent reader never sees half a database.
+  const std::filesystem::path temporary =
+      path.string() + ".tmp" + std::to_string(::getpid());
+  {
+    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+    out.write(bytes, static_cast<std::streamsize>(size));
+    if (!out) error = std::make_error_code(std::errc::io_error);
+  }
+  std::free(bytes);
+  if (!error) std::filesystem::rename(temporary, path, error);
+  if (error) std::filesystem::remove(temporary, error);
+}
+
+}  // namespace
+
 void Matcher::Impl::compile() {
   const size_t n = rules.rules.size();
   compiled.resize(n);
@@ -184,6 +271,24 @@ void Matcher::Impl::compile() {
   if (!errors.empty()) throw MatchError(errors);
   if (n == 0) return;  // nothing to scan for; scan() then finds nothing
 
+  const std::filesystem::path cached = cache_path(rules, options);
+  if (!cached.empty()) {
+    if (hs_database_t* loaded = load_cached_database(cached)) {
+      db.reset(loaded);
+      from_cache = true;
+      return;
+    }
+  }
+  compile_database();
+  if (!cached.empty()) store_cached_database(db.get(), cached);
+}
+
+void Matcher::Impl::compile_database() {
+  const size_t n = rules.rules.size();
+  std::string errors;
+  auto refuse = [&](uint32_t i, const std::string& why) {
+    errors += (errors.empty() ? "" : "; ") + rule_label(rules.rules[i]) + ": " + why;
+  };
   std::vector<const char*> expressions(n);
   std::vector<unsigned> flags(n), ids(n);
   for (uint32_t i = 0; i < n; ++i) {
@@ -220,10 +325,14 @@ void Matcher::Impl::compile() {
   db.reset(db_raw);
 }
 
-Matcher::Matcher(const RuleSet& rules) : impl_(std::make_unique<Impl>()) {
+Matcher::Matcher(const RuleSet& rules, const MatcherOptions& options)
+    : impl_(std::make_unique<Impl>()) {
   impl_->rules = rules;
+  impl_->options = options;
   impl_->compile();
 }
+
+bool Matcher::loaded_from_cache() const { return impl_->from_cache; }
 
 Matcher::~Matcher() = default;
 
