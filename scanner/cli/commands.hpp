@@ -1,0 +1,43 @@
+#pragma once
+// The credsift subcommands, one file each (scan_command.cpp, rules_command.cpp, ...), and what
+// they share. main.cpp dispatches by name.
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "credsift/rules.hpp"
+
+namespace credsift::cli {
+
+constexpr int kExitClean = 0;  // nothing found
+constexpr int kExitFound = 1;  // credentials found
+constexpr int kExitError = 2;  // usage or fatal error
+
+using Arguments = std::vector<std::string>;
+
+int command_scan(const Arguments& arguments);
+int command_rules(const Arguments& arguments);
+
+// The rules that ship with credsift: next to an installed binary, else the source tree.
+std::filesystem::path default_rules_dir();
+// The built-in rules (unless no_default) followed by the user's extra files or directories.
+RuleSet load_rule_set(const std::vector<std::string>& extra, bool no_default);
+
+// An output file created with mode 0600 whatever the umask: findings are redacted, but who
+// wrote to whom is sensitive too.
+class OutputFile {
+ public:
+  explicit OutputFile(const std::string& path);
+  ~OutputFile();
+  OutputFile(const OutputFile&) = delete;
+  OutputFile& operator=(const OutputFile&) = delete;
+  FILE* get() { return file_; }
+
+ private:
+  FILE* file_ = nullptr;
+};
+
+void write_line(FILE* out, const std::string& text);
+
+}  // namespace credsift::cli

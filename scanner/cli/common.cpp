@@ -1,0 +1,52 @@
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+#include "commands.hpp"
+
+namespace fs = std::filesystem;
+
+namespace credsift::cli {
+
+fs::path default_rules_dir() {
+  std::error_code error;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", error);
+  if (!error) {
+    const fs::path installed = exe.parent_path().parent_path() / "share/credsift/patterns";
+    if (fs::is_directory(installed)) return installed;
+  }
+  return CREDSIFT_DEFAULT_RULES;
+}
+
+RuleSet load_rule_set(const std::vector<std::string>& extra, bool no_default) {
+  std::vector<fs::path> paths;
+  if (!no_default) paths.push_back(default_rules_dir());
+  for (const std::string& path : extra) paths.emplace_back(path);
+  return load_rules(paths);
+}
+
+OutputFile::OutputFile(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) throw std::runtime_error("cannot create " + path + ": " + std::strerror(errno));
+  ::fchmod(fd, 0600);  // an existing file keeps its mode through O_TRUNC
+  file_ = ::fdopen(fd, "w");
+  if (!file_) {
+    ::close(fd);
+    throw std::runtime_error("cannot open " + path);
+  }
+}
+
+OutputFile::~OutputFile() {
+  if (file_) std::fclose(file_);
+}
+
+void write_line(FILE* out, const std::string& text) {
+  std::fwrite(text.data(), 1, text.size(), out);
+  std::fputc('\n', out);
+}
+
+}  // namespace credsift::cli

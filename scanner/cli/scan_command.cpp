@@ -1,0 +1,106 @@
+// credsift scan: mailboxes in, findings out.
+#include <boost/program_options.hpp>
+#include <iostream>
+#include <memory>
+
+#include "commands.hpp"
+#include "credsift/match.hpp"
+#include "credsift/pipeline.hpp"
+#include "credsift/report.hpp"
+
+namespace po = boost::program_options;
+
+namespace credsift::cli {
+
+int command_scan(const Arguments& arguments) {
+  po::options_description visible(
+      "credsift scan [options] INPUT...\n\n"
+      "INPUT is an mbox, a Maildir, an .eml file, a directory of "
+      "them (walked recursively),\na gzip-compressed file of any of "
+      "these, or - for standard input.\n\nOptions");
+  std::vector<std::string> inputs, extra_rules;
+  std::string format = "jsonl", output;
+  unsigned threads = 0;
+  uint64_t max_message_mb = 256;
+  size_t max_depth = 64;
+  visible.add_options()("help,h", "show this help")(
+      "format,f", po::value(&format)->default_value("jsonl"),
+      "output format: jsonl (one finding per line) or json (one array)")(
+      "output,o", po::value(&output), "write findings to this file (mode 0600) instead of stdout")(
+      "threads,j", po::value(&threads)->default_value(0), "worker threads (0: all cores)")(
+      "rules", po::value(&extra_rules)->composing(),
+      "extra rule file or directory (repeatable), loaded after the built-in rules")(
+      "no-default-rules", "load only the rules given with --rules")(
+      "no-rule-cache", "compile the rules even when a cached database exists (and write none)")(
+      "show-secrets", "print secrets in clear (default: first 4 characters then …)")(
+      "include-rejected", "also print hits rejected as placeholders or low entropy")(
+      "max-message-size", po::value(&max_message_mb)->default_value(256),
+      "skip (and report) messages larger than this many MB")(
+      "max-depth", po::value(&max_depth)->default_value(64),
+      "MIME nesting depth decoded (deeper parts are reported, not decoded)")(
+      "quiet,q", "no summary and no warnings on stderr");
+  po::options_description hidden;
+  hidden.add_options()("input", po::value(&inputs));
+  po::options_description all;
+  all.add(visible).add(hidden);
+  po::positional_options_description positional;
+  positional.add("input", -1);
+
+  po::variables_map options;
+  po::store(po::command_line_parser(arguments).options(all).positional(positional).run(), options);
+  po::notify(options);
+  if (options.count("help")) {
+    std::cout << visible << "\nExamples:\n  credsift scan corpora/samples\n"
+              << "  credsift scan export.mbox --format jsonl --output findings.jsonl\n"
+              << "  cat one.eml | credsift scan -\n";
+    return kExitClean;
+  }
+  if (inputs.empty()) throw po::error("no INPUT given (use - for standard input)");
+  if (format != "jsonl" && format != "json") throw po::error("unknown --format " + format);
+
+  const bool quiet = options.count("quiet") > 0;
+  const bool show_secrets = options.count("show-secrets") > 0;
+  const RuleSet rules = load_rule_set(extra_rules, options.count("no-default-rules") > 0);
+  MatcherOptions matcher_options;
+  matcher_options.use_cache = options.count("no-rule-cache") == 0;
+  const Matcher matcher(rules, matcher_options);
+
+  ScanOptions scan_options;
+  scan_options.threads = threads;
+  scan_options.source.max_message_bytes = max_message_mb << 20;
+  scan_options.decode.max_depth = max_depth;
+  scan_options.include_rejected = options.count("include-rejected") > 0;
+
+  std::unique_ptr<OutputFile> file;
+  FILE* out = stdout;
+  if (!output.empty()) {
+    file = std::make_unique<OutputFile>(output);
+    out = file->get();
+  }
+  bool first = true;
+  if (format == "json") std::fputs("[", out);
+  const auto on_finding = [&](const Finding& finding) {
+    const std::string json = finding_to_json(finding, show_secrets);
+    if (format == "json") {
+      std::fputs(first ? "\n" : ",\n", out);
+      std::fwrite(json.data(), 1, json.size(), out);
+    } else {
+      write_line(out, json);
+    }
+    first = false;
+  };
+  const auto on_diagnostic = [&](const Diagnostic& diagnostic) {
+    if (quiet) return;
+    std::cerr << "credsift: "
+              << (diagnostic.level == Diagnostic::Level::Error ? "error: " : "warning: ")
+              << diagnostic.file << " at byte " << diagnostic.offset << ": " << diagnostic.message
+              << "\n";
+  };
+  const ScanSummary summary = run_scan(inputs, matcher, scan_options, on_finding, on_diagnostic);
+  if (format == "json") std::fputs(first ? "]\n" : "\n]\n", out);
+  std::fflush(out);
+  if (!quiet) print_summary(std::cerr, summary);
+  return summary.findings > 0 ? kExitFound : kExitClean;
+}
+
+}  // namespace credsift::cli
