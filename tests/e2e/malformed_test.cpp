@@ -11,48 +11,26 @@
 #include <sstream>
 #include <string>
 
+#include "support.hpp"
+
 namespace fs = std::filesystem;
+using namespace credsift::e2e;
 
 namespace {
 
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
-struct ScanRun {
-  int exit_code = -1;
-  std::string out, err;
-};
-
 class MalformedCorpus : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char pattern[] = "/tmp/credsift-malformed-XXXXXX";
-    dir_ = ::mkdtemp(pattern);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   void write(const std::string& name, const std::string& bytes) {
-    std::ofstream(dir_ / name, std::ios::binary) << bytes;
+    std::ofstream(temp_.path() / name, std::ios::binary) << bytes;
   }
 
+  // Scans the directory "in" (walked recursively, as a user would give it).
   ScanRun scan(const std::string& extra = "") {
-    const fs::path out = dir_ / "out.jsonl", err = dir_ / "err.txt";
-    const std::string command = std::string("'") + CREDSIFT_BINARY + "' scan " + extra + " '" +
-                                (dir_ / "in").string() + "' >'" + out.string() + "' 2>'" +
-                                err.string() + "' </dev/null";
-    const int status = std::system(command.c_str());
-    ScanRun run;
-    run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    run.out = slurp(out);
-    run.err = slurp(err);
-    return run;
+    return run_credsift("scan " + extra + " '" + (temp_.path() / "in").string() + "'");
   }
 
-  fs::path dir_;
+  TempDir temp_;
+  const fs::path dir_ = temp_.path();
 };
 
 // Parses "N messages: S scanned, K skipped, F failed" from the summary.
@@ -68,15 +46,18 @@ TEST_F(MalformedCorpus, EveryMessageIsCountedAndTheScanGoesOn) {
   const std::string head = "From: a@acme.test\nTo: b@acme.test\nSubject: t\nMessage-ID: <m@x>\n";
   // Missing closing boundary, with a secret in the unterminated part.
   write("in/01-missing-boundary.eml",
-        head + "Content-Type: multipart/mixed; boundary=\"zz\"\n\n--zz\nContent-Type: "
-               "text/plain\n\npassword: Kx9!mQ2vRt\n");
+        head +
+            "Content-Type: multipart/mixed; boundary=\"zz\"\n\n--zz\nContent-Type: "
+            "text/plain\n\npassword: Kx9!mQ2vRt\n");
   // Truncated base64 body.
   write("in/02-truncated-base64.eml",
-        head + "Content-Type: text/plain\nContent-Transfer-Encoding: base64\n\n"
-               "cGFzc3dvcmQ6IFdhbHJ1czQ3IVRpZGU=\ncGFzc3dvcm");
+        head +
+            "Content-Type: text/plain\nContent-Transfer-Encoding: base64\n\n"
+            "cGFzc3dvcmQ6IFdhbHJ1czQ3IVRpZGU=\ncGFzc3dvcm");
   // An invalid charset name.
-  write("in/03-bad-charset.eml", head + "Content-Type: text/plain; charset=\"x-no-such-cs\"\n\n"
-                                        "caf\xe9 password: Pq7#zLw2Ny\n");
+  write("in/03-bad-charset.eml", head +
+                                     "Content-Type: text/plain; charset=\"x-no-such-cs\"\n\n"
+                                     "caf\xe9 password: Pq7#zLw2Ny\n");
   // A body of binary garbage with NUL bytes.
   std::string garbage = head + "\n";
   for (int i = 0; i < 5000; ++i) garbage.push_back(static_cast<char>((i * 7919) % 256));

@@ -7,9 +7,9 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <iterator>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <set>
 #include <sstream>
@@ -17,52 +17,12 @@
 #include <tuple>
 #include <vector>
 
+#include "support.hpp"
+
 namespace fs = std::filesystem;
+using namespace credsift::e2e;
 
 namespace {
-
-const fs::path kSource = CREDSIFT_SOURCE_DIR;
-const fs::path kSamples = kSource / "corpora/samples";
-
-struct ScanRun {
-  int exit_code = -1;
-  std::string out, err;
-};
-
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
-class TempDir {
- public:
-  TempDir() {
-    char pattern[] = "/tmp/credsift-e2e-XXXXXX";
-    path_ = ::mkdtemp(pattern);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-// Runs credsift through the shell so that stdin can be redirected; captures both streams.
-ScanRun run_credsift(const std::string& arguments, const std::string& stdin_file = "") {
-  TempDir temp;
-  const fs::path out = temp.path() / "out", err = temp.path() / "err";
-  std::string command = std::string("'") + CREDSIFT_BINARY + "' " + arguments + " >'" +
-                        out.string() + "' 2>'" + err.string() + "'";
-  command += stdin_file.empty() ? " </dev/null" : " <'" + stdin_file + "'";
-  const int status = std::system(command.c_str());
-  ScanRun run;
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  run.out = slurp(out);
-  run.err = slurp(err);
-  return run;
-}
 
 using Key = std::tuple<std::string, std::string, std::string, std::string>;  // msg, rule, fp, part
 
@@ -122,16 +82,16 @@ TEST(Samples, ReportsExactlyTheLabelledFindings) {
   TempDir temp;
   const fs::path output = temp.path() / "findings.jsonl";
   const ScanRun run = run_credsift("scan '" + kSamples.string() + "' --format jsonl --output '" +
-                               output.string() + "'");
+                                   output.string() + "'");
   ASSERT_EQ(run.exit_code, 1) << run.err;
   const std::multiset<Key> expected = labelled();
   const Reported reported = parse_jsonl(slurp(output));
 
   std::multiset<Key> missing, extra;
-  std::set_difference(expected.begin(), expected.end(), reported.keys.begin(),
-                      reported.keys.end(), std::inserter(missing, missing.end()));
-  std::set_difference(reported.keys.begin(), reported.keys.end(), expected.begin(),
-                      expected.end(), std::inserter(extra, extra.end()));
+  std::set_difference(expected.begin(), expected.end(), reported.keys.begin(), reported.keys.end(),
+                      std::inserter(missing, missing.end()));
+  std::set_difference(reported.keys.begin(), reported.keys.end(), expected.begin(), expected.end(),
+                      std::inserter(extra, extra.end()));
   EXPECT_TRUE(missing.empty()) << "missing findings:\n" << describe(missing) << run.err;
   EXPECT_TRUE(extra.empty()) << "unexpected findings:\n" << describe(extra);
   EXPECT_GE(expected.size(), 20u);  // the labels file was read
@@ -211,7 +171,8 @@ TEST(Cli, UsageErrorsExitTwo) {
 }
 
 TEST(Cli, UnreadableInputIsReportedAndTheScanGoesOn) {
-  const ScanRun run = run_credsift("scan /nonexistent/mailbox '" + (kSamples / "eml/s09.eml").string() + "'");
+  const ScanRun run =
+      run_credsift("scan /nonexistent/mailbox '" + (kSamples / "eml/s09.eml").string() + "'");
   EXPECT_EQ(run.exit_code, 1) << run.err;
   EXPECT_NE(run.err.find("/nonexistent/mailbox"), std::string::npos) << run.err;
   EXPECT_NE(run.out.find("password.prose.de"), std::string::npos);

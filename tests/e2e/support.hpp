@@ -1,0 +1,67 @@
+#pragma once
+// What the end-to-end tests share: running the built credsift binary and reading files back.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace credsift::e2e {
+
+namespace fs = std::filesystem;
+
+inline const fs::path kSource = CREDSIFT_SOURCE_DIR;
+inline const fs::path kSamples = kSource / "corpora/samples";
+
+inline std::string slurp(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+// A fresh directory under /tmp, removed with everything in it when the object goes.
+class TempDir {
+ public:
+  TempDir() {
+    char pattern[] = "/tmp/credsift-e2e-XXXXXX";
+    if (::mkdtemp(pattern) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+struct ScanRun {
+  int exit_code = -1;  // -1 when credsift did not exit normally (a crash)
+  std::string out, err;
+};
+
+// Runs credsift through the shell so that stdin can be redirected; captures both streams.
+// `arguments` is inserted as is: quote paths with single quotes.
+inline ScanRun run_credsift(const std::string& arguments, const std::string& stdin_file = "") {
+  TempDir temp;
+  const fs::path out = temp.path() / "out", err = temp.path() / "err";
+  std::string command = std::string("'") + CREDSIFT_BINARY + "' " + arguments + " >'" +
+                        out.string() + "' 2>'" + err.string() + "'";
+  command += stdin_file.empty() ? " </dev/null" : " <'" + stdin_file + "'";
+  const int status = std::system(command.c_str());
+  ScanRun run;
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  run.out = slurp(out);
+  run.err = slurp(err);
+  return run;
+}
+
+}  // namespace credsift::e2e
