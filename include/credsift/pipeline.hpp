@@ -1,6 +1,7 @@
 #pragma once
 // The pipeline: read (serial, in order) -> decode + match + validate (parallel) -> emit (serial,
 // in order), as a tbb::parallel_pipeline with a bounded number of messages in flight.
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -20,6 +21,8 @@ struct ScanOptions {
   unsigned threads = 0;        // 0: all hardware threads
   size_t messages_in_flight = 0;  // 0: 4 per thread
   bool include_rejected = false;  // also hand rejected findings to the sink
+  // scan_message stops between segments once this passes (the gateway's time limit per message).
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
 };
 
 // What one message yields: the work of the parallel stage.
@@ -28,6 +31,7 @@ struct MessageResult {
   std::vector<DecodeProblem> problems;
   uint64_t rejected = 0;
   bool failed = false;
+  bool timed_out = false;  // the deadline passed: findings so far are kept, the rest unscanned
   std::string failure;  // why, when failed
 };
 

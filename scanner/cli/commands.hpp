@@ -18,6 +18,8 @@ using Arguments = std::vector<std::string>;
 
 int command_scan(const Arguments& arguments);
 int command_rules(const Arguments& arguments);
+int command_check(const Arguments& arguments);   // check_command.cpp
+int command_milter(const Arguments& arguments);  // milter_command.cpp
 
 // The rules that ship with credsift: next to an installed binary, else the source tree.
 std::filesystem::path default_rules_dir();

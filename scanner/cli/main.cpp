@@ -21,6 +21,8 @@ struct Command {
 constexpr Command kCommands[] = {
     {"scan", command_scan},
     {"rules", command_rules},
+    {"check", command_check},
+    {"milter", command_milter},
 };
 
 const char* const kTopUsage = R"(credsift finds credentials shared by email.
@@ -28,6 +30,9 @@ const char* const kTopUsage = R"(credsift finds credentials shared by email.
 Usage:
   credsift scan [options] INPUT...   scan mailboxes (mbox, Maildir, .eml, directories, gzip, -)
   credsift rules list [--json]       list the loaded rules
+  credsift check [options] [FILE|-]  check one message for a mail gateway (exit 0 pass or tag,
+                                     1 hold or reject, 2 error)
+  credsift milter --socket SOCKET    run as a milter (Postfix smtpd_milters)
   credsift --version
   credsift COMMAND --help            options of a command
 

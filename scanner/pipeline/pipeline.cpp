@@ -52,8 +52,13 @@ MessageResult scan_message(const Message& message, const Matcher& matcher,
     result.problems = std::move(decoded.problems);
 
     std::vector<Hit> hits;
-    for (uint32_t i = 0; i < decoded.segments.size(); ++i)
+    for (uint32_t i = 0; i < decoded.segments.size(); ++i) {
+      if (std::chrono::steady_clock::now() >= options.deadline) {
+        result.timed_out = true;
+        break;
+      }
       matcher.scan(decoded.segments[i].text, i, scratch, hits);
+    }
 
     LineCounter lines;
     const std::string file = message.origin.file ? *message.origin.file : std::string();

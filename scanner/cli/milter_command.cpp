@@ -1,0 +1,439 @@
+// credsift milter: a libmilter daemon for Postfix (smtpd_milters) or Sendmail. Each message is
+// collected from the header and body callbacks, rebuilt as RFC 5322 bytes and checked at
+// end-of-body with the shared compiled rules; the policy's verdict becomes accept (with
+// X-Credsift-* headers), quarantine (hold) or a 550 5.7.1 reject.
+#include <libmilter/mfapi.h>
+#include <pthread.h>
+#include <signal.h>
+#include <syslog.h>
+
+#include <atomic>
+#include <boost/program_options.hpp>
+#include <condition_variable>
+#include <cstdarg>
+#include <ctime>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "commands.hpp"
+#include "credsift/gateway.hpp"
+#include "credsift/match.hpp"
+
+namespace po = boost::program_options;
+
+namespace credsift::cli {
+
+namespace {
+
+// Everything a message is judged with. Replaced as a whole on SIGHUP; a message in flight keeps
+// the engine it started with through its shared_ptr.
+struct Engine {
+  gateway::Policy policy;
+  std::unique_ptr<Matcher> matcher;
+  uint64_t generation = 0;
+};
+
+struct Config {
+  std::string policy_file;
+  std::vector<std::string> extra_rules;
+  bool no_default_rules = false;
+  bool use_rule_cache = true;
+  uint64_t max_message_bytes = 64ull << 20;
+  bool syslog = false;
+};
+
+class Daemon {
+ public:
+  explicit Daemon(Config config) : config_(std::move(config)) {}
+
+  void log(int priority, const char* format, ...) __attribute__((format(printf, 3, 4))) {
+    char text[2048];
+    va_list arguments;
+    va_start(arguments, format);
+    std::vsnprintf(text, sizeof text, format, arguments);
+    va_end(arguments);
+    if (config_.syslog) {
+      ::syslog(priority, "%s", text);
+      return;
+    }
+    char stamp[32];
+    const std::time_t now = std::time(nullptr);
+    std::tm utc{};
+    ::gmtime_r(&now, &utc);
+    std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &utc);
+    std::lock_guard lock(log_mutex_);
+    std::fprintf(stderr, "%s credsift-milter[%d]: %s\n", stamp, static_cast<int>(::getpid()), text);
+    std::fflush(stderr);
+  }
+
+  // Builds a new engine from the configured files; throws on any error (the old one stays).
+  std::shared_ptr<const Engine> build() {
+    auto engine = std::make_shared<Engine>();
+    engine->policy = config_.policy_file.empty() ? gateway::default_policy()
+                                                 : gateway::load_policy(config_.policy_file);
+    const RuleSet rules = load_rule_set(config_.extra_rules, config_.no_default_rules);
+    MatcherOptions options;
+    options.use_cache = config_.use_rule_cache;
+    engine->matcher = std::make_unique<Matcher>(rules, options);
+    engine->generation = ++generations_;
+    return engine;
+  }
+
+  void install(std::shared_ptr<const Engine> engine) {
+    log(LOG_INFO, "engine %llu: policy %s, %zu rules (%s)",
+        static_cast<unsigned long long>(engine->generation), engine->policy.origin.c_str(),
+        engine->matcher->rules().rules.size(),
+        engine->matcher->loaded_from_cache() ? "cached database" : "compiled");
+    std::lock_guard lock(engine_mutex_);
+    engine_ = std::move(engine);
+  }
+
+  std::shared_ptr<const Engine> engine() {
+    std::lock_guard lock(engine_mutex_);
+    return engine_;
+  }
+
+  const Config& config() const { return config_; }
+  std::atomic<int> open_connections{0};
+
+ private:
+  Config config_;
+  std::mutex log_mutex_, engine_mutex_;
+  std::shared_ptr<const Engine> engine_;
+  std::atomic<uint64_t> generations_{0};
+};
+
+Daemon* daemon_instance = nullptr;  // libmilter callbacks are plain C functions
+
+// One SMTP connection; it may carry several messages.
+struct Connection {
+  std::string sender;
+  std::vector<std::string> recipients;
+  std::string message;
+  bool too_big = false;
+
+  void next_message() {
+    sender.clear();
+    recipients.clear();
+    message.clear();
+    too_big = false;
+  }
+};
+
+Connection* connection_of(SMFICTX* context) {
+  return static_cast<Connection*>(smfi_getpriv(context));
+}
+
+// Hyperscan scratch belongs to one thread and one compiled database.
+Matcher::Scratch& scratch_for(const std::shared_ptr<const Engine>& engine) {
+  struct ThreadScratch {
+    std::shared_ptr<const Engine> engine;  // keeps the database alive as long as the scratch
+    std::unique_ptr<Matcher::Scratch> scratch;
+  };
+  thread_local ThreadScratch local;
+  if (!local.engine || local.engine->generation != engine->generation) {
+    local.scratch.reset();
+    local.engine = engine;
+    local.scratch = engine->matcher->make_scratch();
+  }
+  return *local.scratch;
+}
+
+std::string queue_id(SMFICTX* context) {
+  const char* id = smfi_getsymval(context, const_cast<char*>("i"));
+  return id ? id : "-";
+}
+
+// Text for smfi_quarantine and logs: printable ASCII only.
+std::string printable(std::string_view text) {
+  std::string out;
+  for (unsigned char c : text.substr(0, 300))
+    out += (c >= 0x20 && c < 0x7f && c != '%') ? static_cast<char>(c) : '?';
+  return out;
+}
+
+sfsistat on_connect(SMFICTX* context, char*, _SOCK_ADDR*) {
+  try {
+    smfi_setpriv(context, new Connection);
+    ++daemon_instance->open_connections;
+    return SMFIS_CONTINUE;
+  } catch (const std::exception&) {
+    return SMFIS_TEMPFAIL;
+  }
+}
+
+sfsistat on_envfrom(SMFICTX* context, char** arguments) {
+  Connection* connection = connection_of(context);
+  if (!connection) return SMFIS_TEMPFAIL;
+  connection->next_message();
+  if (arguments && arguments[0]) connection->sender = arguments[0];
+  return SMFIS_CONTINUE;
+}
+
+sfsistat on_envrcpt(SMFICTX* context, char** arguments) {
+  Connection* connection = connection_of(context);
+  if (!connection) return SMFIS_TEMPFAIL;
+  if (arguments && arguments[0]) connection->recipients.emplace_back(arguments[0]);
+  return SMFIS_CONTINUE;
+}
+
+void append(Connection& connection, std::string_view bytes) {
+  if (connection.message.size() + bytes.size() > daemon_instance->config().max_message_bytes) {
+    connection.too_big = true;
+    return;
+  }
+  connection.message.append(bytes);
+}
+
+sfsistat on_header(SMFICTX* context, char* name, char* value) {
+  Connection* connection = connection_of(context);
+  if (!connection) return SMFIS_TEMPFAIL;
+  try {
+    append(*connection, std::string(name) + ": " + value + "\r\n");
+  } catch (const std::bad_alloc&) {
+    connection->too_big = true;
+  }
+  return SMFIS_CONTINUE;
+}
+
+sfsistat on_eoh(SMFICTX* context) {
+  Connection* connection = connection_of(context);
+  if (!connection) return SMFIS_TEMPFAIL;
+  append(*connection, "\r\n");
+  return SMFIS_CONTINUE;
+}
+
+sfsistat on_body(SMFICTX* context, unsigned char* chunk, size_t size) {
+  Connection* connection = connection_of(context);
+  if (!connection) return SMFIS_TEMPFAIL;
+  try {
+    append(*connection, std::string_view(reinterpret_cast<const char*>(chunk), size));
+  } catch (const std::bad_alloc&) {
+    connection->too_big = true;
+  }
+  return SMFIS_CONTINUE;
+}
+
+sfsistat on_eom(SMFICTX* context) {
+  Connection* connection = connection_of(context);
+  if (!connection) return SMFIS_TEMPFAIL;
+  Daemon& daemon = *daemon_instance;
+  const std::shared_ptr<const Engine> engine = daemon.engine();
+  const std::string id = queue_id(context);
+  gateway::Verdict verdict;
+  try {
+    gateway::MailEnvelope envelope{connection->sender, connection->recipients};
+    if (connection->too_big) {
+      verdict.action = gateway::action_of(engine->policy.on_error);
+      verdict.reason = "message larger than the milter's limit, on_error " +
+                       std::string(gateway::to_string(engine->policy.on_error));
+    } else {
+      verdict = gateway::check_message(connection->message, envelope, engine->policy,
+                                       *engine->matcher, scratch_for(engine));
+    }
+  } catch (const std::exception& error) {
+    verdict = {};
+    verdict.action = gateway::action_of(engine->policy.on_error);
+    verdict.reason = std::string("check failed (") + error.what() + "), on_error " +
+                     std::string(gateway::to_string(engine->policy.on_error));
+  }
+  connection->next_message();
+
+  const std::string findings = gateway::findings_summary(verdict);
+  daemon.log(verdict.action >= gateway::Action::Hold ? LOG_NOTICE : LOG_INFO,
+             "%s: %s: %s; findings %s; %.2f ms", id.c_str(),
+             std::string(gateway::to_string(verdict.action)).c_str(),
+             printable(verdict.reason).c_str(), findings.c_str(), verdict.elapsed_ms);
+
+  if (verdict.action == gateway::Action::Reject) {
+    std::string text = gateway::reject_text(verdict);
+    if (smfi_setreply(context, const_cast<char*>("550"), const_cast<char*>("5.7.1"), text.data()) !=
+        MI_SUCCESS)
+      daemon.log(LOG_WARNING, "%s: smfi_setreply failed", id.c_str());
+    return SMFIS_REJECT;
+  }
+  std::string action(gateway::to_string(verdict.action));
+  smfi_addheader(context, const_cast<char*>("X-Credsift-Verdict"), action.data());
+  if (!verdict.findings.empty()) {
+    std::string value = findings;
+    smfi_addheader(context, const_cast<char*>("X-Credsift-Findings"), value.data());
+  }
+  if (verdict.action == gateway::Action::Hold) {
+    std::string reason = "credsift: " + printable(verdict.reason);
+    if (smfi_quarantine(context, reason.data()) != MI_SUCCESS)
+      daemon.log(LOG_WARNING, "%s: smfi_quarantine failed", id.c_str());
+  }
+  return SMFIS_CONTINUE;
+}
+
+sfsistat on_abort(SMFICTX* context) {
+  if (Connection* connection = connection_of(context)) connection->next_message();
+  return SMFIS_CONTINUE;
+}
+
+sfsistat on_close(SMFICTX* context) {
+  if (Connection* connection = connection_of(context)) {
+    delete connection;
+    smfi_setpriv(context, nullptr);
+    --daemon_instance->open_connections;
+  }
+  return SMFIS_CONTINUE;
+}
+
+// Reloads run here, not in the signal loop, so that the loop is back in sigwait at once.
+class Reloader {
+ public:
+  explicit Reloader(Daemon& daemon) : daemon_(daemon), thread_([this] { run(); }) {}
+  ~Reloader() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_one();
+    thread_.join();
+  }
+  void request() {
+    {
+      std::lock_guard lock(mutex_);
+      requested_ = true;
+    }
+    wake_.notify_one();
+  }
+
+ private:
+  void run() {
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      wake_.wait(lock, [this] { return requested_ || stopping_; });
+      if (stopping_) return;
+      requested_ = false;
+      lock.unlock();
+      try {
+        daemon_.install(daemon_.build());
+      } catch (const std::exception& error) {
+        daemon_.log(LOG_ERR, "reload failed, keeping the previous policy and rules: %s",
+                    error.what());
+      }
+      lock.lock();
+    }
+  }
+
+  Daemon& daemon_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool requested_ = false, stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace
+
+int command_milter(const Arguments& arguments) {
+  po::options_description visible(
+      "credsift milter --socket SOCKET [options]\n\n"
+      "Runs as a milter for Postfix (smtpd_milters = inet:127.0.0.1:PORT) or Sendmail.\n"
+      "SIGHUP reloads the policy and rules (messages in flight finish with the old ones);\n"
+      "SIGTERM stops accepting connections and exits once open ones are done.\n\nOptions");
+  Config config;
+  std::string socket;
+  int timeout = 300;
+  uint64_t max_message_mb = 64;
+  visible.add_options()("help,h", "show this help")(
+      "socket,s", po::value(&socket),
+      "where to listen: inet:PORT@127.0.0.1, inet6:PORT@::1 or unix:/path/to/socket")(
+      "policy,p", po::value(&config.policy_file),
+      "policy file (JSON, see README \"Gateway\"); default: hold critical and high, tag the rest")(
+      "rules", po::value(&config.extra_rules)->composing(),
+      "extra rule file or directory (repeatable), loaded after the built-in rules")(
+      "no-default-rules", "load only the rules given with --rules")(
+      "no-rule-cache", "compile the rules even when a cached database exists")(
+      "syslog", "log to syslog (facility mail) instead of standard error")(
+      "timeout", po::value(&timeout)->default_value(300),
+      "seconds of silence from the MTA before a connection is dropped")(
+      "max-message-size", po::value(&max_message_mb)->default_value(64),
+      "larger messages are not scanned and get the policy's on_error action (MB)");
+  po::variables_map options;
+  po::store(po::command_line_parser(arguments).options(visible).run(), options);
+  po::notify(options);
+  if (options.count("help")) {
+    std::cout << visible;
+    return kExitClean;
+  }
+  if (socket.empty()) {
+    std::cerr << "credsift milter: --socket is required\n" << visible;
+    return kExitError;
+  }
+  config.no_default_rules = options.count("no-default-rules") > 0;
+  config.use_rule_cache = options.count("no-rule-cache") == 0;
+  config.syslog = options.count("syslog") > 0;
+  config.max_message_bytes = max_message_mb << 20;
+  if (config.syslog) ::openlog("credsift", LOG_PID, LOG_MAIL);
+
+  Daemon daemon(config);
+  daemon_instance = &daemon;
+  try {
+    daemon.install(daemon.build());
+  } catch (const std::exception& error) {
+    daemon.log(LOG_ERR, "cannot start: %s", error.what());
+    return kExitError;
+  }
+
+  smfiDesc description{};
+  description.xxfi_name = const_cast<char*>("credsift");
+  description.xxfi_version = SMFI_VERSION;
+  description.xxfi_flags = SMFIF_ADDHDRS | SMFIF_QUARANTINE;
+  description.xxfi_connect = on_connect;
+  description.xxfi_envfrom = on_envfrom;
+  description.xxfi_envrcpt = on_envrcpt;
+  description.xxfi_header = on_header;
+  description.xxfi_eoh = on_eoh;
+  description.xxfi_body = on_body;
+  description.xxfi_eom = on_eom;
+  description.xxfi_abort = on_abort;
+  description.xxfi_close = on_close;
+  if (smfi_setconn(socket.data()) != MI_SUCCESS || smfi_settimeout(timeout) != MI_SUCCESS ||
+      smfi_register(description) != MI_SUCCESS || smfi_opensocket(true) != MI_SUCCESS) {
+    daemon.log(LOG_ERR, "cannot listen on %s", socket.c_str());
+    return kExitError;
+  }
+
+  // libmilter's own signal thread stops the milter on SIGHUP. The signals are blocked in every
+  // thread and this (main) thread waits for them; Linux hands a process-directed signal to the
+  // thread group leader first when it is waiting for it, so SIGHUP reaches the reload here.
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int signal : {SIGHUP, SIGTERM, SIGINT, SIGUSR1}) sigaddset(&signals, signal);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  Reloader reloader(daemon);
+  const pthread_t main_thread = pthread_self();
+  std::atomic<int> milter_result{MI_SUCCESS};
+  std::thread milter([&] {
+    milter_result = smfi_main();
+    pthread_kill(main_thread, SIGUSR1);  // tells the loop below that libmilter has stopped
+  });
+  daemon.log(LOG_INFO, "listening on %s", socket.c_str());
+
+  for (bool stopping = false;;) {
+    int signal = 0;
+    if (sigwait(&signals, &signal) != 0) continue;
+    if (signal == SIGUSR1) break;
+    if (signal == SIGHUP && !stopping) {
+      daemon.log(LOG_INFO, "SIGHUP: reloading policy and rules");
+      reloader.request();
+    } else if (signal == SIGTERM || signal == SIGINT) {
+      if (!stopping) daemon.log(LOG_INFO, "stopping");
+      stopping = true;
+      smfi_stop();
+    }
+  }
+  milter.join();
+  // smfi_main returns once the listener is closed; let open connections finish (bounded).
+  for (int waited = 0; daemon.open_connections > 0 && waited < 300; ++waited)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  daemon.log(LOG_INFO, "stopped");
+  return milter_result == MI_SUCCESS ? kExitClean : kExitError;
+}
+
+}  // namespace credsift::cli
