@@ -1,5 +1,7 @@
 // Micro benchmarks of the hot stages, in bytes/s. Run: build/bench/stages_bench
+#define PCRE2_CODE_UNIT_WIDTH 8
 #include <benchmark/benchmark.h>
+#include <pcre2.h>
 
 #include <cstring>
 #include <filesystem>
@@ -18,11 +20,15 @@ namespace {
 
 // Mail-like prose with a sprinkling of secret-looking words, so the matcher does real work.
 std::string prose(size_t bytes) {
-  static const char* const words[] = {
-      "the",      "meeting",  "password", "is",      "scheduled", "for",    "Thursday",
-      "please",   "find",     "attached", "report",  "token",     "server", "deploy",
-      "regards",  "invoice",  "key",      "access",  "from",      "the",    "customer",
-      "mot",      "de",       "passe",    "kata",    "sandi",     "https://intranet.acme.test/x"};
+  static const char* const words[] = {"the",      "meeting",   "password",
+                                      "is",       "scheduled", "for",
+                                      "Thursday", "please",    "find",
+                                      "attached", "report",    "token",
+                                      "server",   "deploy",    "regards",
+                                      "invoice",  "key",       "access",
+                                      "from",     "the",       "customer",
+                                      "mot",      "de",        "passe",
+                                      "kata",     "sandi",     "https://intranet.acme.test/x"};
   std::mt19937 random(42);
   std::string out;
   out.reserve(bytes + 64);
@@ -42,12 +48,12 @@ std::string prose(size_t bytes) {
 }
 
 std::string base64_of(const std::string& data) {
-  static const char alphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string out;
   size_t line = 0;
   for (size_t i = 0; i + 2 < data.size(); i += 3) {
-    const uint32_t v = (uint8_t(data[i]) << 16) | (uint8_t(data[i + 1]) << 8) | uint8_t(data[i + 2]);
+    const uint32_t v =
+        (uint8_t(data[i]) << 16) | (uint8_t(data[i + 1]) << 8) | uint8_t(data[i + 2]);
     for (int k = 18; k >= 0; k -= 6) out += alphabet[(v >> k) & 63];
     if ((line += 4) >= 76) out += '\n', line = 0;
   }
@@ -55,7 +61,8 @@ std::string base64_of(const std::string& data) {
 }
 
 const RuleSet& all_rules() {
-  static const RuleSet rules = load_rules({std::filesystem::path(CREDSIFT_SOURCE_DIR) / "patterns"});
+  static const RuleSet rules =
+      load_rules({std::filesystem::path(CREDSIFT_SOURCE_DIR) / "patterns"});
   return rules;
 }
 
@@ -70,8 +77,10 @@ void BM_QuotedPrintableDecode(benchmark::State& state) {
   std::string text = prose(1 << 20);
   std::string encoded;
   for (char c : text) {
-    if (c == '=') encoded += "=3D";
-    else encoded += c;
+    if (c == '=')
+      encoded += "=3D";
+    else
+      encoded += c;
   }
   for (auto _ : state) benchmark::DoNotOptimize(decode_quoted_printable(encoded));
   state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(encoded.size()));
@@ -95,6 +104,25 @@ void BM_Latin1ToUtf8(benchmark::State& state) {
   state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(text.size()));
 }
 BENCHMARK(BM_Latin1ToUtf8);
+
+void BM_Windows1252ToUtf8(benchmark::State& state) {
+  std::string text = prose(1 << 20);
+  for (size_t i = 0; i < text.size(); i += 40) text[i] = (i / 40) % 2 ? '\x92' : '\xe9';
+  for (auto _ : state) benchmark::DoNotOptimize(to_utf8(text, "windows-1252"));
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(text.size()));
+}
+BENCHMARK(BM_Windows1252ToUtf8);
+
+// A base64 attachment of binary noise: most of an archive's bytes.
+void BM_Base64DecodeBinary(benchmark::State& state) {
+  std::mt19937_64 random(7);
+  std::string data(1 << 20, '\0');
+  for (auto& c : data) c = char(random());
+  const std::string encoded = base64_of(data);
+  for (auto _ : state) benchmark::DoNotOptimize(decode_base64(encoded));
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(encoded.size()));
+}
+BENCHMARK(BM_Base64DecodeBinary);
 
 void BM_MboxSplit(benchmark::State& state) {
   std::string mbox;
@@ -120,6 +148,68 @@ void BM_MatchAllRules(benchmark::State& state) {
 }
 BENCHMARK(BM_MatchAllRules);
 
+// Every rule's examples spread through prose, one every ~2 KB: the matcher's hit path (PCRE2
+// capture extraction in each window, hit vectors) dominates instead of Hyperscan's scan.
+void BM_MatchDenseHits(benchmark::State& state) {
+  const Matcher matcher(all_rules());
+  auto scratch = matcher.make_scratch();
+  const std::string filler = prose(2000);
+  std::string text;
+  for (const auto& rule : all_rules().rules)
+    for (const auto& example : rule.examples) text += filler + "\n" + example.text + "\n";
+  std::vector<Hit> hits;
+  for (auto _ : state) {
+    hits.clear();
+    matcher.scan(text, 0, *scratch, hits);
+    benchmark::DoNotOptimize(hits.data());
+  }
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(text.size()));
+  state.counters["hits"] = double(hits.size());
+}
+BENCHMARK(BM_MatchDenseHits);
+
+// PCRE2 (JIT) alone, each rule on its own example texts, with the ovector read back: the
+// capture extraction that follows every Hyperscan event.
+void BM_Pcre2CaptureExtraction(benchmark::State& state) {
+  struct Compiled {
+    pcre2_code* code;
+    std::vector<const std::string*> subjects;
+  };
+  std::vector<Compiled> compiled;
+  size_t bytes = 0;
+  for (const auto& rule : all_rules().rules) {
+    int error = 0;
+    PCRE2_SIZE offset = 0;
+    uint32_t options = (rule.caseless ? PCRE2_CASELESS : 0) | (rule.dotall ? PCRE2_DOTALL : 0);
+    pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(rule.pattern.data()),
+                                     rule.pattern.size(), options, &error, &offset, nullptr);
+    if (!code) continue;
+    pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
+    Compiled entry{code, {}};
+    for (const auto& example : rule.examples) {
+      entry.subjects.push_back(&example.text);
+      bytes += example.text.size();
+    }
+    compiled.push_back(std::move(entry));
+  }
+  pcre2_match_data* data = pcre2_match_data_create(64, nullptr);
+  size_t captured = 0;
+  for (auto _ : state) {
+    for (const auto& entry : compiled) {
+      for (const std::string* subject : entry.subjects) {
+        const int rc = pcre2_jit_match(entry.code, reinterpret_cast<PCRE2_SPTR>(subject->data()),
+                                       subject->size(), 0, 0, data, nullptr);
+        if (rc > 0) captured += pcre2_get_ovector_pointer(data)[1];
+      }
+    }
+  }
+  benchmark::DoNotOptimize(captured);
+  pcre2_match_data_free(data);
+  for (auto& entry : compiled) pcre2_code_free(entry.code);
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(bytes));
+}
+BENCHMARK(BM_Pcre2CaptureExtraction);
+
 void BM_WholeMessage(benchmark::State& state) {
   const Matcher matcher(all_rules());
   auto scratch = matcher.make_scratch();
@@ -127,9 +217,11 @@ void BM_WholeMessage(benchmark::State& state) {
   const std::string raw =
       "From: a@acme.test\nTo: b@acme.test\nSubject: =?utf-8?q?report?=\nMessage-ID: <x@y>\n"
       "Content-Type: multipart/mixed; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n"
-      "Content-Transfer-Encoding: quoted-printable\n\n" + body +
+      "Content-Transfer-Encoding: quoted-printable\n\n" +
+      body +
       "\npassword: Tr0ub4dor&3xQ\n--b\nContent-Type: text/plain; name=\"a.txt\"\n"
-      "Content-Transfer-Encoding: base64\n\n" + base64_of(body) + "\n--b--\n";
+      "Content-Transfer-Encoding: base64\n\n" +
+      base64_of(body) + "\n--b--\n";
   Message message;
   message.bytes = raw;
   const ScanOptions options;

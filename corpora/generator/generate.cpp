@@ -584,14 +584,54 @@ class Generator {
     return out;
   }
 
+  // A well-formed PDF: catalog, page, font, a Flate-compressed text stream, an image of noise
+  // (DCT, never decoded for text) and a correct cross-reference table.
   std::string pdf(const Language& language) {
-    std::string body =
-        "%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n";
-    body += "4 0 obj\n<< /Length 0 /Filter /FlateDecode >>\nstream\n" +
-            binary(random_.between(4 << 10, 120 << 10)) + "\nendstream\nendobj\n";
-    body += "5 0 obj\n(" + to_single_byte(words(language, 30), false) + ")\nendobj\n";
-    body += "trailer\n<< /Root 1 0 R >>\n%%EOF\n";
-    return body;
+    std::string text = "BT /F1 11 Tf 72 720 Td 14 TL\n";
+    for (int line = 0; line < 30; ++line) {
+      std::string words_line = to_single_byte(words(language, 9), false);
+      std::erase(words_line, '\n');
+      std::string escaped;
+      for (char c : words_line) {
+        if (c == '(' || c == ')' || c == '\\') escaped += '\\';
+        escaped += c;
+      }
+      text += "(" + escaped + ") Tj T*\n";
+    }
+    text += "ET\n";
+    uLongf packed_size = compressBound(uLong(text.size()));
+    std::string packed(packed_size, '\0');
+    compress2(reinterpret_cast<Bytef*>(packed.data()), &packed_size,
+              reinterpret_cast<const Bytef*>(text.data()), uLong(text.size()), 6);
+    packed.resize(packed_size);
+    const std::string image = binary(random_.between(4 << 10, 120 << 10));
+    const std::string objects[] = {
+        "<< /Type /Catalog /Pages 2 0 R >>",
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        "/Resources << /Font << /F1 5 0 R >> /XObject << /Im1 6 0 R >> >> >>",
+        "<< /Length " + std::to_string(packed.size()) + " /Filter /FlateDecode >>\nstream\n" +
+            packed + "\nendstream",
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        "<< /Type /XObject /Subtype /Image /Width 64 /Height 64 /ColorSpace /DeviceRGB "
+        "/BitsPerComponent 8 /Filter /DCTDecode /Length " +
+            std::to_string(image.size()) + " >>\nstream\n" + image + "\nendstream"};
+    std::string out = "%PDF-1.4\n%\xe2\xe3\xcf\xd3\n";
+    std::vector<size_t> offsets;
+    for (size_t i = 0; i < std::size(objects); ++i) {
+      offsets.push_back(out.size());
+      out += std::to_string(i + 1) + " 0 obj\n" + objects[i] + "\nendobj\n";
+    }
+    const size_t xref = out.size();
+    out += "xref\n0 " + std::to_string(offsets.size() + 1) + "\n0000000000 65535 f \n";
+    for (size_t offset : offsets) {
+      char entry[32];
+      std::snprintf(entry, sizeof entry, "%010zu 00000 n \n", offset);
+      out += entry;
+    }
+    out += "trailer\n<< /Size " + std::to_string(offsets.size() + 1) +
+           " /Root 1 0 R >>\nstartxref\n" + std::to_string(xref) + "\n%%EOF\n";
+    return out;
   }
 
   std::string csv(const Language& language) {

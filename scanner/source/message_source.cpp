@@ -491,6 +491,7 @@ class MemoryReader : public Reader {
       const auto piece = next_mbox_piece(data_, cursor_);
       account(cursor_.consumed);
       if (!piece) return std::nullopt;
+      release_behind(piece->offset);
       return build(piece->offset, piece->bytes, piece->needs_unescape);
     }
     if (single_done_) return std::nullopt;
@@ -504,6 +505,20 @@ class MemoryReader : public Reader {
   void account(size_t upto) {
     if (count_bytes_ && upto > accounted_) ctx_.bytes_read += upto - accounted_;
     accounted_ = std::max(accounted_, upto);
+  }
+
+  // Resident pages of a mapped mbox far behind the message handed out are dropped, so memory
+  // stays flat whatever the file size. Always safe: a read-only private mapping that was never
+  // written faults a dropped page back in from the page cache, should a message in flight
+  // still read it.
+  void release_behind(size_t offset) {
+    constexpr size_t kLag = 16 << 20, kStep = 4 << 20;
+    if (!count_bytes_ || offset < kLag + kStep) return;  // count_bytes_: mapped files only
+    static const auto page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    const size_t upto = (offset - kLag) / page * page;
+    if (upto < released_ + kStep) return;
+    madvise(const_cast<char*>(data_.data()) + released_, upto - released_, MADV_DONTNEED);
+    released_ = upto;
   }
 
   Message build(uint64_t offset, std::string_view bytes, bool unescape) {
@@ -528,6 +543,7 @@ class MemoryReader : public Reader {
   MboxCursor cursor_;
   bool single_done_ = false;
   size_t accounted_ = 0;
+  size_t released_ = 0;
   uint64_t index_ = 0;
 };
 
