@@ -5,6 +5,7 @@
 # daemons as the postfix user); exits 77 (skipped) otherwise. Everything it starts is stopped and
 # removed on exit, whatever the outcome.
 set -euo pipefail
+. "$(dirname "$0")/postfix_lib.sh"
 
 binary=$1
 source_dir=$2
@@ -41,31 +42,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
-
-# A loopback port nobody listens on (connect refused). Bounded number of tries.
-free_port() {
-  local port
-  for _ in $(seq 100); do
-    port=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      echo "$port"
-      return
-    fi
-  done
-  fail "no free loopback port"
-}
-
-wait_for_port() {  # port seconds
-  for _ in $(seq $(($2 * 10))); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  return 1
-}
 
 smtp_port=$(free_port)
 milter_port=$(free_port)
@@ -93,68 +69,7 @@ milter_pid=$!
 wait_for_port "$milter_port" 180 || fail "milter did not listen on $milter_port"
 
 # ---- Postfix: own config, queue and data directories, loopback only, one virtual mailbox.
-mkdir -p "$work/etc" "$work/queue" "$work/data" "$work/mail"
-chown postfix "$work/data"
-chown nobody:nogroup "$work/mail"
-cat >"$work/etc/main.cf" <<EOF
-compatibility_level = 3.6
-queue_directory = $work/queue
-data_directory = $work/data
-mail_owner = postfix
-setgid_group = postdrop
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-myhostname = gateway-test.localdomain
-mydomain = localdomain
-mydestination =
-mynetworks = 127.0.0.0/8
-relay_domains =
-alias_maps =
-alias_database =
-local_transport = error:local delivery is disabled
-virtual_mailbox_domains = example.test
-virtual_mailbox_base = $work/mail
-virtual_mailbox_maps = static:inbox
-virtual_uid_maps = static:$(id -u nobody)
-virtual_gid_maps = static:$(getent group nogroup | cut -d: -f3)
-virtual_minimum_uid = 1
-smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination
-smtpd_milters = inet:127.0.0.1:$milter_port
-non_smtpd_milters =
-milter_default_action = tempfail
-milter_connect_timeout = 10s
-milter_content_timeout = 60s
-maillog_file = $work/postfix.log
-maillog_file_prefixes = $work
-syslog_name = postfix-credsift-test
-smtputf8_enable = no
-biff = no
-EOF
-cat >"$work/etc/master.cf" <<EOF
-127.0.0.1:$smtp_port inet n - n - - smtpd
-pickup     unix  n - n 60 1 pickup
-cleanup    unix  n - n - 0 cleanup
-qmgr       unix  n - n 300 1 qmgr
-rewrite    unix  - - n - - trivial-rewrite
-bounce     unix  - - n - 0 bounce
-defer      unix  - - n - 0 bounce
-trace      unix  - - n - 0 bounce
-verify     unix  - - n - 1 verify
-flush      unix  n - n 1000? 0 flush
-proxymap   unix  - - n - - proxymap
-proxywrite unix  - - n - 1 proxymap
-smtp       unix  - - n - - smtp
-relay      unix  - - n - - smtp
-showq      unix  n - n - - showq
-error      unix  - - n - - error
-retry      unix  - - n - - error
-discard    unix  - - n - - discard
-local      unix  - n n - - local
-virtual    unix  - n n - - virtual
-anvil      unix  - - n - 1 anvil
-scache     unix  - - n - 1 scache
-postlog    unix-dgram n - n - 1 postlogd
-EOF
+write_postfix_config "$work" "$smtp_port" "inet:127.0.0.1:$milter_port"
 postfix -c "$work/etc" check >"$work/check.log" 2>&1 || { cat "$work/check.log"; fail "postfix check"; }
 postfix -c "$work/etc" start >/dev/null 2>&1 || fail "postfix start"
 postfix_started=1
@@ -244,7 +159,9 @@ kill -0 "$milter_pid" || fail "the milter died on the malformed message"
 grep -qF "malformed-1@corp.test" "$mailbox" && fail "held message was delivered" || true
 echo "ok: malformed message held, milter alive"
 
-# 5. SIGHUP reloads without stopping; mail keeps flowing.
+# 5. SIGHUP reloads without stopping; the new policy (malformed mail fail-open: delivered with a
+# tag) applies to the next message.
+sed -i 's/"on_malformed": "fail-closed"/"on_malformed": "fail-open"/' "$work/policy.json"
 kill -HUP "$milter_pid"
 for _ in $(seq 600); do grep -q "engine 2:" "$work/milter.log" && break; sleep 0.1; done
 grep -q "engine 2:" "$work/milter.log" || fail "no reload after SIGHUP"
@@ -252,7 +169,11 @@ kill -0 "$milter_pid" || fail "the milter stopped on SIGHUP"
 message "$work/after.eml" after-reload-1@corp.test "Still here."
 send "$work/after.eml" || { cat "$work/last.txt"; fail "message after reload refused"; }
 wait_delivered after-reload-1@corp.test || fail "message after reload not delivered"
-echo "ok: SIGHUP reload, mail still delivered"
+sed 's/malformed-1@corp.test/malformed-2@corp.test/' "$work/malformed.eml" >"$work/malformed2.eml"
+send "$work/malformed2.eml" || { cat "$work/last.txt"; fail "malformed message refused"; }
+wait_delivered malformed-2@corp.test || fail "malformed message not delivered under fail-open"
+grep -q "^X-Credsift-Verdict: tag" "$mailbox" || fail "fail-open message not tagged"
+echo "ok: SIGHUP reload, mail still delivered, malformed mail tagged under fail-open"
 
 # 6. SIGTERM stops the milter cleanly.
 kill -TERM "$milter_pid"
