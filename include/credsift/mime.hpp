@@ -10,7 +10,10 @@
 
 namespace credsift {
 
-enum class SegmentKind { Headers, Body, AttachmentName, AttachmentContent };
+// CredentialFile: an attachment that is itself a credential (keystore, key file); its text is
+// one marker line, "credsift-binary-credential: <kind> sha256=<hex of the file>", that the
+// rules in patterns/files.json turn into a finding (secret "<kind> sha256=<hex>").
+enum class SegmentKind { Headers, Body, AttachmentName, AttachmentContent, CredentialFile };
 
 struct Segment {
   std::string_view text;  // UTF-8
@@ -26,7 +29,11 @@ struct Envelope {
 struct DecodeLimits {
   size_t max_depth = 64;                  // nested multipart / message/rfc822 levels
   size_t max_header_bytes = 1u << 20;     // one header block
-  size_t max_parts = 10000;               // parts per message
+  size_t max_parts = 10000;               // parts per message (MIME parts + archive entries)
+  size_t max_archive_depth = 4;           // archives (and .eml files) inside archives
+  uint64_t max_decompressed_bytes = 256ull << 20;  // archive and PDF output, per message
+  double max_compression_ratio = 200;     // output / input bytes of one archive (zip bombs)
+  size_t max_line_bytes = 4u << 20;       // longer lines are split there for matching
 };
 
 struct DecodeProblem {
@@ -65,6 +72,17 @@ std::string decode_rfc2047(std::string_view header_value);
 // is treated as windows-1252 when the input is not valid UTF-8.
 std::string to_utf8(std::string_view bytes, std::string_view charset, bool* unknown_charset = nullptr);
 bool is_valid_utf8(std::string_view bytes);
+// One attachment's bytes (after transfer decoding) decoded as the decode stage does: archive
+// entries, OOXML text, PDF text, credential files, text in any charset; appends to *dm.
+// Exposed for the archive fuzz target and tests.
+void decode_attachment(std::string_view bytes, std::string_view filename,
+                       const std::string& part_path, const DecodeLimits& limits,
+                       DecodedMessage& dm);
+// Kind of credential file the bytes are ("pkcs12", "jks", "jceks", "kdbx", "openssh",
+// "ssh2", "putty", "openvpn", "rdp"), or empty when they are none.
+std::string credential_file_kind(std::string_view bytes);
+// RFC 3676 format=flowed: soft line breaks joined, space stuffing removed.
+std::string join_flowed(std::string_view text, bool delsp);
 // HTML to text: tags removed, entities decoded, <br> and block elements as line breaks.
 std::string html_to_text(std::string_view html);
 

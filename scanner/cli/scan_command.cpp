@@ -23,6 +23,8 @@ int command_scan(const Arguments& arguments) {
   unsigned threads = 0;
   uint64_t max_message_mb = 256;
   size_t max_depth = 64;
+  DecodeLimits decode_limits;
+  uint64_t max_decompressed_mb = decode_limits.max_decompressed_bytes >> 20;
   visible.add_options()("help,h", "show this help")(
       "format,f", po::value(&format)->default_value("jsonl"),
       "output format: jsonl (one finding per line) or json (one array)")(
@@ -38,6 +40,16 @@ int command_scan(const Arguments& arguments) {
       "skip (and report) messages larger than this many MB")(
       "max-depth", po::value(&max_depth)->default_value(64),
       "MIME nesting depth decoded (deeper parts are reported, not decoded)")(
+      "max-archive-depth", po::value(&decode_limits.max_archive_depth)->default_value(4),
+      "archives (and .eml files) inside archives decoded; deeper ones are reported")(
+      "max-decompressed", po::value(&max_decompressed_mb)->default_value(256),
+      "MB of archive and PDF output decoded per message; the rest is reported")(
+      "max-ratio", po::value(&decode_limits.max_compression_ratio)->default_value(200),
+      "an archive expanding more than this many times its size stops (zip bombs)")(
+      "max-parts", po::value(&decode_limits.max_parts)->default_value(10000),
+      "MIME parts and archive entries decoded per message")(
+      "max-line", po::value(&decode_limits.max_line_bytes)->default_value(4u << 20),
+      "bytes per line matched; longer lines are split there and reported")(
       "quiet,q", "no summary and no warnings on stderr");
   po::options_description hidden;
   hidden.add_options()("input", po::value(&inputs));
@@ -68,7 +80,9 @@ int command_scan(const Arguments& arguments) {
   ScanOptions scan_options;
   scan_options.threads = threads;
   scan_options.source.max_message_bytes = max_message_mb << 20;
+  scan_options.decode = decode_limits;
   scan_options.decode.max_depth = max_depth;
+  scan_options.decode.max_decompressed_bytes = max_decompressed_mb << 20;
   scan_options.include_rejected = options.count("include-rejected") > 0;
 
   std::unique_ptr<OutputFile> file;

@@ -4,6 +4,9 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "credsift/mime.hpp"
 
 namespace credsift::mime_detail {
 
@@ -54,5 +57,37 @@ void append_utf8(std::string& out, uint32_t cp);
 // valid UTF-8 in a charset compatible with it; otherwise fills *storage and returns a view of it.
 std::string_view to_utf8_view(std::string_view bytes, std::string_view charset,
                               std::string* storage, bool* unknown_charset);
+
+// Budgets shared by everything decoded out of one message, nested messages included.
+struct DecodeContext {
+  explicit DecodeContext(const DecodeLimits& l) : limits(l) {}
+  const DecodeLimits& limits;
+  uint64_t decompressed = 0;  // archive and PDF output so far
+  size_t parts = 0;           // MIME parts and archive entries so far
+  bool budget_reported = false;
+  bool parts_reported = false;
+};
+
+void add_problem(std::vector<DecodeProblem>& problems, uint64_t offset, std::string what);
+
+// Decodes a whole message into *dm (segments, problems); paths are relative to that message.
+void decode_into(std::string_view raw, DecodeContext& ctx, DecodedMessage& dm,
+                 size_t archive_depth);
+
+// An attachment or archive entry that is not plain text (or may hide more): archives, OOXML,
+// PDF, credential files, UTF-16 or sniffed text. `path` names it; `offset` is where its part
+// starts in the top-level message (problems point there).
+void decode_blob(std::string_view bytes, std::string_view name, const std::string& path,
+                 uint64_t offset, size_t archive_depth, DecodeContext& ctx, DecodedMessage& dm);
+
+// Emits a CredentialFile segment when the bytes are a credential file; true when they were.
+bool emit_credential_file(std::string_view bytes, const std::string& path, DecodedMessage& dm);
+
+// uuencoded blocks ("begin 644 name" ... "end") in a text body, decoded as attachments.
+void decode_uuencoded_blocks(std::string_view text, const std::string& path, uint64_t offset,
+                             size_t archive_depth, DecodeContext& ctx, DecodedMessage& dm);
+
+// Do the bytes start with a UTF-16 byte order mark?
+bool utf16_with_bom(std::string_view bytes);
 
 }  // namespace credsift::mime_detail

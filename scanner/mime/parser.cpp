@@ -10,6 +10,16 @@
 #include "mime_internal.hpp"
 
 namespace credsift {
+namespace mime_detail {
+
+void add_problem(std::vector<DecodeProblem>& problems, uint64_t offset, std::string what) {
+  // A hostile message could otherwise produce one problem per line.
+  if (problems.size() >= 1000) return;
+  problems.push_back({offset, std::move(what)});
+}
+
+}  // namespace mime_detail
+
 using namespace mime_detail;
 
 namespace {
@@ -39,12 +49,6 @@ struct Locator {
     return (base && q >= b && q <= b + size) ? uint64_t(q - b) : fallback;
   }
 };
-
-void add_problem(std::vector<DecodeProblem>& problems, uint64_t offset, std::string what) {
-  // A hostile message could otherwise produce one problem per line.
-  if (problems.size() >= 1000) return;
-  problems.push_back({offset, std::move(what)});
-}
 
 inline bool is_name_char(char c) { return c > 32 && c < 127 && c != ':'; }
 
@@ -292,6 +296,8 @@ struct ContentInfo {
   std::string name;      // Content-Type name
   std::string filename;  // Content-Disposition filename, else name
   bool attachment = false;
+  bool flowed = false;  // RFC 3676 format=flowed
+  bool delsp = false;
   enum Cte { Identity, Base64, QuotedPrintable } cte = Identity;
 };
 
@@ -312,8 +318,11 @@ ContentInfo content_info(const HeaderBlock& hb, bool digest_child) {
         ci.type = to_lower(ty) + "/" + to_lower(sub);
     }
     if (semi != npos) {
-      WantedParam w[3] = {WantedParam("charset"), WantedParam("boundary"), WantedParam("name")};
-      parse_params(v.substr(semi + 1), w, 3);
+      WantedParam w[5] = {WantedParam("charset"), WantedParam("boundary"), WantedParam("name"),
+                          WantedParam("format"), WantedParam("delsp")};
+      parse_params(v.substr(semi + 1), w, 5);
+      ci.flowed = iequals(trim(w[3].plain), "flowed");
+      ci.delsp = iequals(trim(w[4].plain), "yes");
       ci.charset = finish_param(w[0]);
       // The boundary is compared byte for byte: keep it raw.
       if (w[1].has_plain) ci.boundary = w[1].plain;
@@ -432,13 +441,12 @@ struct LeafInfo {
 // Walks the MIME tree in document order without recursion.
 template <class OnHeaders, class OnLeaf>
 void walk(std::string_view raw, const DecodeLimits& limits, std::vector<DecodeProblem>& problems,
-          std::vector<std::unique_ptr<std::string>>& storage, OnHeaders&& on_headers,
-          OnLeaf&& on_leaf) {
+          std::vector<std::unique_ptr<std::string>>& storage, size_t& parts, bool& parts_reported,
+          OnHeaders&& on_headers, OnLeaf&& on_leaf) {
   std::vector<WorkItem> stack;
   Locator raw_loc{raw.data(), raw.size(), 0};
   stack.push_back({raw, raw_loc, "1", "", "headers", 0, true, false});
-  size_t parts = 0;
-  bool parts_reported = false, depth_reported = false;
+  bool depth_reported = false;
   while (!stack.empty()) {
     WorkItem item = std::move(stack.back());
     stack.pop_back();
@@ -573,8 +581,11 @@ std::string_view transfer_decode(const LeafInfo& leaf, std::string* storage,
 
 }  // namespace
 
-DecodedMessage decode_message(std::string_view raw, const DecodeLimits& limits) {
-  DecodedMessage dm;
+namespace mime_detail {
+
+void decode_into(std::string_view raw, DecodeContext& ctx, DecodedMessage& dm,
+                 size_t archive_depth) {
+  const DecodeLimits& limits = ctx.limits;
   auto keep = [&](std::string&& s) -> std::string_view {
     dm.storage.push_back(std::make_unique<std::string>(std::move(s)));
     return *dm.storage.back();
@@ -619,29 +630,102 @@ DecodedMessage decode_message(std::string_view raw, const DecodeLimits& limits) 
     if (!ci.filename.empty())
       dm.segments.push_back({keep(std::string(ci.filename)), std::string(leaf.path) + ":filename",
                              SegmentKind::AttachmentName});
-    if (!is_textual(ci)) return;
+    std::string path(leaf.path);
+    if (attachment) path += ci.filename.empty() ? ":attachment" : ":attachment=" + ci.filename;
+    bool textual = is_textual(ci);
+    // Binary attachments may be archives, documents or credential files: decode them by content.
+    if (!textual && (attachment || !ci.type.starts_with("multipart/"))) {
+      std::string decoded;
+      std::string_view bytes = transfer_decode(leaf, &decoded, dm.problems);
+      if (bytes.data() == decoded.data() && !decoded.empty()) bytes = keep(std::move(decoded));
+      decode_blob(bytes, ci.filename, path, leaf.offset, archive_depth, ctx, dm);
+      return;
+    }
     std::string decoded;
     std::string_view bytes = transfer_decode(leaf, &decoded, dm.problems);
+    if (attachment) emit_credential_file(bytes, path, dm);
     std::string converted;
     bool unknown = false;
-    std::string_view text = to_utf8_view(bytes, ci.charset, &converted, &unknown);
+    std::string_view text;
+    if (utf16_with_bom(bytes)) {
+      converted = to_utf8(bytes, "UTF-16");
+      text = converted;
+    } else {
+      text = to_utf8_view(bytes, ci.charset, &converted, &unknown);
+    }
     if (unknown)
       add_problem(dm.problems, leaf.offset,
                   "unknown charset '" + to_utf8(ci.charset.substr(0, 64), "") + "'");
     if (is_html(ci)) {
       text = keep(html_to_text(text));
+    } else if (ci.flowed) {
+      text = keep(join_flowed(text, ci.delsp));
     } else if (text.data() == converted.data() && !converted.empty()) {
       text = keep(std::move(converted));
     } else if (text.data() == decoded.data() && !decoded.empty()) {
       text = keep(std::move(decoded));
     }
     if (text.empty()) return;
-    std::string path(leaf.path);
-    if (attachment) path += ci.filename.empty() ? ":attachment" : ":attachment=" + ci.filename;
     dm.segments.push_back(
-        {text, std::move(path), attachment ? SegmentKind::AttachmentContent : SegmentKind::Body});
+        {text, path, attachment ? SegmentKind::AttachmentContent : SegmentKind::Body});
+    decode_uuencoded_blocks(text, path, leaf.offset, archive_depth, ctx, dm);
   };
-  walk(raw, limits, dm.problems, dm.storage, on_headers, on_leaf);
+  walk(raw, limits, dm.problems, dm.storage, ctx.parts, ctx.parts_reported, on_headers, on_leaf);
+}
+
+}  // namespace mime_detail
+
+namespace {
+
+// Lines longer than the limit are cut into pieces of that length so that matching stays bounded.
+void split_long_lines(DecodedMessage& dm, size_t max_line) {
+  if (max_line == 0) return;
+  bool reported = false;
+  for (Segment& seg : dm.segments) {
+    std::string_view t = seg.text;
+    if (t.size() <= max_line) continue;
+    size_t start = 0;
+    bool long_line = false;
+    while (start < t.size()) {
+      const void* nl = std::memchr(t.data() + start, '\n', t.size() - start);
+      size_t end = nl ? size_t(static_cast<const char*>(nl) - t.data()) : t.size();
+      if (end - start > max_line) {
+        long_line = true;
+        break;
+      }
+      start = end + 1;
+    }
+    if (!long_line) continue;
+    std::string out;
+    out.reserve(t.size() + t.size() / max_line + 1);
+    size_t run = 0;
+    for (char c : t) {
+      if (c == '\n') {
+        run = 0;
+      } else if (run == max_line) {
+        out.push_back('\n');
+        run = 0;
+      }
+      if (c != '\n') ++run;
+      out.push_back(c);
+    }
+    if (!reported)
+      add_problem(dm.problems, 0,
+                  seg.part_path + ": line longer than " + std::to_string(max_line) +
+                      " bytes; split for matching");
+    reported = true;
+    dm.storage.push_back(std::make_unique<std::string>(std::move(out)));
+    seg.text = *dm.storage.back();
+  }
+}
+
+}  // namespace
+
+DecodedMessage decode_message(std::string_view raw, const DecodeLimits& limits) {
+  DecodedMessage dm;
+  DecodeContext ctx(limits);
+  decode_into(raw, ctx, dm, 0);
+  split_long_lines(dm, limits.max_line_bytes);
   return dm;
 }
 
@@ -649,8 +733,11 @@ std::vector<PartLeaf> part_leaves(std::string_view raw, const DecodeLimits& limi
   std::vector<PartLeaf> leaves;
   std::vector<DecodeProblem> problems;
   std::vector<std::unique_ptr<std::string>> storage;
+  size_t parts = 0;
+  bool parts_reported = false;
   walk(
-      raw, limits, problems, storage, [](const std::string&, const HeaderBlock&, bool) {},
+      raw, limits, problems, storage, parts, parts_reported,
+      [](const std::string&, const HeaderBlock&, bool) {},
       [&](const LeafInfo& leaf) {
         std::string decoded;
         std::string_view bytes = transfer_decode(leaf, &decoded, problems);
