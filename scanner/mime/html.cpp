@@ -3,6 +3,8 @@
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "credsift/mime.hpp"
 #include "mime_internal.hpp"
@@ -204,6 +206,9 @@ std::string html_to_text(std::string_view html) {
     size_t tag_end = std::string_view::npos;
     size_t k = j;
     std::string attrs_out;
+    // (end of a kept URL value in the input, size of attrs_out after it): on the fallback below
+    // only values inside the shortened tag are kept, or every later tag would emit them again.
+    std::vector<std::pair<size_t, size_t>> kept_values;
     while (k < n) {
       char c = html[k];
       if (c == '>') {
@@ -240,6 +245,8 @@ std::string html_to_text(std::string_view html) {
               attrs_out.push_back(' ');
             append_decoded(value, attrs_out);
             attrs_out.push_back(' ');
+            kept_values.emplace_back(size_t(value.data() + value.size() - html.data()),
+                                     attrs_out.size());
           }
         }
         continue;
@@ -248,6 +255,10 @@ std::string html_to_text(std::string_view html) {
     }
     if (tag_end == std::string_view::npos) {
       tag_end = next_gt.find(j);
+      size_t keep = 0;
+      for (const auto& [value_end, size_after] : kept_values)
+        if (value_end <= tag_end) keep = size_after;
+      attrs_out.resize(keep);
       if (tag_end == std::string_view::npos) {
         // Unterminated tag at the end: keep the text rather than lose it.
         append_decoded(html.substr(l), out);
