@@ -372,6 +372,11 @@ def write(path, data, mode="w"):
         f.write(data)
 
 
+# Issue 4: one message per decoding path (archives, documents, credential files, ...).
+from make_samples_attachments import attachment_samples  # noqa: E402
+
+attachment_files = attachment_samples(add, labels, S, fake)
+
 shutil.rmtree(OUT, ignore_errors=True)
 write(os.path.join(OUT, "inbox.mbox"), mbox_of(["s01@acme.test", "s02@acme.test", "s03@acme.test",
                                                "s04@acme.test", "s13@acme.test", "s14@acme.test",
@@ -385,6 +390,8 @@ write(os.path.join(OUT, "maildir", "tmp", ".keep"), "")
 for mid in ["s05@acme.test", "s06@acme.test", "s09@acme.test", "s10@acme.test", "s11@acme.test",
             "s12@acme.test", "s15@acme.test", "s16@acme.test"]:
     write(os.path.join(OUT, "eml", mid.split("@")[0] + ".eml"), messages[mid])
+for mid, data in attachment_files.items():
+    write(os.path.join(OUT, "attachments", mid.split("@")[0] + ".eml"), data, "wb")
 buffer = io.BytesIO()
 with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as gz:
     gz.write(mbox_of(["s18@acme.test", "s19@acme.test", "s20@acme.test"]).encode())
