@@ -63,6 +63,7 @@ S = {
     "gitlab": "glpat-" + fake("gitlab", B64URL, 20),
     "rsa": open(os.path.join(HERE, "fixtures", "sample_rsa.pem")).read().strip(),
     "fwd_pw": "Fjord-Otter-93",
+    "ghp_shared": None,  # built below: a checksum-valid GitHub token sent in three messages
 }
 
 
@@ -76,6 +77,20 @@ S["jwt"] = ".".join([
                       separators=(",", ":")).encode()),
     b64url(hashlib.sha256(b"jwt-signature").digest()),
 ])
+
+
+def base62_crc32(body):
+    """GitHub's token checksum: CRC32 of the 30-character body, base62, 6 characters."""
+    import zlib
+    number, out = zlib.crc32(body.encode()), ""
+    while number:
+        number, digit = divmod(number, 62)
+        out = B62[digit] + out
+    return out.rjust(6, "0")
+
+
+_ghp_body = fake("ghp-shared", B62, 30)
+S["ghp_shared"] = "ghp_" + _ghp_body + base62_crc32(_ghp_body)
 
 labels = []  # (message_id, rule_id, secret, part_path, note)
 
@@ -351,6 +366,17 @@ add("s21@acme.test", headers("s21@acme.test", "Fwd: vpn", "sam@acme.test", "it-h
 """)
 expect("s21@acme.test", "password.prose.en", "fwd_pw", "1", "quoted reply")
 
+# 22-24. One GitHub token sent in three messages to two outside domains: one ticket.
+for number, sender, to, day in [(22, "dev@acme.test", "contractor@outside.test", "01"),
+                                (23, "dev@acme.test", "Pat Lee <pat@outside.test>", "02"),
+                                (24, "dev@acme.test", '"CI, Partner" <ci@partner.test>', "03")]:
+    mid = f"s{number}@acme.test"
+    add(mid, headers(mid, "mirror job", sender, to, f"Mon, {day} Apr 2024 10:00:00 +0000",
+                     ["Content-Type: text/plain; charset=utf-8"]) + f"""
+The mirror job pushes with {S['ghp_shared']} until we move it to the vault.
+""")
+    expect(mid, "github.pat.classic", "ghp_shared", "1", "one token, three messages, two domains")
+
 
 def mbox_of(ids):
     out = []
@@ -380,7 +406,7 @@ attachment_files = attachment_samples(add, labels, S, fake)
 shutil.rmtree(OUT, ignore_errors=True)
 write(os.path.join(OUT, "inbox.mbox"), mbox_of(["s01@acme.test", "s02@acme.test", "s03@acme.test",
                                                "s04@acme.test", "s13@acme.test", "s14@acme.test",
-                                               "s21@acme.test"]))
+                                               "s21@acme.test", "s22@acme.test", "s23@acme.test"]))
 for name, mid in [("1710000001.M1P1.host:2,S", "s07@acme.test"),
                   ("1710000002.M2P1.host:2,S", "s08@acme.test")]:
     write(os.path.join(OUT, "maildir", "cur", name), messages[mid])
@@ -388,7 +414,7 @@ write(os.path.join(OUT, "maildir", "new", "1710000003.M3P1.host"), messages["s17
 os.makedirs(os.path.join(OUT, "maildir", "tmp"), exist_ok=True)
 write(os.path.join(OUT, "maildir", "tmp", ".keep"), "")
 for mid in ["s05@acme.test", "s06@acme.test", "s09@acme.test", "s10@acme.test", "s11@acme.test",
-            "s12@acme.test", "s15@acme.test", "s16@acme.test"]:
+            "s12@acme.test", "s15@acme.test", "s16@acme.test", "s24@acme.test"]:
     write(os.path.join(OUT, "eml", mid.split("@")[0] + ".eml"), messages[mid])
 for mid, data in attachment_files.items():
     write(os.path.join(OUT, "attachments", mid.split("@")[0] + ".eml"), data, "wb")

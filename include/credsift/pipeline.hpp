@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +23,12 @@ struct ScanOptions {
   unsigned threads = 0;        // 0: all hardware threads
   size_t messages_in_flight = 0;  // 0: 4 per thread
   bool include_rejected = false;  // also hand rejected findings to the sink
+  // Exposure window on the message Date (epoch seconds, inclusive). Messages outside it are
+  // counted, not scanned; messages without a parseable Date are scanned and counted as undated.
+  std::optional<int64_t> since, until;
+  // Called from the serial emit stage after each message with the input bytes and messages
+  // done so far (for a progress line).
+  std::function<void(uint64_t bytes, uint64_t messages)> on_progress;
   // scan_message stops between segments once this passes (the gateway's time limit per message).
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
 };
@@ -30,6 +38,9 @@ struct MessageResult {
   std::vector<Finding> findings;
   std::vector<DecodeProblem> problems;
   uint64_t rejected = 0;
+  std::map<std::string, uint64_t> rejected_by_reason;
+  bool outside_window = false;  // Date outside since/until: not scanned
+  bool undated = false;         // a window was set but the Date could not be read
   bool failed = false;
   bool timed_out = false;  // the deadline passed: findings so far are kept, the rest unscanned
   std::string failure;  // why, when failed

@@ -3,6 +3,7 @@
 // Only this stage aggregates.
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <string_view>
@@ -37,9 +38,14 @@ struct ScanSummary {
   uint64_t rejected = 0;   // hits that validation rejected, counted not reported
   uint64_t decode_problems = 0;
   uint64_t files_failed = 0;
+  uint64_t messages_outside_window = 0;  // Date outside --since/--until: not scanned
+  uint64_t messages_undated = 0;         // no parseable Date while a window was set: scanned
+  std::map<std::string, uint64_t> rejected_by_reason;
   std::map<std::string, uint64_t> findings_by_rule;
   std::map<std::string, uint64_t> skip_reasons;
-  uint64_t messages() const { return messages_scanned + messages_skipped + messages_failed; }
+  uint64_t messages() const {
+    return messages_scanned + messages_skipped + messages_failed + messages_outside_window;
+  }
 };
 
 std::string fingerprint(std::string_view secret);  // "sha256:" + lower-case hex
@@ -48,6 +54,14 @@ std::string json_escape(std::string_view text);   // a JSON string body, invalid
 
 // One JSON object, no trailing newline.
 std::string finding_to_json(const Finding& finding, bool show_secrets);
+
+// A message's Date header (RFC 5322, with the obsolete forms of RFC 2822 and common mistakes)
+// as seconds since the epoch, UTC; nullopt when it cannot be read.
+std::optional<int64_t> parse_mail_date(std::string_view date);
+// A date given on the command line: YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS][Z|+hh:mm] or an RFC 5322
+// date. A bare day means its start, or its end when end_of_day (so --until DAY includes DAY).
+std::optional<int64_t> parse_date_argument(std::string_view text, bool end_of_day);
+std::string format_iso8601(int64_t epoch_seconds);  // 2024-03-04T09:12:00Z
 
 // The closing summary for humans (stderr).
 void print_summary(std::ostream& out, const ScanSummary& summary);

@@ -18,6 +18,7 @@ using Arguments = std::vector<std::string>;
 
 int command_scan(const Arguments& arguments);
 int command_rules(const Arguments& arguments);
+int command_baseline(const Arguments& arguments);  // baseline_command.cpp
 int command_check(const Arguments& arguments);   // check_command.cpp
 int command_milter(const Arguments& arguments);  // milter_command.cpp
 

@@ -21,6 +21,7 @@ struct Command {
 constexpr Command kCommands[] = {
     {"scan", command_scan},
     {"rules", command_rules},
+    {"baseline", command_baseline},
     {"check", command_check},
     {"milter", command_milter},
 };
@@ -30,6 +31,7 @@ const char* const kTopUsage = R"(credsift finds credentials shared by email.
 Usage:
   credsift scan [options] INPUT...   scan mailboxes (mbox, Maildir, .eml, directories, gzip, -)
   credsift rules list [--json]       list the loaded rules
+  credsift baseline --from TICKETS   fingerprints of a tickets file, for scan --baseline
   credsift check [options] [FILE|-]  check one message for a mail gateway (exit 0 pass or tag,
                                      1 hold or reject, 2 error)
   credsift milter --socket SOCKET    run as a milter (Postfix smtpd_milters)

@@ -1,4 +1,4 @@
-// credsift scan: mailboxes in, findings out.
+// credsift scan: mailboxes in, rotation tickets out (scan_report.cpp writes them).
 #include <boost/program_options.hpp>
 #include <iostream>
 #include <memory>
@@ -7,6 +7,7 @@
 #include "credsift/match.hpp"
 #include "credsift/pipeline.hpp"
 #include "credsift/report.hpp"
+#include "scan_report.hpp"
 
 namespace po = boost::program_options;
 
@@ -19,7 +20,9 @@ int command_scan(const Arguments& arguments) {
       "them (walked recursively),\na gzip-compressed file of any of "
       "these, or - for standard input.\n\nOptions");
   std::vector<std::string> inputs, extra_rules;
-  std::string format = "jsonl", output;
+  std::string format = "jsonl";
+  std::vector<std::string> outputs;
+  TicketSettings ticket_settings;
   unsigned threads = 0;
   uint64_t max_message_mb = 256;
   size_t max_depth = 64;
@@ -27,8 +30,11 @@ int command_scan(const Arguments& arguments) {
   uint64_t max_decompressed_mb = decode_limits.max_decompressed_bytes >> 20;
   visible.add_options()("help,h", "show this help")(
       "format,f", po::value(&format)->default_value("jsonl"),
-      "output format: jsonl (one finding per line) or json (one array)")(
-      "output,o", po::value(&output), "write findings to this file (mode 0600) instead of stdout")(
+      "output format: jsonl (one rotation ticket per line), json (one document), csv, sarif "
+      "(SARIF 2.1.0), markdown, or findings (one raw finding per line)")(
+      "output,o", po::value(&outputs)->composing(),
+      "[FORMAT=]PATH: write FORMAT (default: --format) to PATH, mode 0600; repeatable, one "
+      "file per format; - is standard output")(
       "threads,j", po::value(&threads)->default_value(0), "worker threads (0: all cores)")(
       "rules", po::value(&extra_rules)->composing(),
       "extra rule file or directory (repeatable), loaded after the built-in rules")(
@@ -51,6 +57,7 @@ int command_scan(const Arguments& arguments) {
       "max-line", po::value(&decode_limits.max_line_bytes)->default_value(4u << 20),
       "bytes per line matched; longer lines are split there and reported")(
       "quiet,q", "no summary and no warnings on stderr");
+  add_ticket_options(visible, ticket_settings);
   po::options_description hidden;
   hidden.add_options()("input", po::value(&inputs));
   po::options_description all;
@@ -63,12 +70,14 @@ int command_scan(const Arguments& arguments) {
   po::notify(options);
   if (options.count("help")) {
     std::cout << visible << "\nExamples:\n  credsift scan corpora/samples\n"
-              << "  credsift scan export.mbox --format jsonl --output findings.jsonl\n"
+              << "  credsift scan export.mbox --output tickets.jsonl --output md=report.md \\\n"
+              << "      --output sarif=scan.sarif --internal-domain acme.com --since 2024-01-01\n"
+              << "  credsift baseline --from tickets.jsonl --output baseline.json\n"
               << "  cat one.eml | credsift scan -\n";
     return kExitClean;
   }
   if (inputs.empty()) throw po::error("no INPUT given (use - for standard input)");
-  if (format != "jsonl" && format != "json") throw po::error("unknown --format " + format);
+  const std::vector<OutputTarget> targets = parse_output_targets(format, outputs);
 
   const bool quiet = options.count("quiet") > 0;
   const bool show_secrets = options.count("show-secrets") > 0;
@@ -84,37 +93,9 @@ int command_scan(const Arguments& arguments) {
   scan_options.decode.max_depth = max_depth;
   scan_options.decode.max_decompressed_bytes = max_decompressed_mb << 20;
   scan_options.include_rejected = options.count("include-rejected") > 0;
-
-  std::unique_ptr<OutputFile> file;
-  FILE* out = stdout;
-  if (!output.empty()) {
-    file = std::make_unique<OutputFile>(output);
-    out = file->get();
-  }
-  bool first = true;
-  if (format == "json") std::fputs("[", out);
-  const auto on_finding = [&](const Finding& finding) {
-    const std::string json = finding_to_json(finding, show_secrets);
-    if (format == "json") {
-      std::fputs(first ? "\n" : ",\n", out);
-      std::fwrite(json.data(), 1, json.size(), out);
-    } else {
-      write_line(out, json);
-    }
-    first = false;
-  };
-  const auto on_diagnostic = [&](const Diagnostic& diagnostic) {
-    if (quiet) return;
-    std::cerr << "credsift: "
-              << (diagnostic.level == Diagnostic::Level::Error ? "error: " : "warning: ")
-              << diagnostic.file << " at byte " << diagnostic.offset << ": " << diagnostic.message
-              << "\n";
-  };
-  const ScanSummary summary = run_scan(inputs, matcher, scan_options, on_finding, on_diagnostic);
-  if (format == "json") std::fputs(first ? "]\n" : "\n]\n", out);
-  std::fflush(out);
-  if (!quiet) print_summary(std::cerr, summary);
-  return summary.findings > 0 ? kExitFound : kExitClean;
+  apply_date_window(ticket_settings, scan_options);
+  return scan_and_report(inputs, matcher, scan_options, targets, ticket_settings, quiet,
+                         show_secrets);
 }
 
 }  // namespace credsift::cli

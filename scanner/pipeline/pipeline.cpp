@@ -42,6 +42,16 @@ std::string_view slice(std::string_view text, Span span) {
   return text.substr(span.begin, span.end - span.begin);
 }
 
+// The match and the rest of its token: rules stop at the part they need (a URI at its host),
+// the validators parse the whole thing (port, database).
+std::string_view validation_context(std::string_view text, Span match) {
+  size_t end = match.end;
+  const size_t limit = std::min(text.size(), match.end + 512);
+  while (end < limit && std::string_view(" \t\r\n\"'<>").find(text[end]) == std::string_view::npos)
+    ++end;
+  return text.substr(match.begin, end - match.begin);
+}
+
 }  // namespace
 
 MessageResult scan_message(const Message& message, const Matcher& matcher,
@@ -50,6 +60,16 @@ MessageResult scan_message(const Message& message, const Matcher& matcher,
   try {
     DecodedMessage decoded = decode_message(message.bytes, options.decode);
     result.problems = std::move(decoded.problems);
+    if (options.since || options.until) {
+      const std::optional<int64_t> date = parse_mail_date(decoded.envelope.date);
+      if (!date) {
+        result.undated = true;
+      } else if ((options.since && *date < *options.since) ||
+                 (options.until && *date > *options.until)) {
+        result.outside_window = true;
+        return result;
+      }
+    }
 
     std::vector<Hit> hits;
     for (uint32_t i = 0; i < decoded.segments.size(); ++i) {
@@ -66,18 +86,22 @@ MessageResult scan_message(const Message& message, const Matcher& matcher,
       const Rule& rule = matcher.rules().rules[hit.rule];
       const Segment& segment = decoded.segments[hit.segment];
       const std::string_view secret = slice(segment.text, hit.secret);
-      Validation validation = validate(rule, secret);
+      std::vector<std::pair<std::string, std::string>> captures;
+      for (const NamedSpan& capture : hit.captures)
+        captures.emplace_back(std::string(capture.name),
+                              std::string(slice(segment.text, capture.span)));
+      Validation validation = validate(rule, secret, validation_context(segment.text, hit.match),
+                                       captures);
       if (validation.status == ValidationStatus::Rejected) {
         ++result.rejected;
+        ++result.rejected_by_reason[validation.reason];
         if (!options.include_rejected) continue;
       }
       Finding finding;
       finding.rule = &rule;
       finding.secret = std::string(secret);
       finding.fingerprint = fingerprint(secret);
-      for (const NamedSpan& capture : hit.captures)
-        finding.captures.emplace_back(std::string(capture.name),
-                                      std::string(slice(segment.text, capture.span)));
+      finding.captures = std::move(captures);
       finding.validation = std::move(validation);
       finding.part_path = segment.part_path;
       finding.line = lines.line_at(hit.segment, segment.text, hit.secret.begin);
@@ -113,6 +137,7 @@ ScanSummary run_scan(const std::vector<std::string>& inputs, const Matcher& matc
   };
 
   ScanSummary summary;
+  uint64_t bytes_done = 0, messages_done = 0;  // touched by the serial emit stage only
   MessageSource source(inputs, options.source, report);
   tbb::enumerable_thread_specific<std::unique_ptr<Matcher::Scratch>> scratches(
       [&] { return matcher.make_scratch(); });
@@ -149,6 +174,9 @@ ScanSummary run_scan(const std::vector<std::string>& inputs, const Matcher& matc
               tbb::filter_mode::serial_in_order, [&](WorkPtr work) {
                 const Message& message = work->message;
                 const std::string file = message.origin.file ? *message.origin.file : "-";
+                bytes_done += message.bytes.size();
+                ++messages_done;
+                if (options.on_progress) options.on_progress(bytes_done, messages_done);
                 if (!message.skip_reason.empty()) {
                   ++summary.messages_skipped;
                   ++summary.skip_reasons[message.skip_reason];
@@ -169,8 +197,15 @@ ScanSummary run_scan(const std::vector<std::string>& inputs, const Matcher& matc
                               " failed: " + result.failure});
                   return;
                 }
+                if (result.outside_window) {
+                  ++summary.messages_outside_window;
+                  return;
+                }
+                if (result.undated) ++summary.messages_undated;
                 ++summary.messages_scanned;
                 summary.rejected += result.rejected;
+                for (const auto& [reason, count] : result.rejected_by_reason)
+                  summary.rejected_by_reason[reason] += count;
                 for (const Finding& finding : result.findings) {
                   if (finding.validation.status != ValidationStatus::Rejected) {
                     ++summary.findings;

@@ -32,10 +32,14 @@ size_t utf8_sequence_length(std::string_view text, size_t i) {
   size_t length = 0;
   uint32_t min_code = 0;
   if (lead < 0x80) return 1;
-  if ((lead & 0xE0) == 0xC0) length = 2, min_code = 0x80;
-  else if ((lead & 0xF0) == 0xE0) length = 3, min_code = 0x800;
-  else if ((lead & 0xF8) == 0xF0) length = 4, min_code = 0x10000;
-  else return 0;
+  if ((lead & 0xE0) == 0xC0)
+    length = 2, min_code = 0x80;
+  else if ((lead & 0xF0) == 0xE0)
+    length = 3, min_code = 0x800;
+  else if ((lead & 0xF8) == 0xF0)
+    length = 4, min_code = 0x10000;
+  else
+    return 0;
   if (i + length > text.size()) return 0;
   uint32_t code = lead & (0x3F >> (length - 1));
   for (size_t k = 1; k < length; ++k) {
@@ -76,11 +80,21 @@ std::string json_escape(std::string_view text) {
       continue;
     }
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20 || c == 0x7F) {
           char buffer[8];
@@ -145,7 +159,12 @@ std::string finding_to_json(const Finding& finding, bool show_secrets) {
   add_field(out, "from", finding.envelope.from);
   add_field(out, "to", finding.envelope.to);
   add_field(out, "cc", finding.envelope.cc);
-  add_field(out, "subject", finding.envelope.subject);
+  // A token pasted into the Subject must not come out in clear there either.
+  std::string subject = finding.envelope.subject;
+  if (!show_secrets && !finding.secret.empty())
+    for (size_t at; (at = subject.find(finding.secret)) != std::string::npos;)
+      subject.replace(at, finding.secret.size(), redact(finding.secret));
+  add_field(out, "subject", subject);
   add_field(out, "part_path", finding.part_path);
   add_number(out, "line", finding.line);
   out += '}';
@@ -156,13 +175,26 @@ void print_summary(std::ostream& out, const ScanSummary& summary) {
   const double megabytes = static_cast<double>(summary.bytes) / 1e6;
   out << "credsift: " << summary.messages() << " messages: " << summary.messages_scanned
       << " scanned, " << summary.messages_skipped << " skipped, " << summary.messages_failed
-      << " failed; " << std::fixed << std::setprecision(1) << megabytes << " MB in "
+      << " failed";
+  if (summary.messages_outside_window)
+    out << ", " << summary.messages_outside_window << " outside the date window";
+  if (summary.messages_undated)
+    out << ", " << summary.messages_undated << " without a parseable Date (scanned)";
+  out << "; " << std::fixed << std::setprecision(1) << megabytes << " MB in "
       << std::setprecision(2) << summary.elapsed_seconds << " s";
   if (summary.elapsed_seconds > 0)
     out << " (" << std::setprecision(1) << megabytes / summary.elapsed_seconds << " MB/s)";
   out << "\n";
-  out << "credsift: " << summary.findings << " findings, " << summary.rejected
-      << " rejected as placeholders or low entropy";
+  out << "credsift: " << summary.findings << " findings, " << summary.rejected << " rejected";
+  if (!summary.rejected_by_reason.empty()) {
+    out << " (";
+    bool first = true;
+    for (const auto& [reason, count] : summary.rejected_by_reason) {
+      out << (first ? "" : ", ") << count << " " << reason;
+      first = false;
+    }
+    out << ")";
+  }
   if (summary.decode_problems) out << ", " << summary.decode_problems << " decode problems";
   if (summary.files_failed) out << ", " << summary.files_failed << " files unreadable";
   out << "\n";

@@ -1,5 +1,6 @@
 // End-to-end: the built credsift binary on corpora/samples must report exactly the findings
-// listed in corpora/samples.labels.tsv: none missing, none extra.
+// listed in corpora/samples.labels.tsv: none missing, none extra (--format findings: one raw
+// finding per line). The tickets made of them are checked in tickets_test.cpp.
 #include <gtest/gtest.h>
 #include <simdjson.h>
 #include <sys/stat.h>
@@ -90,7 +91,7 @@ std::string describe(const std::multiset<Key>& keys) {
 TEST(Samples, ReportsExactlyTheLabelledFindings) {
   TempDir temp;
   const fs::path output = temp.path() / "findings.jsonl";
-  const ScanRun run = run_credsift("scan '" + kSamples.string() + "' --format jsonl --output '" +
+  const ScanRun run = run_credsift("scan '" + kSamples.string() + "' --format findings --output '" +
                                    output.string() + "'");
   ASSERT_EQ(run.exit_code, 1) << run.err;
   const std::multiset<Key> expected = labelled();
@@ -117,7 +118,7 @@ TEST(Samples, ReportsExactlyTheLabelledFindings) {
 }
 
 TEST(Samples, SecretsAreRedactedUnlessAsked) {
-  const ScanRun redacted = run_credsift("scan '" + kSamples.string() + "'");
+  const ScanRun redacted = run_credsift("scan --format findings '" + kSamples.string() + "'");
   ASSERT_EQ(redacted.exit_code, 1) << redacted.err;
   const Reported reported = parse_jsonl(redacted.out);
   ASSERT_FALSE(reported.secrets.empty());
@@ -144,7 +145,7 @@ TEST(Samples, OutputIsDeterministicAcrossThreadCounts) {
 }
 
 TEST(Samples, ReadsOneMessageFromStdin) {
-  const ScanRun run = run_credsift("scan -", (kSamples / "eml/s05.eml").string());
+  const ScanRun run = run_credsift("scan --format findings -", (kSamples / "eml/s05.eml").string());
   ASSERT_EQ(run.exit_code, 1) << run.err;
   const Reported reported = parse_jsonl(run.out);
   ASSERT_EQ(reported.keys.size(), 1u) << run.out;
@@ -161,12 +162,17 @@ TEST(Samples, CleanInputExitsZero) {
   EXPECT_TRUE(run.out.empty());
 }
 
-TEST(Samples, JsonFormatIsOneArray) {
-  const ScanRun run = run_credsift("scan --format json '" + kSamples.string() + "'");
-  ASSERT_EQ(run.exit_code, 1) << run.err;
+TEST(Samples, JsonFormatIsOneDocumentOfTheJsonLinesTickets) {
+  const ScanRun lines = run_credsift("scan '" + kSamples.string() + "'");
+  const ScanRun document = run_credsift("scan --format json '" + kSamples.string() + "'");
+  ASSERT_EQ(document.exit_code, 1) << document.err;
   simdjson::dom::parser parser;
-  simdjson::dom::array findings = parser.parse(run.out).get_array();
-  EXPECT_EQ(findings.size(), labelled().size());
+  simdjson::dom::element root = parser.parse(document.out);
+  const size_t line_count =
+      static_cast<size_t>(std::count(lines.out.begin(), lines.out.end(), '\n'));
+  EXPECT_EQ(root["tickets"].get_array().size(), line_count);
+  EXPECT_EQ(root["summary"]["tickets"].get_uint64().value(), line_count);
+  EXPECT_EQ(root["summary"]["messages_scanned"].get_uint64().value(), labelled_message_count());
 }
 
 TEST(Cli, UsageErrorsExitTwo) {

@@ -1,0 +1,41 @@
+// credsift baseline: the fingerprints of a tickets file, for a later scan's --baseline.
+#include <boost/program_options.hpp>
+#include <iostream>
+
+#include "commands.hpp"
+#include "credsift/ticket.hpp"
+
+namespace po = boost::program_options;
+
+namespace credsift::cli {
+
+int command_baseline(const Arguments& arguments) {
+  po::options_description visible(
+      "credsift baseline --from TICKETS [--output FILE]\n\n"
+      "Writes the fingerprints of every ticket in TICKETS (JSON lines or one JSON document "
+      "from credsift scan)\nas a baseline: credsift scan --baseline FILE then suppresses and "
+      "counts those credentials.\n\nOptions");
+  std::string from, output;
+  visible.add_options()("help,h", "show this help")("from", po::value(&from),
+                                                    "tickets file written by credsift scan")(
+      "output,o", po::value(&output), "write the baseline to FILE (mode 0600), not stdout");
+  po::variables_map options;
+  po::store(po::command_line_parser(arguments).options(visible).run(), options);
+  po::notify(options);
+  if (options.count("help")) {
+    std::cout << visible;
+    return kExitClean;
+  }
+  if (from.empty()) throw po::error("--from TICKETS is required");
+  const std::string text = baseline_json(load_baseline(from));
+  if (output.empty()) {
+    std::cout << text;
+    return kExitClean;
+  }
+  OutputFile file(output);
+  std::fwrite(text.data(), 1, text.size(), file.get());
+  if (std::fflush(file.get()) != 0) throw std::runtime_error("cannot write " + output);
+  return kExitClean;
+}
+
+}  // namespace credsift::cli

@@ -1,0 +1,192 @@
+#include "scan_report.hpp"
+
+#include <unistd.h>
+
+#include <boost/program_options.hpp>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+#include <memory>
+#include <sstream>
+
+#include "commands.hpp"
+
+namespace po = boost::program_options;
+namespace fs = std::filesystem;
+
+namespace credsift::cli {
+
+void add_ticket_options(po::options_description& options, TicketSettings& settings) {
+  options.add_options()(
+      "since", po::value(&settings.since),
+      "only messages dated on or after DATE (YYYY-MM-DD, ISO 8601 or RFC 5322); messages "
+      "without a parseable Date are scanned and counted")("until", po::value(&settings.until),
+                                                          "only messages dated on or before DATE")(
+      "internal-domain", po::value(&settings.internal_domains)->composing(),
+      "a domain of your own (repeatable; subdomains included): other domains that sent or "
+      "received a secret are flagged external")(
+      "baseline", po::value(&settings.baseline),
+      "suppress (and count) tickets whose fingerprints are in FILE (a tickets file or the "
+      "output of credsift baseline)");
+}
+
+std::vector<OutputTarget> parse_output_targets(const std::string& default_format,
+                                               const std::vector<std::string>& outputs) {
+  const std::optional<OutputFormat> fallback = parse_output_format(default_format);
+  if (!fallback) throw po::error("unknown --format " + default_format);
+  std::vector<OutputTarget> targets;
+  for (const std::string& output : outputs) {
+    const size_t equals = output.find('=');
+    if (equals != std::string::npos) {
+      if (const auto format = parse_output_format(output.substr(0, equals))) {
+        if (equals + 1 == output.size()) throw po::error("--output " + output + ": no PATH");
+        targets.push_back({*format, output.substr(equals + 1)});
+        continue;
+      }
+    }
+    targets.push_back({*fallback, output});
+  }
+  if (targets.empty()) targets.push_back({*fallback, "-"});
+  return targets;
+}
+
+void apply_date_window(const TicketSettings& settings, ScanOptions& options) {
+  if (!settings.since.empty()) {
+    options.since = parse_date_argument(settings.since, false);
+    if (!options.since) throw po::error("--since: cannot read the date '" + settings.since + "'");
+  }
+  if (!settings.until.empty()) {
+    options.until = parse_date_argument(settings.until, true);
+    if (!options.until) throw po::error("--until: cannot read the date '" + settings.until + "'");
+  }
+  if (options.since && options.until && *options.since > *options.until)
+    throw po::error("--since is after --until");
+}
+
+namespace {
+
+// Bytes under the inputs that are regular files (directories walked), for the ETA. 0: unknown.
+uint64_t total_input_bytes(const std::vector<std::string>& inputs) {
+  uint64_t total = 0;
+  for (const std::string& input : inputs) {
+    if (input == "-") return 0;
+    std::error_code error;
+    if (fs::is_regular_file(input, error)) {
+      if (input.ends_with(".gz")) return 0;  // decompressed size unknown
+      total += fs::file_size(input, error);
+    } else if (fs::is_directory(input, error)) {
+      for (fs::recursive_directory_iterator it(input, error), end; !error && it != end;
+           it.increment(error)) {
+        if (!it->is_regular_file(error)) continue;
+        if (it->path().extension() == ".gz") return 0;
+        total += it->file_size(error);
+      }
+    }
+  }
+  return total;
+}
+
+// The progress line on a terminal: redrawn at most four times a second.
+class Progress {
+ public:
+  explicit Progress(uint64_t total_bytes) : total_(total_bytes) {}
+  void update(uint64_t bytes, uint64_t messages) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_ < std::chrono::milliseconds(250)) return;
+    last_ = now;
+    const double seconds = std::chrono::duration<double>(now - started_).count();
+    const double rate = seconds > 0 ? static_cast<double>(bytes) / 1e6 / seconds : 0;
+    std::ostringstream line;
+    line << std::fixed << std::setprecision(1) << "credsift: " << static_cast<double>(bytes) / 1e6
+         << " MB";
+    if (total_) line << " of " << static_cast<double>(total_) / 1e6 << " MB";
+    line << ", " << messages << " messages, " << rate << " MB/s";
+    if (total_ && rate > 0 && bytes < total_)
+      line << ", ETA " << static_cast<uint64_t>(static_cast<double>(total_ - bytes) / 1e6 / rate)
+           << " s";
+    std::cerr << "\r\033[K" << line.str() << std::flush;
+    drawn_ = true;
+  }
+  ~Progress() {
+    if (drawn_) std::cerr << "\r\033[K" << std::flush;
+  }
+
+ private:
+  uint64_t total_;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now(), last_{};
+  bool drawn_ = false;
+};
+
+}  // namespace
+
+int scan_and_report(const std::vector<std::string>& inputs, const Matcher& matcher,
+                    ScanOptions scan_options, const std::vector<OutputTarget>& targets,
+                    const TicketSettings& settings, bool quiet, bool show_secrets) {
+  TicketOptions ticket_options;
+  ticket_options.internal_domains = settings.internal_domains;
+  if (!settings.baseline.empty()) ticket_options.baseline = load_baseline(settings.baseline);
+
+  // Every file is created before the scan, so that a bad path fails at once.
+  std::vector<std::unique_ptr<OutputFile>> files;
+  std::vector<FILE*> streams;
+  for (const OutputTarget& target : targets) {
+    if (target.path == "-") {
+      streams.push_back(stdout);
+      continue;
+    }
+    files.push_back(std::make_unique<OutputFile>(target.path));
+    streams.push_back(files.back()->get());
+  }
+
+  TicketBuilder builder(ticket_options);
+  const auto on_finding = [&](const Finding& finding) {
+    builder.add(finding);
+    for (size_t i = 0; i < targets.size(); ++i)
+      if (targets[i].format == OutputFormat::Findings)
+        write_line(streams[i], finding_to_json(finding, show_secrets));
+  };
+  const auto on_diagnostic = [&](const Diagnostic& diagnostic) {
+    if (quiet) return;
+    std::cerr << "\r\033[K"
+              << "credsift: "
+              << (diagnostic.level == Diagnostic::Level::Error ? "error: " : "warning: ")
+              << diagnostic.file << " at byte " << diagnostic.offset << ": " << diagnostic.message
+              << "\n";
+  };
+  std::unique_ptr<Progress> progress;
+  if (!quiet && ::isatty(STDERR_FILENO)) {
+    progress = std::make_unique<Progress>(total_input_bytes(inputs));
+    scan_options.on_progress = [&](uint64_t bytes, uint64_t messages) {
+      progress->update(bytes, messages);
+    };
+  }
+  const ScanSummary summary = run_scan(inputs, matcher, scan_options, on_finding, on_diagnostic);
+  progress.reset();
+
+  const std::vector<Ticket> tickets = builder.build();
+  ReportContext context;
+  context.summary = &summary;
+  context.suppressed_by_baseline = builder.suppressed_findings();
+  context.show_secrets = show_secrets;
+  context.include_rejected = scan_options.include_rejected;
+  context.version = CREDSIFT_VERSION;
+  for (size_t i = 0; i < targets.size(); ++i) {
+    if (targets[i].format != OutputFormat::Findings) {
+      const std::string text =
+          format_tickets(targets[i].format, tickets, builder.rejected(), context);
+      std::fwrite(text.data(), 1, text.size(), streams[i]);
+    }
+    if (std::fflush(streams[i]) != 0)
+      throw std::runtime_error("cannot write " +
+                               (targets[i].path == "-" ? std::string("stdout") : targets[i].path));
+  }
+  if (!quiet) {
+    print_summary(std::cerr, summary);
+    print_ticket_summary(std::cerr, tickets, builder.suppressed_findings());
+  }
+  return tickets.empty() ? kExitClean : kExitFound;
+}
+
+}  // namespace credsift::cli

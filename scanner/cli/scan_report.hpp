@@ -1,0 +1,41 @@
+#pragma once
+// What `credsift scan` does with its findings: tickets in one or more formats, the baseline,
+// the date window, the progress line and the closing summary.
+#include <boost/program_options/options_description.hpp>
+#include <string>
+#include <vector>
+
+#include "credsift/match.hpp"
+#include "credsift/pipeline.hpp"
+#include "credsift/ticket.hpp"
+
+namespace credsift::cli {
+
+struct TicketSettings {
+  std::vector<std::string> internal_domains;
+  std::string baseline, since, until;
+};
+
+// --since, --until, --internal-domain, --baseline.
+void add_ticket_options(boost::program_options::options_description& options,
+                        TicketSettings& settings);
+
+struct OutputTarget {
+  OutputFormat format = OutputFormat::TicketsJsonl;
+  std::string path;  // "-": standard output
+};
+
+// Each --output is FORMAT=PATH or PATH (in the --format format); none: --format on stdout.
+// Throws boost::program_options::error on an unknown format.
+std::vector<OutputTarget> parse_output_targets(const std::string& default_format,
+                                               const std::vector<std::string>& outputs);
+
+// Applies the date window to the scan options (throws program_options::error on a bad date).
+void apply_date_window(const TicketSettings& settings, ScanOptions& options);
+
+// Runs the scan and writes every target; returns the exit code.
+int scan_and_report(const std::vector<std::string>& inputs, const Matcher& matcher,
+                    ScanOptions scan_options, const std::vector<OutputTarget>& targets,
+                    const TicketSettings& settings, bool quiet, bool show_secrets);
+
+}  // namespace credsift::cli

@@ -1,0 +1,516 @@
+// Ticket output formats: JSON lines, one JSON document, CSV, SARIF 2.1.0 and Markdown.
+#include <algorithm>
+#include <cstdio>
+#include <iomanip>
+#include <map>
+#include <ostream>
+#include <sstream>
+
+#include "credsift/ticket.hpp"
+
+namespace credsift {
+
+std::optional<OutputFormat> parse_output_format(std::string_view name) {
+  if (name == "jsonl" || name == "tickets") return OutputFormat::TicketsJsonl;
+  if (name == "json") return OutputFormat::TicketsJson;
+  if (name == "csv") return OutputFormat::Csv;
+  if (name == "sarif") return OutputFormat::Sarif;
+  if (name == "markdown" || name == "md") return OutputFormat::Markdown;
+  if (name == "findings") return OutputFormat::Findings;
+  return std::nullopt;
+}
+
+namespace {
+
+std::string json_string(std::string_view text) { return '"' + json_escape(text) + '"'; }
+
+// A JSON object built field by field, in order.
+class Object {
+ public:
+  Object& field(std::string_view name, std::string_view value) {
+    return raw(name, json_string(value));
+  }
+  Object& number(std::string_view name, uint64_t value) { return raw(name, std::to_string(value)); }
+  Object& boolean(std::string_view name, bool value) { return raw(name, value ? "true" : "false"); }
+  Object& raw(std::string_view name, std::string_view json) {
+    text_ += text_.size() > 1 ? ",\"" : "\"";
+    text_ += name;
+    text_ += "\":";
+    text_ += json;
+    return *this;
+  }
+  std::string done() { return text_ + '}'; }
+
+ private:
+  std::string text_ = "{";
+};
+
+template <typename Range, typename ToJson>
+std::string array(const Range& range, ToJson to_json) {
+  std::string out = "[";
+  for (const auto& item : range) {
+    if (out.size() > 1) out += ',';
+    out += to_json(item);
+  }
+  return out + ']';
+}
+
+std::string strings(const std::set<std::string>& values) { return array(values, json_string); }
+
+std::string evidence_object(const Evidence& evidence) {
+  Object object;
+  for (const auto& [name, value] : evidence) object.field(name, value);
+  return object.done();
+}
+
+std::string shown(std::string_view secret, bool show_secrets) {
+  return show_secrets ? std::string(secret) : redact(secret);
+}
+
+// Header values can hold the secret itself (a token pasted into a Subject).
+std::string masked(std::string_view text, std::string_view secret, bool show_secrets) {
+  if (show_secrets || secret.empty()) return std::string(text);
+  std::string out;
+  size_t position = 0;
+  for (size_t at; (at = text.find(secret, position)) != std::string_view::npos;
+       position = at + secret.size())
+    out.append(text.substr(position, at - position)).append(redact(secret));
+  return out.append(text.substr(position));
+}
+
+// Key ids stay recognisable (first and last 4 characters) so the right key can be revoked.
+std::string partial(std::string_view id, bool show_secrets) {
+  if (show_secrets || id.size() <= 12) return show_secrets ? std::string(id) : redact(id);
+  return std::string(id.substr(0, 4)) + "…" + std::string(id.substr(id.size() - 4));
+}
+
+std::string occurrence_json(const Occurrence& o, const Ticket& t, bool show_secrets) {
+  const auto mask = [&](std::string_view text) {
+    std::string out = masked(text, t.secret, show_secrets);
+    for (const RelatedCapture& r : t.related) out = masked(out, r.secret, show_secrets);
+    return out;
+  };
+  Object object;
+  object.field("rule_id", o.rule_id)
+      .field("file", o.file)
+      .number("offset", o.offset)
+      .number("message_index", o.message_index)
+      .field("message_id", o.message_id)
+      .field("date", o.date);
+  if (o.date_epoch)
+    object.field("date_utc", format_iso8601(*o.date_epoch));
+  else
+    object.boolean("undated", true);
+  object.field("from", mask(o.from))
+      .field("to", mask(o.to))
+      .field("cc", mask(o.cc))
+      .field("subject", mask(o.subject))
+      .field("part_path", o.part_path)
+      .number("line", o.line);
+  return object.done();
+}
+
+std::string rotation_json(const Rule& rule) {
+  Object object;
+  object.field("steps", rule.rotation).raw("references", array(rule.references, json_string));
+  return object.done();
+}
+
+std::string identity_text(const Evidence& identity) {
+  std::string out;
+  for (const auto& [name, value] : identity) {
+    if (!out.empty()) out += "; ";
+    out += name + "=" + value;
+  }
+  return out;
+}
+
+std::string join(const std::set<std::string>& values, std::string_view separator) {
+  std::string out;
+  for (const std::string& value : values) {
+    if (!out.empty()) out += separator;
+    out += value;
+  }
+  return out;
+}
+
+Evidence shown_identity(const Ticket& ticket, bool show_secrets) {
+  Evidence identity = ticket.identity;
+  for (auto& [name, value] : identity)
+    if (name == "access_key_id") value = partial(value, show_secrets);
+  return identity;
+}
+
+}  // namespace
+
+std::string ticket_to_json(const Ticket& ticket, bool show_secrets) {
+  const Rule& rule = *ticket.rule;
+  Object object;
+  object.field("record", "ticket")
+      .field("id", ticket.id)
+      .field("title", rule.name)
+      .field("type", rule.category)
+      .field("provider", rule.provider)
+      .field("rule_id", rule.id)
+      .raw("rules", array(ticket.rules, json_string))
+      .field("severity", to_string(rule.severity))
+      .field("status", to_string(ticket.validation.status));
+  if (!ticket.validation.reason.empty()) object.field("status_reason", ticket.validation.reason);
+  if (!ticket.validation.validator.empty()) object.field("validator", ticket.validation.validator);
+  object.field("confidence", ticket.validation.confidence)
+      .raw("evidence", evidence_object(ticket.validation.evidence))
+      .field("secret", shown(ticket.secret, show_secrets))
+      .field("fingerprint", ticket.fingerprint)
+      .raw("identity", evidence_object(shown_identity(ticket, show_secrets)))
+      .raw("related", array(ticket.related, [&](const RelatedCapture& r) {
+             return Object()
+                 .field("role", r.role)
+                 .field("rule_id", r.rule_id)
+                 .field("secret", shown(r.secret, show_secrets))
+                 .field("fingerprint", r.fingerprint)
+                 .done();
+           }));
+  object
+      .raw("first_seen",
+           ticket.first_seen ? json_string(format_iso8601(*ticket.first_seen)) : "null")
+      .raw("last_seen", ticket.last_seen ? json_string(format_iso8601(*ticket.last_seen)) : "null")
+      .boolean("undated_occurrences", ticket.undated)
+      .number("message_count", ticket.messages())
+      .raw("occurrences", array(ticket.occurrences, [&](const Occurrence& o) {
+             return occurrence_json(o, ticket, show_secrets);
+           }));
+  object.raw("exposure", Object()
+                             .raw("addresses", strings(ticket.addresses))
+                             .raw("domains", strings(ticket.domains))
+                             .raw("external_domains", strings(ticket.external_domains))
+                             .boolean("external", !ticket.external_domains.empty())
+                             .done());
+  object.raw("rotation", rotation_json(rule));
+  return object.done();
+}
+
+namespace {
+
+std::string rejected_json(const Finding& finding, bool show_secrets) {
+  return "{\"record\":\"rejected\"," + finding_to_json(finding, show_secrets).substr(1);
+}
+
+std::string summary_json(const ReportContext& context, const std::vector<Ticket>& tickets,
+                         size_t rejected) {
+  Object object;
+  if (const ScanSummary* s = context.summary) {
+    object.number("messages_scanned", s->messages_scanned)
+        .number("messages_skipped", s->messages_skipped)
+        .number("messages_failed", s->messages_failed)
+        .number("messages_outside_window", s->messages_outside_window)
+        .number("messages_undated", s->messages_undated)
+        .number("bytes", s->bytes)
+        .number("findings", s->findings)
+        .number("rejected", s->rejected);
+  } else {
+    object.number("rejected", rejected);
+  }
+  object.number("tickets", tickets.size())
+      .number("suppressed_by_baseline", context.suppressed_by_baseline);
+  std::map<std::string, uint64_t> by_severity, by_status;
+  for (const Ticket& t : tickets) {
+    ++by_severity[std::string(to_string(t.rule->severity))];
+    ++by_status[std::string(to_string(t.validation.status))];
+  }
+  Object severity, status;
+  for (const auto& [name, count] : by_severity) severity.number(name, count);
+  for (const auto& [name, count] : by_status) status.number(name, count);
+  object.raw("tickets_by_severity", severity.done()).raw("tickets_by_status", status.done());
+  return object.done();
+}
+
+// CSV field (RFC 4180); cells that a spreadsheet would run as a formula get a leading quote.
+std::string csv(std::string_view text) {
+  std::string value(text);
+  if (!value.empty() && std::string_view("=+-@\t\r").find(value.front()) != std::string_view::npos)
+    value.insert(0, 1, '\'');
+  std::string out = "\"";
+  for (char c : value) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + '"';
+}
+
+std::string format_csv(const std::vector<Ticket>& tickets, bool show_secrets) {
+  std::string out =
+      "id,severity,status,confidence,title,type,provider,rule_id,secret,fingerprint,identity,"
+      "first_seen,last_seen,messages,occurrences,domains,external_domains,exposed_to,locations,"
+      "rotation\r\n";
+  for (const Ticket& t : tickets) {
+    std::set<std::string> locations;
+    for (const Occurrence& o : t.occurrences)
+      locations.insert(o.file + "@" + std::to_string(o.offset) + " " + o.message_id);
+    const std::string row[] = {t.id,
+                               std::string(to_string(t.rule->severity)),
+                               std::string(to_string(t.validation.status)),
+                               t.validation.confidence,
+                               t.rule->name,
+                               t.rule->category,
+                               t.rule->provider,
+                               t.rule->id,
+                               shown(t.secret, show_secrets),
+                               t.fingerprint,
+                               identity_text(shown_identity(t, show_secrets)),
+                               t.first_seen ? format_iso8601(*t.first_seen) : "",
+                               t.last_seen ? format_iso8601(*t.last_seen) : "",
+                               std::to_string(t.messages()),
+                               std::to_string(t.occurrences.size()),
+                               join(t.domains, " "),
+                               join(t.external_domains, " "),
+                               join(t.addresses, " "),
+                               join(locations, "\n"),
+                               t.rule->rotation};
+    bool first = true;
+    for (const std::string& cell : row) {
+      if (!first) out += ',';
+      out += csv(cell);
+      first = false;
+    }
+    out += "\r\n";
+  }
+  return out;
+}
+
+// A file path as a URI reference: absolute paths as file:// URIs, bytes outside the unreserved
+// set (and '/') percent-encoded.
+std::string path_uri(std::string_view path) {
+  std::string out = path.starts_with("/") ? "file://" : "";
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  for (unsigned char c : path) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '/') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out.empty() ? "stdin" : out;
+}
+
+std::string_view sarif_level(Severity severity) {
+  switch (severity) {
+    case Severity::Critical:
+    case Severity::High:
+      return "error";
+    case Severity::Medium:
+      return "warning";
+    case Severity::Low:
+      return "note";
+  }
+  return "warning";
+}
+
+std::string format_sarif(const std::vector<Ticket>& tickets, const ReportContext& context) {
+  std::vector<const Rule*> rules;
+  std::map<std::string, size_t> rule_index;
+  for (const Ticket& t : tickets)
+    if (rule_index.emplace(t.rule->id, rules.size()).second) rules.push_back(t.rule);
+  const std::string rules_json = array(rules, [](const Rule* rule) {
+    return Object()
+        .field("id", rule->id)
+        .field("name", rule->name)
+        .raw("shortDescription", Object().field("text", rule->name).done())
+        .raw("fullDescription", Object().field("text", rule->description).done())
+        .raw("help", Object().field("text", "Rotation: " + rule->rotation).done())
+        .raw("defaultConfiguration", Object().field("level", sarif_level(rule->severity)).done())
+        .raw("properties", Object()
+                               .field("provider", rule->provider)
+                               .field("category", rule->category)
+                               .field("severity", to_string(rule->severity))
+                               .done())
+        .done();
+  });
+  const std::string results = array(tickets, [&](const Ticket& t) {
+    std::ostringstream message;
+    message << t.rule->name << ": " << shown(t.secret, context.show_secrets) << " ("
+            << to_string(t.validation.status) << ", confidence " << t.validation.confidence << "), "
+            << t.messages() << " message(s), exposed to " << t.domains.size()
+            << " domain(s). Ticket " << t.id << ".";
+    const std::string locations = array(t.occurrences, [](const Occurrence& o) {
+      std::ostringstream where;
+      where << "message " << o.message_id << " (" << o.date << "), part " << o.part_path
+            << ", line " << o.line;
+      return Object()
+          .raw("physicalLocation",
+               Object()
+                   .raw("artifactLocation", Object().field("uri", path_uri(o.file)).done())
+                   .raw("region", Object().number("byteOffset", o.offset).done())
+                   .done())
+          .raw("message", Object().field("text", where.str()).done())
+          .done();
+    });
+    return Object()
+        .field("ruleId", t.rule->id)
+        .number("ruleIndex", rule_index.at(t.rule->id))
+        .field("level", sarif_level(t.rule->severity))
+        .raw("message", Object().field("text", message.str()).done())
+        .raw("locations", locations)
+        .raw("partialFingerprints", Object().field("credsiftFingerprint/v1", t.fingerprint).done())
+        .raw("properties", ticket_to_json(t, context.show_secrets))
+        .done();
+  });
+  return Object()
+             .field("$schema", "https://json.schemastore.org/sarif-2.1.0.json")
+             .field("version", "2.1.0")
+             .raw("runs",
+                  "[" +
+                      Object()
+                          .raw("tool", Object()
+                                           .raw("driver", Object()
+                                                              .field("name", "credsift")
+                                                              .field("version", context.version)
+                                                              .raw("rules", rules_json)
+                                                              .done())
+                                           .done())
+                          .raw("results", results)
+                          .done() +
+                      "]")
+             .done() +
+         "\n";
+}
+
+std::string md(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '|' || c == '\\' || c == '`' || c == '*' || c == '_' || c == '<' || c == '>' ||
+        c == '[' || c == ']')
+      out += '\\';
+    if (c == '\n' || c == '\r') {
+      out += ' ';
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+std::string format_markdown(const std::vector<Ticket>& tickets,
+                            const std::vector<Finding>& rejected, const ReportContext& context) {
+  std::ostringstream out;
+  out << "# credsift rotation report\n\n## Summary\n\n| | count |\n|---|---:|\n";
+  if (const ScanSummary* s = context.summary) {
+    out << "| messages scanned | " << s->messages_scanned << " |\n"
+        << "| messages skipped | " << s->messages_skipped << " |\n"
+        << "| messages failed | " << s->messages_failed << " |\n"
+        << "| messages outside the date window | " << s->messages_outside_window << " |\n"
+        << "| messages without a parseable Date | " << s->messages_undated << " |\n"
+        << "| findings | " << s->findings << " |\n"
+        << "| rejected hits | " << s->rejected << " |\n";
+  }
+  out << "| tickets | " << tickets.size() << " |\n"
+      << "| suppressed by baseline | " << context.suppressed_by_baseline << " |\n\n";
+
+  static constexpr Severity kOrder[] = {Severity::Critical, Severity::High, Severity::Medium,
+                                        Severity::Low};
+  out << "## Tickets by severity\n";
+  for (Severity severity : kOrder) {
+    const auto count = std::count_if(tickets.begin(), tickets.end(),
+                                     [&](const Ticket& t) { return t.rule->severity == severity; });
+    if (count == 0) continue;
+    out << "\n### " << to_string(severity) << " (" << count << ")\n\n"
+        << "| ticket | credential | status | confidence | secret | identity | first seen | "
+           "last seen | messages | domains | external | rotation |\n"
+        << "|---|---|---|---|---|---|---|---|---:|---|---|---|\n";
+    for (const Ticket& t : tickets) {
+      if (t.rule->severity != severity) continue;
+      out << "| " << t.id << " | " << md(t.rule->name) << " | " << to_string(t.validation.status)
+          << " | " << t.validation.confidence << " | `" << md(shown(t.secret, context.show_secrets))
+          << "` | " << md(identity_text(shown_identity(t, context.show_secrets))) << " | "
+          << (t.first_seen ? format_iso8601(*t.first_seen) : "?") << " | "
+          << (t.last_seen ? format_iso8601(*t.last_seen) : "?") << " | " << t.messages() << " | "
+          << md(join(t.domains, ", ")) << " | " << md(join(t.external_domains, ", ")) << " | "
+          << md(t.rule->rotation) << " |\n";
+    }
+  }
+
+  struct DomainExposure {
+    std::set<std::string> tickets, addresses;
+    bool external = false;
+  };
+  std::map<std::string, DomainExposure> domains;
+  for (const Ticket& t : tickets)
+    for (const std::string& address : t.addresses) {
+      DomainExposure& d = domains[std::string(address_domain(address))];
+      d.tickets.insert(t.id);
+      d.addresses.insert(address);
+      d.external = d.external || t.external_domains.count(std::string(address_domain(address)));
+    }
+  out << "\n## Exposure by domain\n\n| domain | external | tickets | addresses |\n"
+      << "|---|---|---:|---|\n";
+  for (const auto& [domain, d] : domains)
+    out << "| " << md(domain) << " | " << (d.external ? "yes" : "no") << " | " << d.tickets.size()
+        << " | " << md(join(d.addresses, ", ")) << " |\n";
+
+  if (context.include_rejected && !rejected.empty()) {
+    out << "\n## Rejected hits\n\n| rule | reason | secret | message |\n|---|---|---|---|\n";
+    for (const Finding& f : rejected)
+      out << "| " << md(f.rule->id) << " | " << md(f.validation.reason) << " | `"
+          << md(shown(f.secret, context.show_secrets)) << "` | " << md(f.envelope.message_id)
+          << " |\n";
+  }
+  return out.str();
+}
+
+}  // namespace
+
+std::string format_tickets(OutputFormat format, const std::vector<Ticket>& tickets,
+                           const std::vector<Finding>& rejected, const ReportContext& context) {
+  switch (format) {
+    case OutputFormat::TicketsJsonl:
+    case OutputFormat::Findings: {
+      std::string out;
+      for (const Ticket& t : tickets) out += ticket_to_json(t, context.show_secrets) + "\n";
+      if (context.include_rejected)
+        for (const Finding& f : rejected) out += rejected_json(f, context.show_secrets) + "\n";
+      return out;
+    }
+    case OutputFormat::TicketsJson: {
+      Object object;
+      object.field("credsift_version", context.version)
+          .raw("summary", summary_json(context, tickets, rejected.size()))
+          .raw("tickets", array(tickets, [&](const Ticket& t) {
+                 return ticket_to_json(t, context.show_secrets);
+               }));
+      if (context.include_rejected)
+        object.raw("rejected", array(rejected, [&](const Finding& f) {
+                     return rejected_json(f, context.show_secrets);
+                   }));
+      return object.done() + "\n";
+    }
+    case OutputFormat::Csv:
+      return format_csv(tickets, context.show_secrets);
+    case OutputFormat::Sarif:
+      return format_sarif(tickets, context);
+    case OutputFormat::Markdown:
+      return format_markdown(tickets, rejected, context);
+  }
+  return {};
+}
+
+void print_ticket_summary(std::ostream& out, const std::vector<Ticket>& tickets,
+                          uint64_t suppressed_by_baseline) {
+  std::map<Severity, uint64_t> by_severity;
+  std::map<std::string, uint64_t> by_status;
+  for (const Ticket& t : tickets) {
+    ++by_severity[t.rule->severity];
+    ++by_status[std::string(to_string(t.validation.status))];
+  }
+  out << "credsift: " << tickets.size() << " tickets";
+  if (suppressed_by_baseline)
+    out << " (" << suppressed_by_baseline << " findings suppressed by the baseline)";
+  out << ":";
+  for (auto it = by_severity.rbegin(); it != by_severity.rend(); ++it)
+    out << " " << it->second << " " << to_string(it->first);
+  out << ";";
+  for (const auto& [status, count] : by_status) out << " " << count << " " << status;
+  out << "\n";
+}
+
+}  // namespace credsift
