@@ -380,6 +380,30 @@ bool charge(DecodeContext& ctx, uint64_t bytes, const std::string& path, uint64_
   return false;
 }
 
+bool names_a_message(std::string_view name) {
+  return iends_with(name, ".eml") || iends_with(name, ".mbox") || iends_with(name, ".msg.txt");
+}
+
+// A message inside an archive or attached as a file is decoded as a whole message, its paths
+// under the file's.
+void decode_nested_message(std::string_view bytes, const std::string& path, uint64_t offset,
+                           size_t depth, DecodeContext& ctx, DecodedMessage& dm) {
+  if (depth > ctx.limits.max_archive_depth || depth > kHardArchiveDepth) {
+    add_problem(dm.problems, offset,
+                path + ": archive nesting depth limit " +
+                    std::to_string(ctx.limits.max_archive_depth) + " reached; not decoded");
+    return;
+  }
+  DecodedMessage inner;
+  decode_into(bytes, ctx, inner, depth + 1);
+  for (Segment& s : inner.segments) {
+    s.part_path = path + "!" + s.part_path;
+    dm.segments.push_back(std::move(s));
+  }
+  for (auto& s : inner.storage) dm.storage.push_back(std::move(s));
+  for (DecodeProblem& p : inner.problems) add_problem(dm.problems, offset, path + ": " + p.what);
+}
+
 struct Entry {
   std::string name;
   std::string* data;  // owned by dm.storage
@@ -513,24 +537,6 @@ void decode_entry(const Entry& e, const std::string& path, uint64_t offset, size
                   DecodeContext& ctx, DecodedMessage& dm) {
   std::string_view base = e.name;
   if (size_t slash = base.rfind('/'); slash != npos) base = base.substr(slash + 1);
-  if (iends_with(base, ".eml") || iends_with(base, ".mbox") || iends_with(base, ".msg.txt")) {
-    if (depth > ctx.limits.max_archive_depth || depth > kHardArchiveDepth) {
-      add_problem(dm.problems, offset,
-                  path + ": archive nesting depth limit " +
-                      std::to_string(ctx.limits.max_archive_depth) + " reached; not decoded");
-      return;
-    }
-    // A message inside an archive is decoded as a whole message, its paths under the entry.
-    DecodedMessage inner;
-    decode_into(*e.data, ctx, inner, depth);
-    for (Segment& s : inner.segments) {
-      s.part_path = path + "!" + s.part_path;
-      dm.segments.push_back(std::move(s));
-    }
-    for (auto& s : inner.storage) dm.storage.push_back(std::move(s));
-    for (DecodeProblem& p : inner.problems) add_problem(dm.problems, offset, path + ": " + p.what);
-    return;
-  }
   decode_blob(*e.data, base, path, offset, depth, ctx, dm);
 }
 
@@ -590,6 +596,10 @@ void decode_blob(std::string_view bytes, std::string_view name, const std::strin
       return;
     }
     decode_archive(bytes, name, path, offset, depth, kind, ctx, dm);
+    return;
+  }
+  if (names_a_message(name) && is_text_like(bytes)) {
+    decode_nested_message(bytes, path, offset, depth, ctx, dm);
     return;
   }
   if (starts_with_bytes(bytes, "%PDF-")) {

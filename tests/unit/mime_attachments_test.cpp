@@ -219,6 +219,14 @@ TEST(Archives, MessageInsideAnArchiveIsDecodedAsAMessage) {
   ASSERT_NE(find_segment(dm, "2:attachment=mails.zip!fwd/old.eml!headers"), nullptr);
 }
 
+TEST(Archives, EmlFileAttachedAsOctetStreamIsDecodedAsAMessage) {
+  std::string eml = "From: b@example.test\nSubject: inner\n\npassword: Eml-File-8\n";
+  DecodedMessage dm = decode_message(mail_with(eml, "saved.eml"));
+  const Segment* body = find_segment(dm, "2:attachment=saved.eml!1");
+  ASSERT_NE(body, nullptr) << paths(dm);
+  EXPECT_EQ(body->text, "password: Eml-File-8\n");
+}
+
 TEST(Ooxml, DocxParagraphsAndXlsxCellsWithSharedStrings) {
   std::string docx = zip(
       {{"[Content_Types].xml", "<Types/>"},
