@@ -118,10 +118,10 @@ def peer_findings(documents, mbox):
                 line = ((message.get("loc") or {}).get("start") or {}).get("line", 0)
                 text = ""
                 data = message.get("data") or {}
-                for key in ("SECRET", "secret", "KEY", "key", "TOKEN", "token", "PASSWORD", "password"):
-                    if isinstance(data.get(key), str):
-                        text = data[key]
-                        break
+                # Run with --no-maskSecrets, the rule's data holds the secret (key names vary).
+                values = [v for v in data.values() if isinstance(v, str) and v.strip("*")]
+                if values:
+                    text = max(values, key=len)
                 if not text:
                     text = mbox.data[start:end].decode("utf-8", "replace")
                 out.append((mbox.by_line(int(line)), text))
