@@ -174,6 +174,7 @@ std::string html_to_text(std::string_view html) {
   auto newline = [&] {
     if (!out.empty() && out.back() != '\n') out.push_back('\n');
   };
+  std::vector<std::pair<size_t, size_t>> kept_values;  // per tag, reused to avoid allocations
   size_t i = 0;
   while (i < n) {
     const void* lt = std::memchr(html.data() + i, '<', n - i);
@@ -208,7 +209,7 @@ std::string html_to_text(std::string_view html) {
     std::string attrs_out;
     // (end of a kept URL value in the input, size of attrs_out after it): on the fallback below
     // only values inside the shortened tag are kept, or every later tag would emit them again.
-    std::vector<std::pair<size_t, size_t>> kept_values;
+    kept_values.clear();
     while (k < n) {
       char c = html[k];
       if (c == '>') {
