@@ -387,3 +387,25 @@ TEST(Tickets, RejectedHitsAreCountedAndListedOnRequest) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Tickets, ProgressLineOnATerminalOnly) {
+  if (std::system("command -v script >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "script(1) is not installed: no terminal to run credsift on";
+  TempDir temp;
+  const fs::path typescript = temp.path() / "typescript";
+  const std::string inner = std::string("'") + CREDSIFT_BINARY + "' scan --format findings '" +
+                            (kSamples / "inbox.mbox").string() + "' >/dev/null; true";
+  ASSERT_EQ(std::system(
+                ("script -qec \"" + inner + "\" '" + typescript.string() + "' >/dev/null").c_str()),
+            0);
+  const std::string terminal = slurp(typescript);
+  EXPECT_NE(terminal.find(" MB, 1 messages, "), std::string::npos) << terminal;
+  EXPECT_NE(terminal.find(" MB of "), std::string::npos) << terminal;  // the size is known
+  // Not a terminal: no progress line.
+  const ScanRun piped = run_credsift("scan '" + (kSamples / "inbox.mbox").string() + "'");
+  EXPECT_EQ(piped.err.find(" MB, 1 messages, "), std::string::npos) << piped.err;
+}
+
+}  // namespace
