@@ -93,6 +93,13 @@ long children_peak_kb() {
   return usage.ru_maxrss;
 }
 
+// Measured: 330 MB plain, 554 MB under AddressSanitizer (shadow memory, quarantine).
+#if defined(__SANITIZE_ADDRESS__)
+constexpr long kPeakLimitMb = 1200;
+#else
+constexpr long kPeakLimitMb = 800;
+#endif
+
 const std::string kHead = "From: a@acme.test\nTo: b@acme.test\nSubject: t\nMessage-ID: <m@x>\n";
 
 TEST(HostileMail, EveryCaseIsCountedReportedAndBoundedInMemory) {
@@ -169,7 +176,7 @@ TEST(HostileMail, EveryCaseIsCountedReportedAndBoundedInMemory) {
   // The bomb alone is 4 TB expanded; the default per-message budget is 256 MB.
   // (ru_maxrss of children is the largest child so far; this test runs credsift first.)
   if (peak_kb > before) {
-    EXPECT_LT(peak_kb, 800L * 1024) << "peak RSS " << peak_kb << " kB";
+    EXPECT_LT(peak_kb, kPeakLimitMb * 1024) << "peak RSS " << peak_kb << " kB";
   }
   std::cerr << "credsift peak RSS on the hostile corpus: " << peak_kb / 1024 << " MB\n";
 }
