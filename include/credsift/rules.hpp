@@ -33,6 +33,9 @@ struct Rule {
   std::vector<std::string> negative_examples;
   std::vector<std::string> references;
   std::string rotation;     // what to revoke and where
+  // The smallest named ruleset holding the rule: "default" (also in strict when confidence is
+  // high, and in all) or "all" (noisy rules, only with --ruleset all).
+  std::string ruleset = "default";
   std::filesystem::path file;  // where the rule was loaded from
 };
 

@@ -6,6 +6,9 @@
 #include <string>
 #include <vector>
 
+#include <boost/program_options/options_description.hpp>
+
+#include "credsift/rule_select.hpp"
 #include "credsift/rules.hpp"
 
 namespace credsift::cli {
@@ -26,6 +29,9 @@ int command_milter(const Arguments& arguments);  // milter_command.cpp
 std::filesystem::path default_rules_dir();
 // The built-in rules (unless no_default) followed by the user's extra files or directories.
 RuleSet load_rule_set(const std::vector<std::string>& extra, bool no_default);
+// --ruleset, --enable and --disable, filling `selection` (whose ruleset is the default shown).
+void add_rule_selection_options(boost::program_options::options_description& options,
+                                RuleSelection& selection);
 
 // An output file created with mode 0600 whatever the umask: findings are redacted, but who
 // wrote to whom is sensitive too.

@@ -2,6 +2,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <boost/program_options.hpp>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -27,6 +28,18 @@ RuleSet load_rule_set(const std::vector<std::string>& extra, bool no_default) {
   if (!no_default) paths.push_back(default_rules_dir());
   for (const std::string& path : extra) paths.emplace_back(path);
   return load_rules(paths);
+}
+
+void add_rule_selection_options(boost::program_options::options_description& options,
+                                RuleSelection& selection) {
+  namespace po = boost::program_options;
+  options.add_options()(
+      "ruleset", po::value(&selection.ruleset)->default_value(selection.ruleset),
+      "named ruleset: default (all but noisy rules), strict (high-confidence rules only) or all")(
+      "enable", po::value(&selection.enable)->composing(),
+      "add rules by id, category or id glob such as 'github.*' (repeatable)")(
+      "disable", po::value(&selection.disable)->composing(),
+      "remove rules by id, category or id glob (repeatable; wins over --enable)");
 }
 
 OutputFile::OutputFile(const std::string& path) {

@@ -32,6 +32,7 @@ Usage:
   credsift scan [options] INPUT...   scan mailboxes (mbox, Maildir, .eml, directories, gzip, -)
   credsift rules list [--json]       list the loaded rules
   credsift baseline --from TICKETS   fingerprints of a tickets file, for scan --baseline
+  credsift rules check [DIR]         run every rule example and negative (DIR: your rules)
   credsift check [options] [FILE|-]  check one message for a mail gateway (exit 0 pass or tag,
                                      1 hold or reject, 2 error)
   credsift milter --socket SOCKET    run as a milter (Postfix smtpd_milters)

@@ -58,6 +58,8 @@ int command_scan(const Arguments& arguments) {
       "bytes per line matched; longer lines are split there and reported")(
       "quiet,q", "no summary and no warnings on stderr");
   add_ticket_options(visible, ticket_settings);
+  RuleSelection rule_selection;
+  add_rule_selection_options(visible, rule_selection);
   po::options_description hidden;
   hidden.add_options()("input", po::value(&inputs));
   po::options_description all;
@@ -81,7 +83,8 @@ int command_scan(const Arguments& arguments) {
 
   const bool quiet = options.count("quiet") > 0;
   const bool show_secrets = options.count("show-secrets") > 0;
-  const RuleSet rules = load_rule_set(extra_rules, options.count("no-default-rules") > 0);
+  const RuleSet rules = select_rules(
+      load_rule_set(extra_rules, options.count("no-default-rules") > 0), rule_selection);
   MatcherOptions matcher_options;
   matcher_options.use_cache = options.count("no-rule-cache") == 0;
   const Matcher matcher(rules, matcher_options);

@@ -109,6 +109,7 @@ class RuleReader {
     if (!has_secret_capture(rule.pattern)) error("pattern has no (?<secret>...) capture");
     read_flags(rule);
     read_entropy(rule);
+    read_ruleset(rule);
     read_examples(rule);
     for (dom::element item : array("negative_examples")) {
       std::string_view text;
@@ -130,7 +131,7 @@ class RuleReader {
   static constexpr std::array kKeys = {
       "id",         "name",     "description", "provider",    "category", "pattern",
       "flags",      "severity", "confidence",  "min_entropy", "examples", "negative_examples",
-      "references", "rotation"};
+      "references", "rotation", "ruleset"};
 
   // An unknown key is most often a typo ("flag", "negatives") that would silently drop data.
   void check_keys() const {
@@ -191,6 +192,15 @@ class RuleReader {
       else
         error("unknown flag '" + std::string(flag) + "' (expected caseless or dotall)");
     }
+  }
+
+  void read_ruleset(Rule& rule) const {
+    dom::element value;
+    if (object_.at_key("ruleset").get(value)) return;  // optional: "default"
+    std::string_view ruleset;
+    if (value.get_string().get(ruleset) || (ruleset != "default" && ruleset != "all"))
+      error("ruleset must be \"default\" or \"all\"");
+    rule.ruleset = std::string(ruleset);
   }
 
   void read_entropy(Rule& rule) const {

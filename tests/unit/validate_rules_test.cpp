@@ -5,6 +5,7 @@
 #include <string>
 
 #include "credsift/match.hpp"
+#include "credsift/rule_check.hpp"
 #include "credsift/rules.hpp"
 #include "credsift/validate.hpp"
 
@@ -28,58 +29,40 @@ std::vector<Hit> scan(std::string_view text) {
   return hits;
 }
 
-std::string describe(const std::vector<Hit>& hits, std::string_view text, uint32_t rule) {
-  std::string out;
-  for (const Hit& hit : hits) {
-    if (hit.rule != rule) continue;
-    const Rule& r = all_rules().rules[hit.rule];
-    const std::string secret(text.substr(hit.secret.begin, hit.secret.end - hit.secret.begin));
-    out += "\n  hit secret '" + secret + "' (" +
-           std::string(to_string(validate(r, secret).status)) + " " + validate(r, secret).reason +
-           ")";
-  }
-  return out.empty() ? "\n  (no hit of this rule)" : out;
+// The same check as `credsift rules check`: every example found with its secret and accepted,
+// no negative example accepted.
+TEST(RuleExamples, EveryExampleFoundAndNoNegativeAccepted) {
+  const auto failures = check_rule_examples(matcher());
+  for (const RuleCheckFailure& failure : failures)
+    ADD_FAILURE() << "rule " << all_rules().rules[failure.rule].id << ": " << failure.message
+                  << " in:\n"
+                  << failure.text;
+  EXPECT_TRUE(failures.empty());
 }
 
-TEST(RuleExamples, EveryExampleIsFoundWithItsSecret) {
-  const auto& rules = all_rules().rules;
-  for (uint32_t i = 0; i < rules.size(); ++i) {
-    const Rule& rule = rules[i];
-    for (const RuleExample& example : rule.examples) {
-      const auto hits = scan(example.text);
-      bool found = false;
-      for (const Hit& hit : hits) {
-        if (hit.rule != i) continue;
-        const std::string_view secret =
-            std::string_view(example.text)
-                .substr(hit.secret.begin, hit.secret.end - hit.secret.begin);
-        if (secret == example.secret && validate(rule, secret).status != ValidationStatus::Rejected)
-          found = true;
-      }
-      EXPECT_TRUE(found) << "rule " << rule.id << ": example not found with secret '"
-                         << example.secret << "' in:\n"
-                         << example.text << describe(hits, example.text, i);
-    }
-  }
-}
-
-TEST(RuleExamples, NoNegativeExampleYieldsAnAcceptedHit) {
-  const auto& rules = all_rules().rules;
-  for (uint32_t i = 0; i < rules.size(); ++i) {
-    const Rule& rule = rules[i];
-    for (const std::string& negative : rule.negative_examples) {
-      const auto hits = scan(negative);
-      for (const Hit& hit : hits) {
-        if (hit.rule != i) continue;
-        const std::string_view secret =
-            std::string_view(negative).substr(hit.secret.begin, hit.secret.end - hit.secret.begin);
-        EXPECT_EQ(to_string(validate(rule, secret).status), "rejected")
-            << "rule " << rule.id << ": negative example accepted with secret '" << secret
-            << "' in:\n"
-            << negative;
-      }
-    }
-  }
+// The check itself must catch a wrong secret, a missed example and an accepted negative.
+TEST(RuleExamples, CheckReportsBrokenExamples) {
+  RuleSet set;
+  Rule rule;
+  rule.id = "t.token";
+  rule.pattern = "\\b(?<secret>tok_[a-z0-9]{8})\\b";
+  rule.examples = {{"id tok_a1b2c3d4 here", "tok_a1b2c3d4"},
+                   {"short tok_a1b2 only", "tok_a1b2"},
+                   {"id tok_a1b2c3d4", "tok_a1b2c3"}};
+  rule.negative_examples = {"nothing here", "leaked tok_z9y8x7w6"};
+  set.rules.push_back(rule);
+  MatcherOptions options;
+  options.use_cache = false;
+  const Matcher checked(set, options);
+  const auto failures = check_rule_examples(checked);
+  ASSERT_EQ(failures.size(), 3u);
+  EXPECT_FALSE(failures[0].negative);
+  EXPECT_EQ(failures[0].text, "short tok_a1b2 only");
+  EXPECT_NE(failures[0].message.find("no hit"), std::string::npos);
+  EXPECT_FALSE(failures[1].negative);
+  EXPECT_NE(failures[1].message.find("'tok_a1b2c3d4'"), std::string::npos);
+  EXPECT_TRUE(failures[2].negative);
+  EXPECT_EQ(failures[2].text, "leaked tok_z9y8x7w6");
 }
 
 TEST(RuleExamples, EveryRuleHasEnoughExamplesAndGuidance) {
