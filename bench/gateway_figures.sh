@@ -118,5 +118,5 @@ echo "== Postfix on loopback, $smtp_count messages, 4 sessions"
 echo "with credsift milter    $with_milter messages/s"
 echo "without milter          $without_milter messages/s"
 python3 -c "print(f'milter / no milter: x{$with_milter / $without_milter:.2f}')"
-echo "milter verdicts: $(grep -oE ': (pass|tag|hold|reject): ' "$work/milter.log" | sort | uniq -c |
-  awk '{printf "%s %s  ", $2, $1}')"
+echo "milter verdicts: $(grep -oE ': (pass|tag|hold|reject): ' "$work/milter.log" | tr -d ': ' |
+  sort | uniq -c | awk '{printf "%s %s  ", $2, $1}')"
