@@ -549,6 +549,17 @@ void decode_pdf(std::string_view bytes, const std::string& path, uint64_t offset
   // poppler's global state (font and error handlers) is not meant for concurrent first use.
   static std::mutex poppler_mutex;
   std::lock_guard lock(poppler_mutex);
+  // poppler-cpp builds its GlobalParams (font and encoding tables) when the first document opens
+  // and frees them when the last one closes: with one PDF at a time that rebuild was a third of
+  // the scan's CPU time on a mail archive (bench/stages_bench BM_PdfAttachmentMessage). An empty
+  // document kept open for the life of the process makes it a one-time cost.
+  static constexpr char kEmptyPdf[] =
+      "%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n2 0 obj\n"
+      "<< /Type /Pages /Kids [] /Count 0 >>\nendobj\nxref\n0 3\n0000000000 65535 f \n"
+      "0000000009 00000 n \n0000000058 00000 n \ntrailer\n<< /Size 3 /Root 1 0 R >>\n"
+      "startxref\n110\n%%EOF\n";
+  static const std::unique_ptr<poppler::document> keeps_global_params(
+      poppler::document::load_from_raw_data(kEmptyPdf, int(sizeof kEmptyPdf - 1)));
   poppler::set_debug_error_function(silence_poppler, nullptr);
   if (bytes.size() > size_t(INT32_MAX)) return;
   std::unique_ptr<poppler::document> doc(
