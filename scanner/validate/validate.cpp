@@ -166,6 +166,30 @@ std::optional<bool> base62_crc32_checksum_ok(std::string_view token, std::string
   return base62_encode(crc32(body), 6) == checksum;
 }
 
+// Grafana service account tokens: glsa_<32 alphanumerics>_<8 hex>, the hex being the CRC32
+// (IEEE) of "glsa_<32 alphanumerics>" written as its four bytes in little-endian order
+// (Grafana's own token generator, pkg/components/satokengen).
+std::optional<bool> grafana_checksum_ok(std::string_view token) {
+  constexpr std::string_view kPrefix = "glsa_";
+  if (!token.starts_with(kPrefix) || token.size() != kPrefix.size() + 32 + 1 + 8 ||
+      token[kPrefix.size() + 32] != '_')
+    return std::nullopt;
+  const std::string_view key = token.substr(0, kPrefix.size() + 32);
+  const std::string_view checksum = token.substr(kPrefix.size() + 33);
+  const uint32_t crc = crc32(key);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string expected;
+  for (int byte = 0; byte < 4; ++byte) {
+    const unsigned value = (crc >> (8 * byte)) & 0xFF;
+    expected.push_back(kHex[value >> 4]);
+    expected.push_back(kHex[value & 15]);
+  }
+  std::string given(checksum);
+  std::transform(given.begin(), given.end(), given.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return given == expected;
+}
+
 std::optional<std::string> base64_decode(std::string_view text) {
   std::string out;
   out.reserve(text.size() * 3 / 4);
@@ -465,6 +489,13 @@ std::optional<Validation> run_validator(const Rule& rule, std::string_view secre
     if (!ok) break;
     Validation result;
     result.validator = prefix == "npm_" ? "npm-checksum" : "github-checksum";
+    result.status = *ok ? ValidationStatus::ChecksumValid : ValidationStatus::ChecksumInvalid;
+    if (!*ok) result.reason = "CRC32 checksum does not match";
+    return result;
+  }
+  if (const std::optional<bool> ok = grafana_checksum_ok(secret)) {
+    Validation result;
+    result.validator = "grafana-checksum";
     result.status = *ok ? ValidationStatus::ChecksumValid : ValidationStatus::ChecksumInvalid;
     if (!*ok) result.reason = "CRC32 checksum does not match";
     return result;

@@ -73,6 +73,22 @@ TEST(Checksum, EveryGitHubPrefixAndNpm) {
   }
 }
 
+TEST(Checksum, GrafanaServiceAccountToken) {
+  // The test vector of Grafana's own token generator (pkg/components/satokengen).
+  const std::string good = "glsa_iNValIdinValiDinvalidinvalidinva_5b582697";
+  const Validation valid = validate(rule("grafana.service_account_token"), good);
+  EXPECT_EQ(valid.status, ValidationStatus::ChecksumValid) << valid.reason;
+  EXPECT_EQ(valid.validator, "grafana-checksum");
+  std::string bad = good;
+  bad[8] = 'X';
+  EXPECT_EQ(validate(rule("grafana.service_account_token"), bad).status,
+            ValidationStatus::ChecksumInvalid);
+  bad = good;
+  bad.back() = '8';
+  EXPECT_EQ(validate(rule("grafana.service_account_token"), bad).status,
+            ValidationStatus::ChecksumInvalid);
+}
+
 std::string jwt(std::string_view payload,
                 std::string_view header = R"({"alg":"RS256","typ":"JWT"})") {
   return b64url(header) + "." + b64url(payload) + "." + b64url("signature-bytes-0123456789");
