@@ -11,6 +11,7 @@ import gzip
 import hashlib
 import io
 import lzma
+import os
 import tarfile
 import zipfile
 
@@ -267,4 +268,18 @@ def attachment_samples(add, labels, S, fake):
     static_key = static_key[static_key.index("-----BEGIN"):static_key.index("</tls-crypt>")].rstrip()
     expect("a15@acme.test", "private_key.openvpn_static", static_key, "3:attachment=office.ovpn",
            "OpenVPN static key, key rule")
+
+    # 7z: Python cannot write it, so the archive is a committed fixture (made once with
+    # `bsdtar --format 7zip --options 7zip:compression=store`); stored uncompressed, so this
+    # script can check that the token it labels is the one inside.
+    seven_ghp = "ghp_" + fake("att-7z-ghp", B62, 36)
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "ops.7z"),
+              "rb") as fixture:
+        seven_zip = fixture.read()
+    assert seven_ghp.encode() in seven_zip, "corpora/fixtures/ops.7z does not hold the token"
+    message("a16@acme.test", _with_attachments(
+        "a16@acme.test", "ops archive", "Tue, 16", "The ops archive.",
+        [("application/x-7z-compressed", 'filename="ops.7z"', seven_zip)]))
+    expect("a16@acme.test", "github.pat.classic", seven_ghp, "2:attachment=ops.7z!ops/token.txt",
+           "7z attachment")
     return files
