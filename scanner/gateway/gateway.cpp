@@ -7,18 +7,14 @@
 #include <regex>
 #include <set>
 
+#include "credsift/text.hpp"
 #include "credsift/validate.hpp"
 
 namespace credsift::gateway {
 
 namespace {
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
+using text::lower;
 
 std::string domain_of(std::string_view address) {
   const size_t at = address.rfind('@');

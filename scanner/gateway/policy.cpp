@@ -8,6 +8,7 @@
 #include <iterator>
 
 #include "credsift/gateway.hpp"
+#include "credsift/text.hpp"
 
 namespace credsift::gateway {
 
@@ -15,12 +16,7 @@ namespace {
 
 namespace dom = simdjson::dom;
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
+using text::lower;
 
 class PolicyReader {
  public:

@@ -10,6 +10,8 @@
 #include <stdexcept>
 #include <tuple>
 
+#include "credsift/text.hpp"
+
 namespace credsift {
 
 size_t Ticket::messages() const {
@@ -21,20 +23,9 @@ size_t Ticket::messages() const {
 
 namespace {
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
+using text::lower;
 
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front())))
-    text.remove_prefix(1);
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())))
-    text.remove_suffix(1);
-  return text;
-}
+using text::trim;
 
 // The addr-spec of one mailbox: inside <...> when present, else the bare text.
 std::optional<std::string> mailbox_address(std::string_view mailbox) {

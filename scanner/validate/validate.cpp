@@ -7,6 +7,8 @@
 #include <ctime>
 #include <string>
 
+#include "credsift/text.hpp"
+
 namespace credsift {
 
 std::string_view to_string(ValidationStatus status) {
@@ -56,12 +58,7 @@ std::string_view Validation::evidence_of(std::string_view name) const {
 
 namespace {
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
+using text::lower;
 
 bool contains(std::string_view haystack, std::string_view needle) {
   return haystack.find(needle) != std::string_view::npos;
@@ -374,13 +371,7 @@ bool parse_uri(std::string_view text, Evidence& evidence) {
   return true;
 }
 
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front())))
-    text.remove_prefix(1);
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())))
-    text.remove_suffix(1);
-  return text;
-}
+using text::trim;
 
 // ADO.NET / ODBC: key=value; pairs.
 bool parse_key_values(std::string_view text, Evidence& evidence) {

@@ -11,49 +11,16 @@
 #include <sstream>
 #include <string>
 
+#include "support.hpp"
+
 namespace fs = std::filesystem;
+using namespace credsift::e2e;
 
 namespace {
 
-struct CommandRun {
-  int exit_code = -1;
-  std::string out, err;
-};
-
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
-class TempDir {
- public:
-  TempDir() {
-    char pattern[] = "/tmp/credsift-rules-e2e-XXXXXX";
-    path_ = ::mkdtemp(pattern);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-// The compiled-database cache goes to a private directory so that tests do not share state.
-CommandRun credsift(const std::string& arguments, const std::string& stdin_file = "/dev/null") {
-  TempDir temp;
-  const fs::path out = temp.path() / "out", err = temp.path() / "err";
-  const std::string command = "CREDSIFT_CACHE_DIR='" + (temp.path() / "cache").string() + "' '" +
-                              CREDSIFT_BINARY + "' " + arguments + " >'" + out.string() + "' 2>'" +
-                              err.string() + "' <'" + stdin_file + "'";
-  const int status = std::system(command.c_str());
-  CommandRun run;
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  run.out = slurp(out);
-  run.err = slurp(err);
-  return run;
-}
+// Runs credsift with the shared compiled-database cache: it is keyed by the rules' content, so
+// runs with different rule sets never see each other's database.
+ScanRun credsift(const std::string& arguments) { return run_credsift(arguments); }
 
 size_t count_lines(const std::string& text) {
   size_t lines = 0;
@@ -93,7 +60,7 @@ std::string user_rule(const std::string& id, const std::string& example_secret) 
 }
 
 TEST(RulesList, JsonHasEveryRuleAndTheCategoryFilterNarrowsIt) {
-  const CommandRun all = credsift("rules list --json");
+  const ScanRun all = credsift("rules list --json");
   ASSERT_EQ(all.exit_code, 0) << all.err;
   const std::set<std::string> ids = listed_ids(all.out);
   EXPECT_GE(ids.size(), 70u);
@@ -101,7 +68,7 @@ TEST(RulesList, JsonHasEveryRuleAndTheCategoryFilterNarrowsIt) {
                          "connstr.jdbc", "config.netrc", "private_key.putty"})
     EXPECT_TRUE(ids.count(id)) << id;
 
-  const CommandRun passwords = credsift("rules list --json --category password");
+  const ScanRun passwords = credsift("rules list --json --category password");
   ASSERT_EQ(passwords.exit_code, 0) << passwords.err;
   const std::set<std::string> password_ids = listed_ids(passwords.out);
   EXPECT_GE(password_ids.size(), 12u);
@@ -109,7 +76,7 @@ TEST(RulesList, JsonHasEveryRuleAndTheCategoryFilterNarrowsIt) {
   EXPECT_TRUE(password_ids.count("password.prose.de"));
   EXPECT_FALSE(password_ids.count("connstr.postgres"));
 
-  const CommandRun table = credsift("rules list");
+  const ScanRun table = credsift("rules list");
   ASSERT_EQ(table.exit_code, 0);
   EXPECT_EQ(count_lines(table.out), ids.size() + 1);  // a header line, then one per rule
   EXPECT_NE(table.out.find("connstr.mongodb"), std::string::npos);
@@ -139,10 +106,10 @@ TEST(RulesList, RulesetsEnableAndDisable) {
   EXPECT_TRUE(narrowed.count("config.env.token"));
   EXPECT_TRUE(narrowed.count("connstr.postgres"));
 
-  const CommandRun typo = credsift("rules list --disable pasword.prose.en");
+  const ScanRun typo = credsift("rules list --disable pasword.prose.en");
   EXPECT_EQ(typo.exit_code, 2);
   EXPECT_NE(typo.err.find("pasword.prose.en"), std::string::npos) << typo.err;
-  const CommandRun bad_ruleset = credsift("rules list --ruleset lenient");
+  const ScanRun bad_ruleset = credsift("rules list --ruleset lenient");
   EXPECT_EQ(bad_ruleset.exit_code, 2);
   EXPECT_NE(bad_ruleset.err.find("lenient"), std::string::npos) << bad_ruleset.err;
 }
@@ -151,14 +118,14 @@ TEST(RulesCheck, UserRulesPassAndABrokenExampleIsNamed) {
   TempDir dir;
   write_file(dir.path() / "acme.json",
              user_rule("acme.internal_token", "acme_Q7vRx2kL9mNsP4tW8yB1cF6h"));
-  const CommandRun good = credsift("rules check --no-default-rules '" + dir.path().string() + "'");
+  const ScanRun good = credsift("rules check --no-default-rules '" + dir.path().string() + "'");
   EXPECT_EQ(good.exit_code, 0) << good.out << good.err;
   EXPECT_NE(good.out.find("1 rules, 3 examples and negatives, 0 failures"), std::string::npos)
       << good.out;
 
   write_file(dir.path() / "acme.json",
              user_rule("acme.internal_token", "acme_Q7vRx2kL9mNsP4tW8yB1"));  // cut short
-  const CommandRun bad = credsift("rules check --no-default-rules '" + dir.path().string() + "'");
+  const ScanRun bad = credsift("rules check --no-default-rules '" + dir.path().string() + "'");
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.out.find("FAIL acme.internal_token"), std::string::npos) << bad.out;
   EXPECT_NE(bad.out.find("token acme_Q7vRx2kL9mNsP4tW8yB1cF6h here"), std::string::npos) << bad.out;
@@ -169,13 +136,13 @@ TEST(RulesCheck, AnUncompilableRuleIsNamed) {
   std::string rule = user_rule("acme.unbounded", "acme_Q7vRx2kL9mNsP4tW8yB1cF6h");
   rule.replace(rule.find("{24}"), 4, "+");
   write_file(dir.path() / "acme.json", rule);
-  const CommandRun run = credsift("rules check --no-default-rules '" + dir.path().string() + "'");
+  const ScanRun run = credsift("rules check --no-default-rules '" + dir.path().string() + "'");
   EXPECT_EQ(run.exit_code, 2);
   EXPECT_NE(run.err.find("acme.unbounded"), std::string::npos) << run.err;
 }
 
 TEST(RulesCheck, TheBuiltInLibraryCompilesAndRunsItsExamples) {
-  const CommandRun run = credsift("rules check --disable 'file.*'");
+  const ScanRun run = credsift("rules check --disable 'file.*'");
   // The library's own unit test decides pass or fail; here the command must run it all.
   EXPECT_TRUE(run.exit_code == 0 || run.exit_code == 1) << run.err;
   EXPECT_NE(run.out.find(" rules, "), std::string::npos) << run.out;
@@ -194,16 +161,16 @@ TEST(ScanSelection, DisableAndEnableChangeWhatAScanReports) {
              "From: a@acme.test\nTo: b@acme.test\nSubject: access\nMessage-ID: <r1@acme.test>\n\n"
              "Hi,\nyour temporary password is Kx7#mQ2p.\n"
              "MAPS_API_KEY=7f3c9a1e5b2d8f4a6c0e9b7d3a1f5c8e\n");
-  const CommandRun standard = credsift("scan -q" + rules + "'" + message.string() + "'");
+  const ScanRun standard = credsift("scan -q" + rules + "'" + message.string() + "'");
   EXPECT_EQ(standard.exit_code, 1) << standard.err;
   EXPECT_NE(standard.out.find("password.prose.en"), std::string::npos) << standard.out;
   EXPECT_EQ(standard.out.find("config.env.token"), std::string::npos) << standard.out;
 
-  const CommandRun disabled =
+  const ScanRun disabled =
       credsift("scan -q --disable password" + rules + "'" + message.string() + "'");
   EXPECT_EQ(disabled.exit_code, 0) << disabled.out << disabled.err;
 
-  const CommandRun all = credsift("scan -q --ruleset all" + rules + "'" + message.string() + "'");
+  const ScanRun all = credsift("scan -q --ruleset all" + rules + "'" + message.string() + "'");
   EXPECT_EQ(all.exit_code, 1);
   EXPECT_NE(all.out.find("config.env.token"), std::string::npos) << all.out;
 }
