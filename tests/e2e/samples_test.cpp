@@ -27,36 +27,11 @@ namespace {
 
 using Key = std::tuple<std::string, std::string, std::string, std::string>;  // msg, rule, fp, part
 
-std::string strip_angles(std::string_view id) {
-  while (!id.empty() && (id.front() == '<' || id.front() == ' ')) id.remove_prefix(1);
-  while (!id.empty() && (id.back() == '>' || id.back() == ' ')) id.remove_suffix(1);
-  return std::string(id);
-}
-
 std::multiset<Key> labelled() {
   std::multiset<Key> keys;
-  std::istringstream in(slurp(kSource / "corpora/samples.labels.tsv"));
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    std::istringstream fields(line);
-    std::string message, rule, fingerprint, part;
-    std::getline(fields, message, '\t');
-    std::getline(fields, rule, '\t');
-    std::getline(fields, fingerprint, '\t');
-    std::getline(fields, part, '\t');
-    keys.emplace(message, rule, fingerprint, part);
-  }
+  for (const Label& label : sample_labels())
+    keys.emplace(label.message, label.rule, label.fingerprint, label.part);
   return keys;
-}
-
-// The "# messages<TAB>N" line of the labels file: how many messages the corpus holds.
-size_t labelled_message_count() {
-  std::istringstream in(slurp(kSource / "corpora/samples.labels.tsv"));
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("# messages\t", 0) == 0) return std::stoul(line.substr(11));
-  return 0;
 }
 
 struct Reported {

@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace credsift::e2e {
 
@@ -62,6 +64,44 @@ inline ScanRun run_credsift(const std::string& arguments, const std::string& std
   run.out = slurp(out);
   run.err = slurp(err);
   return run;
+}
+
+// One line of corpora/samples.labels.tsv: a finding the sample corpus must produce.
+struct Label {
+  std::string message, rule, fingerprint, part;
+};
+
+inline std::vector<Label> sample_labels() {
+  std::vector<Label> labels;
+  std::istringstream in(slurp(kSource / "corpora/samples.labels.tsv"));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream fields(line);
+    Label label;
+    std::getline(fields, label.message, '\t');
+    std::getline(fields, label.rule, '\t');
+    std::getline(fields, label.fingerprint, '\t');
+    std::getline(fields, label.part, '\t');
+    labels.push_back(label);
+  }
+  return labels;
+}
+
+// The "# messages<TAB>N" line of the labels file: how many messages the corpus holds.
+inline size_t labelled_message_count() {
+  std::istringstream in(slurp(kSource / "corpora/samples.labels.tsv"));
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("# messages\t", 0) == 0) return std::stoul(line.substr(11));
+  return 0;
+}
+
+// A Message-ID without its angle brackets, as the labels write it.
+inline std::string strip_angles(std::string_view id) {
+  while (!id.empty() && (id.front() == '<' || id.front() == ' ')) id.remove_prefix(1);
+  while (!id.empty() && (id.back() == '>' || id.back() == ' ')) id.remove_suffix(1);
+  return std::string(id);
 }
 
 }  // namespace credsift::e2e

@@ -29,30 +29,9 @@ struct ExpectedTicket {
   std::set<std::string> messages;
 };
 
-std::string strip_angles(std::string_view id) {
-  while (!id.empty() && (id.front() == '<' || id.front() == ' ')) id.remove_prefix(1);
-  while (!id.empty() && (id.back() == '>' || id.back() == ' ')) id.remove_suffix(1);
-  return std::string(id);
-}
-
 // fingerprint -> expected ticket
 std::map<std::string, ExpectedTicket> expected_tickets() {
-  struct Label {
-    std::string message, rule, fingerprint, part;
-  };
-  std::vector<Label> labels;
-  std::istringstream in(slurp(kSource / "corpora/samples.labels.tsv"));
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    std::istringstream fields(line);
-    Label label;
-    std::getline(fields, label.message, '\t');
-    std::getline(fields, label.rule, '\t');
-    std::getline(fields, label.fingerprint, '\t');
-    std::getline(fields, label.part, '\t');
-    labels.push_back(label);
-  }
+  const std::vector<Label> labels = sample_labels();
   std::map<std::string, std::string> aws_secret_of_message;
   for (const Label& l : labels)
     if (l.rule.starts_with("aws.secret_access_key"))
@@ -66,14 +45,6 @@ std::map<std::string, ExpectedTicket> expected_tickets() {
     tickets[fingerprint].messages.insert(l.message);
   }
   return tickets;
-}
-
-size_t labelled_message_count() {
-  std::istringstream in(slurp(kSource / "corpora/samples.labels.tsv"));
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("# messages\t", 0) == 0) return std::stoul(line.substr(11));
-  return 0;
 }
 
 struct CorpusRun {
