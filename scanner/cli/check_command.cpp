@@ -62,13 +62,9 @@ int command_check(const Arguments& arguments) {
       "extra rule file or directory (repeatable), loaded after the built-in rules")(
       "no-default-rules", "load only the rules given with --rules")(
       "no-rule-cache", "compile the rules even when a cached database exists");
-  po::options_description all;
-  all.add(visible).add_options()("input", po::value(&input));
-  po::positional_options_description positional;
-  positional.add("input", 1);
-  po::variables_map options;
-  po::store(po::command_line_parser(arguments).options(all).positional(positional).run(), options);
-  po::notify(options);
+  po::options_description hidden;
+  hidden.add_options()("input", po::value(&input));
+  const po::variables_map options = parse_arguments(arguments, visible, hidden, "input", 1);
   if (options.count("help")) {
     std::cout << visible;
     return kExitClean;

@@ -1,12 +1,11 @@
 #pragma once
 // The credsift subcommands, one file each (scan_command.cpp, rules_command.cpp, ...), and what
 // they share. main.cpp dispatches by name.
+#include <boost/program_options.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <string>
 #include <vector>
-
-#include <boost/program_options/options_description.hpp>
 
 #include "credsift/rule_select.hpp"
 #include "credsift/rules.hpp"
@@ -22,8 +21,8 @@ using Arguments = std::vector<std::string>;
 int command_scan(const Arguments& arguments);
 int command_rules(const Arguments& arguments);
 int command_baseline(const Arguments& arguments);  // baseline_command.cpp
-int command_check(const Arguments& arguments);   // check_command.cpp
-int command_milter(const Arguments& arguments);  // milter_command.cpp
+int command_check(const Arguments& arguments);     // check_command.cpp
+int command_milter(const Arguments& arguments);    // milter_command.cpp
 
 // The rules that ship with credsift: next to an installed binary, else the source tree.
 std::filesystem::path default_rules_dir();
@@ -48,5 +47,13 @@ class OutputFile {
 };
 
 void write_line(FILE* out, const std::string& text);
+
+// Parses a subcommand's arguments: the visible options (shown by --help) plus the hidden ones,
+// the leftover words going to the hidden option `positional_name` (at most `max_positional`,
+// -1 for any number). Throws boost::program_options::error on bad usage.
+boost::program_options::variables_map parse_arguments(
+    const Arguments& arguments, const boost::program_options::options_description& visible,
+    const boost::program_options::options_description& hidden, const char* positional_name,
+    int max_positional);
 
 }  // namespace credsift::cli

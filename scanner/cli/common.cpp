@@ -62,4 +62,19 @@ void write_line(FILE* out, const std::string& text) {
   std::fputc('\n', out);
 }
 
+boost::program_options::variables_map parse_arguments(
+    const Arguments& arguments, const boost::program_options::options_description& visible,
+    const boost::program_options::options_description& hidden, const char* positional_name,
+    int max_positional) {
+  namespace po = boost::program_options;
+  po::options_description all;
+  all.add(visible).add(hidden);
+  po::positional_options_description positional;
+  positional.add(positional_name, max_positional);
+  po::variables_map options;
+  po::store(po::command_line_parser(arguments).options(all).positional(positional).run(), options);
+  po::notify(options);
+  return options;
+}
+
 }  // namespace credsift::cli

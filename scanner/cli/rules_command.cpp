@@ -81,13 +81,7 @@ int command_rules(const Arguments& arguments) {
   add_rule_selection_options(visible, selection);
   po::options_description hidden;
   hidden.add_options()("word", po::value(&words));
-  po::options_description all;
-  all.add(visible).add(hidden);
-  po::positional_options_description positional;
-  positional.add("word", -1);
-  po::variables_map options;
-  po::store(po::command_line_parser(arguments).options(all).positional(positional).run(), options);
-  po::notify(options);
+  const po::variables_map options = parse_arguments(arguments, visible, hidden, "word", -1);
   if (options.count("help")) {
     std::cout << visible << "\nExamples:\n  credsift rules list --category password\n"
               << "  credsift rules list --ruleset strict --json\n"

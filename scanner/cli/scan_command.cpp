@@ -34,8 +34,8 @@ int command_scan(const Arguments& arguments) {
       "(SARIF 2.1.0), markdown, or findings (one raw finding per line)")(
       "output,o", po::value(&outputs)->composing(),
       "[FORMAT=]PATH: write FORMAT (default: --format) to PATH, mode 0600; repeatable, one "
-      "file per format; - is standard output")(
-      "threads,j", po::value(&threads)->default_value(0), "worker threads (0: all cores)")(
+      "file per format; - is standard output")("threads,j", po::value(&threads)->default_value(0),
+                                               "worker threads (0: all cores)")(
       "rules", po::value(&extra_rules)->composing(),
       "extra rule file or directory (repeatable), loaded after the built-in rules")(
       "no-default-rules", "load only the rules given with --rules")(
@@ -62,14 +62,7 @@ int command_scan(const Arguments& arguments) {
   add_rule_selection_options(visible, rule_selection);
   po::options_description hidden;
   hidden.add_options()("input", po::value(&inputs));
-  po::options_description all;
-  all.add(visible).add(hidden);
-  po::positional_options_description positional;
-  positional.add("input", -1);
-
-  po::variables_map options;
-  po::store(po::command_line_parser(arguments).options(all).positional(positional).run(), options);
-  po::notify(options);
+  const po::variables_map options = parse_arguments(arguments, visible, hidden, "input", -1);
   if (options.count("help")) {
     std::cout << visible << "\nExamples:\n  credsift scan corpora/samples\n"
               << "  credsift scan export.mbox --output tickets.jsonl --output md=report.md \\\n"
