@@ -10,8 +10,10 @@
 #include <vector>
 
 #include "credsift/mime.hpp"
+#include "mime_test_support.hpp"
 
 using namespace credsift;
+using namespace credsift::testing;
 
 namespace {
 
@@ -55,28 +57,6 @@ std::string zip(const Files& files) { return make_archive(files, "zip"); }
 
 std::string compress(const std::string& data, const std::string& filter) {
   return make_archive({{"data", data}}, "raw", filter);
-}
-
-const Segment* find_segment(const DecodedMessage& dm, std::string_view path) {
-  for (const Segment& s : dm.segments)
-    if (s.part_path == path) return &s;
-  return nullptr;
-}
-
-std::string paths(const DecodedMessage& dm) {
-  std::string s;
-  for (const Segment& seg : dm.segments) s += seg.part_path + ";";
-  return s;
-}
-
-std::string problems(const DecodedMessage& dm) {
-  std::string s;
-  for (const DecodeProblem& p : dm.problems) s += p.what + "\n";
-  return s;
-}
-
-bool has_problem(const DecodedMessage& dm, std::string_view needle) {
-  return problems(dm).find(needle) != std::string::npos;
 }
 
 DecodedMessage attachment(const std::string& bytes, const std::string& name,

@@ -6,27 +6,12 @@
 #include <chrono>
 #include <string>
 
+#include "mime_test_support.hpp"
+
 using namespace credsift;
+using namespace credsift::testing;
 
 namespace {
-
-const Segment* find_segment(const DecodedMessage& dm, std::string_view path) {
-  for (const Segment& s : dm.segments)
-    if (s.part_path == path) return &s;
-  return nullptr;
-}
-
-std::string paths(const DecodedMessage& dm) {
-  std::string s;
-  for (const Segment& seg : dm.segments) s += seg.part_path + ";";
-  return s;
-}
-
-bool has_problem(const DecodedMessage& dm, std::string_view needle) {
-  for (const DecodeProblem& p : dm.problems)
-    if (p.what.find(needle) != std::string::npos) return true;
-  return false;
-}
 
 bool is_view_into(std::string_view text, std::string_view raw) {
   return text.data() >= raw.data() && text.data() + text.size() <= raw.data() + raw.size();
