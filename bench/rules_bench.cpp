@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_support.hpp"
 #include "credsift/match.hpp"
 #include "credsift/rules.hpp"
 
@@ -125,17 +126,8 @@ const std::string& mail_text() {
 
 void scan_with(benchmark::State& state, const RuleSet& rules) {
   const Matcher matcher(rules);
-  auto scratch = matcher.make_scratch();
-  const std::string& text = mail_text();
-  std::vector<Hit> hits;
-  for (auto _ : state) {
-    hits.clear();
-    matcher.scan(text, 0, *scratch, hits);
-    benchmark::DoNotOptimize(hits.data());
-  }
-  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(text.size()));
+  credsift::bench::measure_scan(state, matcher, mail_text());
   state.counters["rules"] = double(rules.rules.size());
-  state.counters["hits"] = double(hits.size());
 }
 
 // Registered at start-up: one case per rule file needs the library loaded to name them.

@@ -9,6 +9,7 @@
 #include <random>
 #include <string>
 
+#include "bench_support.hpp"
 #include "credsift/match.hpp"
 #include "credsift/mime.hpp"
 #include "credsift/pipeline.hpp"
@@ -137,15 +138,7 @@ BENCHMARK(BM_MboxSplit);
 
 void BM_MatchAllRules(benchmark::State& state) {
   const Matcher matcher(all_rules());
-  auto scratch = matcher.make_scratch();
-  const std::string text = prose(1 << 20);
-  std::vector<Hit> hits;
-  for (auto _ : state) {
-    hits.clear();
-    matcher.scan(text, 0, *scratch, hits);
-    benchmark::DoNotOptimize(hits.data());
-  }
-  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(text.size()));
+  credsift::bench::measure_scan(state, matcher, prose(1 << 20));
 }
 BENCHMARK(BM_MatchAllRules);
 
@@ -153,19 +146,11 @@ BENCHMARK(BM_MatchAllRules);
 // capture extraction in each window, hit vectors) dominates instead of Hyperscan's scan.
 void BM_MatchDenseHits(benchmark::State& state) {
   const Matcher matcher(all_rules());
-  auto scratch = matcher.make_scratch();
   const std::string filler = prose(2000);
   std::string text;
   for (const auto& rule : all_rules().rules)
     for (const auto& example : rule.examples) text += filler + "\n" + example.text + "\n";
-  std::vector<Hit> hits;
-  for (auto _ : state) {
-    hits.clear();
-    matcher.scan(text, 0, *scratch, hits);
-    benchmark::DoNotOptimize(hits.data());
-  }
-  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(text.size()));
-  state.counters["hits"] = double(hits.size());
+  credsift::bench::measure_scan(state, matcher, text);
 }
 BENCHMARK(BM_MatchDenseHits);
 
