@@ -104,7 +104,8 @@ std::string credential_file_kind(std::string_view b) {
   std::string_view h = head(t, 4096);
   if (h.find("PuTTY-User-Key-File-") != npos && t.find("Private-Lines:") != npos) return "putty";
   if (h.find("---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----") != npos) return "ssh2";
-  if (t.size() > (1u << 20)) return {};
+  // .rdp and OpenVPN profiles are text: binary data (most attachments) need no full search.
+  if (t.size() > (1u << 20) || !is_text_like(t)) return {};
   // .rdp: "password 51:b:<DPAPI blob in hex>".
   if (size_t p = t.find("password 51:b:");
       p != npos && t.size() > p + 14 + 32 && hex_value(t[p + 14]) >= 0)

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "credsift/mime.hpp"
+#include "credsift/text.hpp"
 #include "mime_internal.hpp"
 
 namespace credsift {
@@ -371,7 +372,7 @@ Split split_multipart(std::string_view body, std::string_view boundary, size_t m
       cand = 0;
       at_start = false;
     } else {
-      size_t f = body.find("\n--", pos == 0 ? 0 : pos - 1);
+      size_t f = text::find_from(body, pos == 0 ? 0 : pos - 1, "\n--");
       if (f == npos) break;
       cand = f + 1;
     }

@@ -1,10 +1,12 @@
-// mbox splitting, mboxrd unescaping and format sniffing. Hot paths search with memmem/memchr so
-// that splitting runs at memory speed; no per-byte std::string work.
+// mbox splitting, mboxrd unescaping and format sniffing. Hot paths search for two-byte pairs
+// with SIMD (text::find_pair) so that splitting runs at memory speed; no per-byte std::string work.
 #include "mbox.hpp"
 
 #include <algorithm>
 #include <array>
 #include <cstring>
+
+#include "credsift/text.hpp"
 
 namespace credsift {
 namespace source_detail {
@@ -13,9 +15,8 @@ namespace {
 bool is_field_name_char(unsigned char c) { return c > 32 && c < 127 && c != ':'; }
 
 const char* find(std::string_view hay, size_t from, std::string_view needle) {
-  if (from >= hay.size()) return nullptr;
-  return static_cast<const char*>(
-      memmem(hay.data() + from, hay.size() - from, needle.data(), needle.size()));
+  const size_t hit = text::find_from(hay, from, needle);
+  return hit == std::string_view::npos ? nullptr : hay.data() + hit;
 }
 
 }  // namespace
