@@ -23,8 +23,8 @@ struct Finding {
   std::vector<std::pair<std::string, std::string>> captures;  // other named captures (user, host)
   Validation validation;
   std::string part_path;
-  uint64_t line = 0;  // 1-based line of the secret within its segment
-  std::string file;   // mailbox or message file
+  uint64_t line = 0;    // 1-based line of the secret within its segment
+  std::string file;     // mailbox or message file
   uint64_t offset = 0;  // byte offset of the message in that file
   uint64_t index = 0;   // message index in that file
   Envelope envelope;
@@ -34,8 +34,8 @@ struct ScanSummary {
   uint64_t messages_scanned = 0, messages_skipped = 0, messages_failed = 0;
   uint64_t bytes = 0;
   double elapsed_seconds = 0;
-  uint64_t findings = 0;   // reported (not rejected)
-  uint64_t rejected = 0;   // hits that validation rejected, counted not reported
+  uint64_t findings = 0;  // reported (not rejected)
+  uint64_t rejected = 0;  // hits that validation rejected, counted not reported
   uint64_t decode_problems = 0;
   uint64_t files_failed = 0;
   uint64_t messages_outside_window = 0;  // Date outside --since/--until: not scanned
@@ -49,8 +49,10 @@ struct ScanSummary {
 };
 
 std::string fingerprint(std::string_view secret);  // "sha256:" + lower-case hex
-std::string redact(std::string_view secret);      // first 4 characters (UTF-8 aware) then "…"
-std::string json_escape(std::string_view text);   // a JSON string body, invalid UTF-8 replaced
+std::string redact(std::string_view secret);       // first 4 characters (UTF-8 aware) then "…"
+// text with every occurrence of secret redacted (a token pasted into a Subject line).
+std::string redact_within(std::string_view text, std::string_view secret);
+std::string json_escape(std::string_view text);  // a JSON string body, invalid UTF-8 replaced
 
 // One JSON object, no trailing newline.
 std::string finding_to_json(const Finding& finding, bool show_secrets);

@@ -63,6 +63,17 @@ std::string redact(std::string_view secret) {
   return out;
 }
 
+// The search goes on after each replacement: the redacted form of a short secret contains it.
+std::string redact_within(std::string_view text, std::string_view secret) {
+  if (secret.empty()) return std::string(text);
+  std::string out;
+  size_t position = 0;
+  for (size_t at; (at = text.find(secret, position)) != std::string_view::npos;
+       position = at + secret.size())
+    out.append(text.substr(position, at - position)).append(redact(secret));
+  return out.append(text.substr(position));
+}
+
 std::string json_escape(std::string_view text) {
   std::string out;
   out.reserve(text.size() + 8);
@@ -160,11 +171,9 @@ std::string finding_to_json(const Finding& finding, bool show_secrets) {
   add_field(out, "to", finding.envelope.to);
   add_field(out, "cc", finding.envelope.cc);
   // A token pasted into the Subject must not come out in clear there either.
-  std::string subject = finding.envelope.subject;
-  if (!show_secrets && !finding.secret.empty())
-    for (size_t at; (at = subject.find(finding.secret)) != std::string::npos;)
-      subject.replace(at, finding.secret.size(), redact(finding.secret));
-  add_field(out, "subject", subject);
+  add_field(out, "subject",
+            show_secrets ? finding.envelope.subject
+                         : redact_within(finding.envelope.subject, finding.secret));
   add_field(out, "part_path", finding.part_path);
   add_number(out, "line", finding.line);
   out += '}';
