@@ -456,8 +456,8 @@ __attribute__((target("avx2"))) inline __m256i broadcast16(const void* table) {
 }
 
 // Decodes the 32 bytes at in into 24 bytes at out (writing 32: out needs 8 bytes of slack) and
-// returns how many leading bytes are symbols; only the quanta among those are valid output.
-__attribute__((target("avx2"), always_inline)) inline unsigned base64_block_avx2(
+// returns the mask of the bytes that are symbols; only quanta of symbols give valid output.
+__attribute__((target("avx2"), always_inline)) inline uint32_t base64_block_avx2(
     const unsigned char* in, char* out) {
   const __m256i nibble = _mm256_set1_epi8(0x0F);
   const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(in));
@@ -482,7 +482,30 @@ __attribute__((target("avx2"), always_inline)) inline unsigned base64_block_avx2
   const __m256i packed =
       _mm256_permutevar8x32_epi32(in_lane, _mm256_setr_epi32(0, 1, 2, 4, 5, 6, 3, 7));
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), packed);
-  return symbols == 0xFFFFFFFFu ? 32 : unsigned(__builtin_ctz(~symbols));
+  return symbols;
+}
+
+// Leading symbols of a block mask.
+inline unsigned leading_symbols(uint32_t mask) {
+  return mask == 0xFFFFFFFFu ? 32 : unsigned(__builtin_ctz(~mask));
+}
+
+// The shape of a body of fixed-length lines (76 symbols in MIME, 64 in PEM): symbols per line
+// and line-break bytes, or {0, 0} when the first line does not have a usable shape.
+struct LineShape {
+  size_t symbols = 0;
+  size_t line_break = 0;
+};
+
+LineShape first_line_shape(const unsigned char* s, size_t n) {
+  constexpr size_t kLongestLine = 256;
+  size_t symbols = 0;
+  while (symbols < n && symbols <= kLongestLine && kB64[s[symbols]] < 64) ++symbols;
+  // Whole quanta per line and at least one block: each line then decodes on its own.
+  if (symbols % 4 != 0 || symbols < 32 || symbols > kLongestLine) return {};
+  if (symbols + 1 < n && s[symbols] == '\r' && s[symbols + 1] == '\n') return {symbols, 2};
+  if (symbols < n && s[symbols] == '\n') return {symbols, 1};
+  return {};
 }
 
 __attribute__((target("avx2"))) std::string decode_base64_avx2(std::string_view in, bool* error) {
@@ -492,12 +515,33 @@ __attribute__((target("avx2"))) std::string decode_base64_avx2(std::string_view 
   Base64State st{out.data()};
   auto* s = reinterpret_cast<const unsigned char*>(in.data());
   const size_t n = in.size();
+  const LineShape line = first_line_shape(s, n);
+  const size_t line_bytes = line.symbols + line.line_break;
   size_t i = 0;
   while (i < n) {
     if (st.have == 0) {
+      // Line mode: a whole line per step, its tail block overlapping the one before, and the
+      // step known in advance, so that no step waits on where the previous one found the
+      // line break. Any other line leaves for the block loop below.
+      while (line_bytes != 0 && i + line_bytes <= n) {
+        uint32_t symbols = 0xFFFFFFFFu;
+        size_t at = 0;
+        for (; at + 32 <= line.symbols; at += 32)
+          symbols &= base64_block_avx2(s + i + at, st.out + at / 4 * 3);
+        if (at != line.symbols) {
+          at = line.symbols - 32;
+          symbols &= base64_block_avx2(s + i + at, st.out + at / 4 * 3);
+        }
+        const unsigned char* end = s + i + line.symbols;
+        const bool line_break =
+            line.line_break == 2 ? end[0] == '\r' && end[1] == '\n' : end[0] == '\n';
+        if (symbols != 0xFFFFFFFFu || !line_break) break;
+        i += line_bytes;
+        st.out += line.symbols / 4 * 3;
+      }
       bool stopped_in_block = false;
       while (i + 32 <= n) {
-        const unsigned symbols = base64_block_avx2(s + i, st.out);
+        const unsigned symbols = leading_symbols(base64_block_avx2(s + i, st.out));
         const unsigned quanta = symbols / 4;
         i += quanta * 4;
         st.out += quanta * 3;
@@ -506,8 +550,8 @@ __attribute__((target("avx2"))) std::string decode_base64_avx2(std::string_view 
           break;
         }
       }
-      // A MIME line is 76 symbols: two blocks, then 12 symbols taken from the third block,
-      // then the line break for base64_step, then blocks again from the next line.
+      // Lines of other shapes: blocks until the line break, the symbols before it taken from
+      // the block that found it, then base64_step for the break.
       if (!stopped_in_block) i = base64_quads(s, i, n, st);
     }
     if (i >= n) break;

@@ -97,9 +97,10 @@ std::string random_bytes(std::mt19937_64& random, size_t size) {
   return data;
 }
 
-// Encodes data with the given alphabet, padded, with a line break of `eol` after every 76
-// symbols (none when eol is empty).
-std::string encode(std::string_view data, const std::string& alphabet, std::string_view eol) {
+// Encodes data with the given alphabet, padded, with a line break of `eol` after every
+// `line_length` symbols (none when eol is empty).
+std::string encode(std::string_view data, const std::string& alphabet, std::string_view eol,
+                   size_t line_length = 76) {
   std::string symbols;
   size_t i = 0;
   for (; i + 3 <= data.size(); i += 3) {
@@ -121,8 +122,8 @@ std::string encode(std::string_view data, const std::string& alphabet, std::stri
   }
   if (eol.empty()) return symbols;
   std::string out;
-  for (size_t at = 0; at < symbols.size(); at += 76) {
-    out += symbols.substr(at, 76);
+  for (size_t at = 0; at < symbols.size(); at += line_length) {
+    out += symbols.substr(at, line_length);
     out += eol;
   }
   return out;
@@ -196,13 +197,18 @@ TEST(Base64Paths, AvailabilityMatchesTheCpu) {
 #endif
 }
 
+// Line lengths: MIME's 76, PEM's 64, others with and without whole quanta, shorter than a
+// block, exactly one block, longer than two.
+constexpr size_t kLineLengths[] = {76, 64, 72, 32, 36, 20, 30, 77, 100};
+
 TEST(Base64Paths, EveryLengthAndLineStyle) {
   std::mt19937_64 random(1);
   for (size_t size = 0; size <= 200; ++size) {
     const std::string data = random_bytes(random, size);
     for (const char* eol : {"", "\n", "\r\n"}) {
       for (const std::string* alphabet : {&kStandard, &kUrlSafe}) {
-        const std::string encoded = encode(data, *alphabet, eol);
+        const size_t line_length = kLineLengths[random() % std::size(kLineLengths)];
+        const std::string encoded = encode(data, *alphabet, eol, line_length);
         ASSERT_EQ(model_decode(encoded), (Decoded{data, false})) << "size " << size;
         expect_all_paths(encoded);
         // The same without its padding: flagged as cut short, the bytes still decoded.
@@ -233,7 +239,8 @@ TEST(Base64Paths, RandomDamage) {
   for (int round = 0; round < 4000; ++round) {
     const size_t size = random() % 3 ? random() % 200 : random() % 3000;
     const char* eol = std::array{"", "\n", "\r\n"}[random() % 3];
-    std::string encoded = encode(random_bytes(random, size), kStandard, eol);
+    const size_t line_length = random() % 2 ? 76 : kLineLengths[random() % std::size(kLineLengths)];
+    std::string encoded = encode(random_bytes(random, size), kStandard, eol, line_length);
     const int damages = int(random() % 5);
     for (int d = 0; d < damages; ++d) encoded = damage(random, encoded);
     expect_all_paths(encoded);
