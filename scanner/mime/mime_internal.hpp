@@ -90,4 +90,22 @@ void decode_uuencoded_blocks(std::string_view text, const std::string& path, uin
 // Do the bytes start with a UTF-16 byte order mark?
 bool utf16_with_bom(std::string_view bytes);
 
+// Our own PDF text extractor (pdf.cpp), tried before poppler: it reads plain and Flate content
+// streams with simple fonts in standard encodings or ToUnicode CMaps, and declines everything
+// else (handled == false: nothing was reported, poppler must read the file).
+struct PdfTextLimits {
+  size_t max_pages = 2000;                 // pages read; page_count still counts them all
+  uint64_t max_inflated = 256ull << 20;    // bytes inflated from streams
+  double max_compression_ratio = 200;      // inflated / file bytes, above 1 MB (deflate bombs)
+};
+struct PdfText {
+  bool handled = false;
+  size_t page_count = 0;
+  std::vector<std::string> pages;  // UTF-8, poppler's page::text() layout ("\f" ends a page)
+};
+// A limit that stops inflation is reported to `problems` (naming `path`, at `offset`); the
+// pages read before it keep their text and the result is still handled.
+PdfText pdf_text_fast(std::string_view bytes, const PdfTextLimits& limits, const std::string& path,
+                      uint64_t offset, std::vector<DecodeProblem>& problems);
+
 }  // namespace credsift::mime_detail
