@@ -6,10 +6,16 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <random>
 #include <string>
+#include <vector>
+
+#include <poppler-document.h>
+#include <poppler-page.h>
 
 #include "../scanner/mime/base64.hpp"
+#include "../scanner/mime/mime_internal.hpp"
 #include "bench_support.hpp"
 #include "credsift/match.hpp"
 #include "credsift/mime.hpp"
@@ -298,5 +304,45 @@ void BM_PdfAttachmentMessage(benchmark::State& state) {
   state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(raw.size()));
 }
 BENCHMARK(BM_PdfAttachmentMessage);
+
+// PDF text alone, our extractor against poppler (as decode_pdf calls it) on the same document.
+std::string pdf_words() {
+  std::string words = prose(1500);
+  for (auto& c : words)
+    if (c == '\n' || c == '(' || c == ')') c = ' ';
+  return pdf_document(words);
+}
+
+void BM_PdfTextFast(benchmark::State& state) {
+  const std::string pdf = pdf_words();
+  std::vector<DecodeProblem> problems;
+  for (auto _ : state) {
+    mime_detail::PdfText text = mime_detail::pdf_text_fast(pdf, {}, "x.pdf", 0, problems);
+    if (!text.handled) state.SkipWithError("declined");
+    benchmark::DoNotOptimize(text);
+  }
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(pdf.size()));
+}
+BENCHMARK(BM_PdfTextFast);
+
+void BM_PdfTextPoppler(benchmark::State& state) {
+  const std::string pdf = pdf_words();
+  // One document kept open, as decode_pdf does, so GlobalParams are built once.
+  const std::unique_ptr<poppler::document> keeps_global_params(
+      poppler::document::load_from_raw_data(pdf.data(), int(pdf.size())));
+  for (auto _ : state) {
+    std::unique_ptr<poppler::document> doc(
+        poppler::document::load_from_raw_data(pdf.data(), int(pdf.size())));
+    std::string text;
+    for (int i = 0; i < doc->pages(); ++i) {
+      std::unique_ptr<poppler::page> page(doc->create_page(i));
+      poppler::byte_array utf8 = page->text().to_utf8();
+      text.append(utf8.data(), utf8.size());
+    }
+    benchmark::DoNotOptimize(text);
+  }
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(pdf.size()));
+}
+BENCHMARK(BM_PdfTextPoppler);
 
 }  // namespace

@@ -1038,12 +1038,11 @@ class Document {
       }
     }
     if (encoding_known) {
-      // A code without a glyph shows nothing, yet poppler's layout counts its advance (a
-      // word may indent or lose its space): those stay unknown, and poppler handles them.
+      // A code without a glyph in the encoding shows nothing, in poppler too.
       for (size_t code = 0; code < 256; ++code) {
         font.simple[code].clear();
         if (uint16_t u = (*base)[code]) append_unicode(font.simple[code], u);
-        font.simple_known[code] = (*base)[code] != 0;
+        font.simple_known[code] = true;
       }
       if (differences) {
         const Value& list = resolve(*differences);
