@@ -11,6 +11,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -707,26 +708,67 @@ ToUnicodeMap parse_to_unicode(std::string_view cmap, size_t code_bytes) {
 
 // --- fonts ---------------------------------------------------------------------------------
 
+// The text of one code, classified once so that showing a string is a table walk.
+struct CodeText {
+  enum class Kind : uint8_t { Unknown, Empty, Space, Word, Mixed };
+  Kind kind = Kind::Unknown;
+  std::string text;
+
+  void set(std::string utf8) {
+    text = std::move(utf8);
+    bool spaces = false, others = false;
+    for (char c : text) (is_text_space(c) ? spaces : others) = true;
+    kind = spaces && others ? Kind::Mixed
+           : spaces         ? Kind::Space
+           : others         ? Kind::Word
+                            : Kind::Empty;
+  }
+  static bool is_text_space(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
+  }
+};
+
+using CodeTable = std::array<CodeText, 256>;
+
+// The classified tables of the standard encodings, built once.
+const CodeTable& code_table(const std::array<uint16_t, 256>& encoding) {
+  auto build = [](const std::array<uint16_t, 256>& unicode) {
+    CodeTable table;
+    // A code without a glyph in the encoding shows nothing, in poppler too.
+    for (size_t code = 0; code < 256; ++code) {
+      std::string text;
+      if (unicode[code]) append_unicode(text, unicode[code]);
+      table[code].set(std::move(text));
+    }
+    return table;
+  };
+  static const CodeTable standard = build(kStandardEncoding);
+  static const CodeTable win_ansi = build(kWinAnsiEncoding);
+  static const CodeTable mac_roman = build(kMacRomanEncoding);
+  if (&encoding == &kWinAnsiEncoding) return win_ansi;
+  if (&encoding == &kMacRomanEncoding) return mac_roman;
+  return standard;
+}
+
 struct Font {
   size_t code_bytes = 1;
-  // Simple fonts: UTF-8 per code, and whether the code is known (unknown codes: decline).
-  std::array<std::string, 256> simple;
-  std::array<bool, 256> simple_known{};
+  // Simple fonts: a shared standard table, or this font's own copy once it changes a code.
+  // Unknown codes make the reader decline.
+  const CodeTable* simple = &kNoCodes;
+  std::unique_ptr<CodeTable> own;
   ToUnicodeMap wide;  // Type0 fonts
   bool type3 = false;
 
-  // Appends the text of `code`; declines when the code's Unicode is unknown.
-  void append(uint32_t code, std::string& out) const {
-    if (code_bytes == 1) {
-      if (!simple_known[code]) decline();
-      out += simple[code];
-      return;
+  CodeTable& writable() {
+    if (!own) {
+      own = std::make_unique<CodeTable>(*simple);
+      simple = own.get();
     }
-    auto it = wide.codes.find(code);
-    if (it == wide.codes.end()) decline();
-    out += it->second;
+    return *own;
   }
+  static const CodeTable kNoCodes;
 };
+const CodeTable Font::kNoCodes{};
 
 // --- the document --------------------------------------------------------------------------
 
@@ -1038,12 +1080,7 @@ class Document {
       }
     }
     if (encoding_known) {
-      // A code without a glyph in the encoding shows nothing, in poppler too.
-      for (size_t code = 0; code < 256; ++code) {
-        font.simple[code].clear();
-        if (uint16_t u = (*base)[code]) append_unicode(font.simple[code], u);
-        font.simple_known[code] = true;
-      }
+      font.simple = &code_table(*base);
       if (differences) {
         const Value& list = resolve(*differences);
         if (!list.is(Value::Kind::Array)) decline();
@@ -1055,9 +1092,9 @@ class Document {
             if (code < 0 || code > 255) decline();
             int32_t u = glyph_unicode(item.text);
             if (u < 0) decline();
-            font.simple[code].clear();
-            append_unicode(font.simple[code], uint32_t(u));
-            font.simple_known[code] = true;
+            std::string text;
+            append_unicode(text, uint32_t(u));
+            font.writable()[code].set(std::move(text));
             ++code;
           } else {
             decline();
@@ -1068,8 +1105,7 @@ class Document {
     if (to_unicode) {
       ToUnicodeMap map = parse_to_unicode(cmap, 1);
       for (auto& [code, text] : map.codes) {
-        font.simple[code] = text;
-        font.simple_known[code] = true;
+        font.writable()[code].set(text);
       }
     } else if (font.type3 || !encoding_known) {
       decline();
@@ -1283,25 +1319,47 @@ class Document {
       if (!font_) decline();
       if (font_size_ <= 0 || std::abs(char_spacing_) > 0.02 * font_size_) decline();
       const Font& f = *font_;
-      if (bytes.size() % f.code_bytes) decline();
-      std::string text;
-      for (size_t i = 0; i < bytes.size(); i += f.code_bytes) {
-        uint32_t code = f.code_bytes == 1 ? uint8_t(bytes[i]) : big_endian(bytes.substr(i, 2));
-        text.clear();
-        f.append(code, text);
-        for (char c : text) {
-          if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f') {
-            pending_space_ = true;
-          } else {
-            open_word();
-            line_ += c;
+      if (f.code_bytes == 1) {
+        for (unsigned char code : bytes) append((*f.simple)[code]);
+        return;
+      }
+      if (bytes.size() % 2) decline();
+      CodeText wide;
+      for (size_t i = 0; i < bytes.size(); i += 2) {
+        auto it = f.wide.codes.find(big_endian(std::string_view(bytes).substr(i, 2)));
+        if (it == f.wide.codes.end()) decline();
+        wide.set(it->second);
+        append(wide);
+      }
+    }
+
+    void append(const CodeText& code) {
+      switch (code.kind) {
+        case CodeText::Kind::Unknown:
+          decline();
+        case CodeText::Kind::Empty:
+          return;
+        case CodeText::Kind::Space:
+          pending_space_ = true;
+          return;
+        case CodeText::Kind::Word:
+          open_word();
+          out_ += code.text;
+          return;
+        case CodeText::Kind::Mixed:
+          for (char c : code.text) {
+            if (CodeText::is_text_space(c)) {
+              pending_space_ = true;
+            } else {
+              open_word();
+              out_ += c;
+            }
           }
-        }
       }
     }
 
     void open_word() {
-      if (pending_space_ && line_started_) line_ += ' ';
+      if (pending_space_ && line_started_) out_ += ' ';
       pending_space_ = false;
       line_started_ = true;
     }
@@ -1309,9 +1367,7 @@ class Document {
     void end_line() {
       pending_space_ = false;
       if (!line_started_) return;
-      out_ += line_;
       out_ += '\n';
-      line_.clear();
       line_started_ = false;
     }
 
@@ -1321,8 +1377,8 @@ class Document {
     double font_size_ = 0, leading_ = 0, char_spacing_ = 0;
     double scale_y_ = 1, line_y_ = 0;
     bool pending_space_ = false;
-    bool line_started_ = false;  // a code was shown on this line, even one without a glyph
-    std::string line_, out_;
+    bool line_started_ = false;  // text was shown on this line
+    std::string out_;
   };
 
   std::string_view bytes_;
