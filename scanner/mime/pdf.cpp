@@ -722,6 +722,15 @@ struct CodeText {
            : spaces         ? Kind::Space
            : others         ? Kind::Word
                             : Kind::Empty;
+    // poppler reorders right-to-left scripts and merges combining marks into the previous
+    // letter; text with them is left to poppler.
+    for (size_t i = 0; i + 1 < text.size(); ++i) {
+      const auto lead = uint8_t(text[i]), next = uint8_t(text[i + 1]);
+      const bool hebrew_to_nko = lead >= 0xD6 && lead <= 0xDF;                   // U+0580..U+07FF
+      const bool combining = lead == 0xCC || (lead == 0xCD && next < 0xB0);      // U+0300..U+036F
+      const bool presentation = lead == 0xEF && (next >= 0xAC && next <= 0xBB);  // U+FB00..U+FEFF
+      if (hebrew_to_nko || combining || presentation) kind = Kind::Unknown;
+    }
   }
   static bool is_text_space(char c) {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
@@ -1029,8 +1038,8 @@ class Document {
     }
     if (kind == "Type0") {
       const Value* encoding = dict.get("Encoding");
-      if (!encoding || !(encoding->is_name("Identity-H") || encoding->is_name("Identity-V")))
-        decline();
+      // Vertical writing (Identity-V) is laid out in columns by poppler: not ours.
+      if (!encoding || !encoding->is_name("Identity-H")) decline();
       if (!to_unicode) decline();
       font.code_bytes = 2;
       font.wide = parse_to_unicode(cmap, 2);
@@ -1240,6 +1249,8 @@ class Document {
         char_spacing_ = num(ops, 0);
       } else if (name == "Tz") {
         if (num(ops, 0) != 100) decline();
+      } else if (name == "Ts") {
+        if (num(ops, 0) != 0) decline();  // a raised or lowered run may be a line of its own
       } else if (name == "BI") {
         skip_inline_image(lex);
       } else if (name == "Do") {

@@ -439,10 +439,11 @@ TEST(PdfFast, DeclinesUnsupportedFilters) {
 }
 
 TEST(PdfFast, DeclinesWhatNeedsGlyphWidthsOrOtherStreams) {
-  // A horizontal move after text (word gap unknown without widths), a form XObject, an
-  // ambiguous kerning, an embedded font without an encoding, a Type3 font.
+  // A horizontal move after text (word gap unknown without widths), an ambiguous kerning, a
+  // raised run, an embedded font without an encoding, a Type3 font, a form XObject.
   expect_declined_to_poppler(one_page("BT /F1 12 Tf 72 720 Td (left) Tj 40 0 Td (right) Tj ET"));
   expect_declined_to_poppler(one_page("BT /F1 12 Tf 72 720 Td [(Hello) -120 (World)] TJ ET"));
+  expect_declined_to_poppler(one_page("BT /F1 12 Tf 72 720 Td (E = mc) Tj 5 Ts (2) Tj ET"));
   expect_declined_to_poppler(
       one_page("BT /F1 12 Tf 72 720 Td (x) Tj ET",
                "<< /Type /Font /Subtype /Type1 /BaseFont /ABCDEF+Custom /FontDescriptor << "
@@ -459,6 +460,16 @@ TEST(PdfFast, DeclinesWhatNeedsGlyphWidthsOrOtherStreams) {
               "BT /F1 12 Tf 72 720 Td (inside a form) Tj ET"),
        kHelvetica});
   expect_declined_to_poppler(form);
+  // Right-to-left text (a ToUnicode map to Hebrew): poppler reorders it.
+  expect_declined_to_poppler(make_pdf(
+      {"<< /Type /Catalog /Pages 2 0 R >>", "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+       "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+       "/Resources << /Font << /F1 5 0 R >> >> >>",
+       stream("", "BT /F1 12 Tf 72 720 Td (ABA) Tj ET"),
+       "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /ToUnicode 6 0 R >>",
+       stream("",
+              "1 begincodespacerange <00> <FF> endcodespacerange 2 beginbfchar <41> <05D0> "
+              "<42> <05D1> endbfchar")}));
   EXPECT_NE(poppler_text(form).find("inside a form"), std::string::npos);
 }
 
