@@ -2,6 +2,8 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <benchmark/benchmark.h>
 #include <pcre2.h>
+#include <poppler-document.h>
+#include <poppler-page.h>
 
 #include <cstdio>
 #include <cstring>
@@ -10,9 +12,6 @@
 #include <random>
 #include <string>
 #include <vector>
-
-#include <poppler-document.h>
-#include <poppler-page.h>
 
 #include "../scanner/mime/base64.hpp"
 #include "../scanner/mime/mime_internal.hpp"
@@ -147,8 +146,9 @@ void BM_Base64DecodePath(benchmark::State& state, mime_detail::Base64Path path,
     else
       encoded += c;
   }
-  if (path == mime_detail::Base64Path::Avx2 && !mime_detail::base64_avx2_available()) {
-    state.SkipWithError("no AVX2 on this CPU");
+  if ((path == mime_detail::Base64Path::Avx2 && !mime_detail::base64_avx2_available()) ||
+      (path == mime_detail::Base64Path::Ssse3 && !mime_detail::base64_ssse3_available())) {
+    state.SkipWithError("this CPU lacks the instructions");
     return;
   }
   for (auto _ : state)
@@ -156,10 +156,13 @@ void BM_Base64DecodePath(benchmark::State& state, mime_detail::Base64Path path,
   state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(encoded.size()));
 }
 BENCHMARK_CAPTURE(BM_Base64DecodePath, scalar_lf, mime_detail::Base64Path::Scalar, "\n");
+BENCHMARK_CAPTURE(BM_Base64DecodePath, ssse3_lf, mime_detail::Base64Path::Ssse3, "\n");
 BENCHMARK_CAPTURE(BM_Base64DecodePath, avx2_lf, mime_detail::Base64Path::Avx2, "\n");
 BENCHMARK_CAPTURE(BM_Base64DecodePath, scalar_crlf, mime_detail::Base64Path::Scalar, "\r\n");
+BENCHMARK_CAPTURE(BM_Base64DecodePath, ssse3_crlf, mime_detail::Base64Path::Ssse3, "\r\n");
 BENCHMARK_CAPTURE(BM_Base64DecodePath, avx2_crlf, mime_detail::Base64Path::Avx2, "\r\n");
 BENCHMARK_CAPTURE(BM_Base64DecodePath, scalar_unbroken, mime_detail::Base64Path::Scalar, "");
+BENCHMARK_CAPTURE(BM_Base64DecodePath, ssse3_unbroken, mime_detail::Base64Path::Ssse3, "");
 BENCHMARK_CAPTURE(BM_Base64DecodePath, avx2_unbroken, mime_detail::Base64Path::Avx2, "");
 
 void BM_MboxSplit(benchmark::State& state) {

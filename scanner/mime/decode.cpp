@@ -399,10 +399,8 @@ std::string decode_base64_scalar(std::string_view in, bool* error) {
 
 #if defined(__x86_64__)
 
-// The AVX2 block: classify 32 bytes with two nibble lookups (Mula/Lemire), turn the symbols
-// into 6-bit values with per-class offsets, pack four values into three bytes with
-// maddubs/madd, then gather the 24 bytes. The alphabet is the scalar table's: standard plus
-// URL-safe '-' and '_'.
+// The SIMD lookups, shared by the AVX2 and SSSE3 blocks. The alphabet is the scalar table's:
+// standard plus URL-safe '-' and '_'.
 //
 // Validity: each high nibble gets a class bit; kInvalidByLow[low] holds the bits of the
 // classes in which that low nibble is not a symbol.
@@ -451,44 +449,81 @@ constexpr bool lookups_match_table() {
 }
 static_assert(lookups_match_table(), "the SIMD lookups must agree with the scalar table");
 
-__attribute__((target("avx2"))) inline __m256i broadcast16(const void* table) {
-  return _mm256_broadcastsi128_si256(_mm_loadu_si128(static_cast<const __m128i*>(table)));
-}
+// Block policies: kWidth symbols -> kWidth * 3 / 4 bytes per step, writing kWidth bytes (the
+// output needs kWidth / 4 bytes of slack); decode returns the mask of the bytes that are
+// symbols, and only quanta of symbols give valid output.
+//
+// AVX2: classify 32 bytes with two nibble lookups (Mula/Lemire), turn the symbols into 6-bit
+// values with per-class offsets, pack four values into three bytes with maddubs/madd, gather
+// the 24 bytes across the two lanes.
+struct Avx2Block {
+  static constexpr size_t kWidth = 32;
+  static constexpr uint32_t kAllSymbols = 0xFFFFFFFFu;
 
-// Decodes the 32 bytes at in into 24 bytes at out (writing 32: out needs 8 bytes of slack) and
-// returns the mask of the bytes that are symbols; only quanta of symbols give valid output.
-__attribute__((target("avx2"), always_inline)) inline uint32_t base64_block_avx2(
-    const unsigned char* in, char* out) {
-  const __m256i nibble = _mm256_set1_epi8(0x0F);
-  const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(in));
-  const __m256i low = _mm256_and_si256(x, nibble);
-  const __m256i high = _mm256_and_si256(_mm256_srli_epi32(x, 4), nibble);
-  const __m256i invalid = _mm256_and_si256(_mm256_shuffle_epi8(broadcast16(&kInvalidByLow), low),
-                                           _mm256_shuffle_epi8(broadcast16(&kClassByHigh), high));
-  const uint32_t symbols =
-      uint32_t(_mm256_movemask_epi8(_mm256_cmpeq_epi8(invalid, _mm256_setzero_si256())));
+  __attribute__((target("avx2"))) static __m256i broadcast16(const void* table) {
+    return _mm256_broadcastsi128_si256(_mm_loadu_si128(static_cast<const __m128i*>(table)));
+  }
 
-  const __m256i lone = _mm256_and_si256(_mm256_shuffle_epi8(broadcast16(&kLoneByLow), low),
-                                        _mm256_shuffle_epi8(broadcast16(&kLoneByHigh), high));
-  const __m256i offset = _mm256_add_epi8(_mm256_shuffle_epi8(broadcast16(&kOffsetByHigh), high),
-                                         _mm256_shuffle_epi8(broadcast16(&kOffsetByLone), lone));
-  const __m256i values = _mm256_sub_epi8(x, offset);
-  // [a b c d] -> a*64+b, c*64+d -> (a*64+b)*4096 + c*64+d, little-endian in each 32-bit lane.
-  const __m256i pairs = _mm256_maddubs_epi16(values, _mm256_set1_epi32(0x01400140));
-  const __m256i triples = _mm256_madd_epi16(pairs, _mm256_set1_epi32(0x00011000));
-  const __m256i in_lane = _mm256_shuffle_epi8(
-      triples, _mm256_setr_epi8(2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1, 2, 1, 0, 6,
-                                5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1));
-  const __m256i packed =
-      _mm256_permutevar8x32_epi32(in_lane, _mm256_setr_epi32(0, 1, 2, 4, 5, 6, 3, 7));
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), packed);
-  return symbols;
-}
+  __attribute__((target("avx2"))) static uint32_t decode(const unsigned char* in, char* out) {
+    const __m256i nibble = _mm256_set1_epi8(0x0F);
+    const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(in));
+    const __m256i low = _mm256_and_si256(x, nibble);
+    const __m256i high = _mm256_and_si256(_mm256_srli_epi32(x, 4), nibble);
+    const __m256i invalid = _mm256_and_si256(_mm256_shuffle_epi8(broadcast16(&kInvalidByLow), low),
+                                             _mm256_shuffle_epi8(broadcast16(&kClassByHigh), high));
+    const uint32_t symbols =
+        uint32_t(_mm256_movemask_epi8(_mm256_cmpeq_epi8(invalid, _mm256_setzero_si256())));
 
-// Leading symbols of a block mask.
-inline unsigned leading_symbols(uint32_t mask) {
-  return mask == 0xFFFFFFFFu ? 32 : unsigned(__builtin_ctz(~mask));
-}
+    const __m256i lone = _mm256_and_si256(_mm256_shuffle_epi8(broadcast16(&kLoneByLow), low),
+                                          _mm256_shuffle_epi8(broadcast16(&kLoneByHigh), high));
+    const __m256i offset = _mm256_add_epi8(_mm256_shuffle_epi8(broadcast16(&kOffsetByHigh), high),
+                                           _mm256_shuffle_epi8(broadcast16(&kOffsetByLone), lone));
+    const __m256i values = _mm256_sub_epi8(x, offset);
+    // [a b c d] -> a*64+b, c*64+d -> (a*64+b)*4096 + c*64+d, little-endian in each 32-bit lane.
+    const __m256i pairs = _mm256_maddubs_epi16(values, _mm256_set1_epi32(0x01400140));
+    const __m256i triples = _mm256_madd_epi16(pairs, _mm256_set1_epi32(0x00011000));
+    const __m256i in_lane = _mm256_shuffle_epi8(
+        triples, _mm256_setr_epi8(2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1, 2, 1, 0,
+                                  6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1));
+    const __m256i packed =
+        _mm256_permutevar8x32_epi32(in_lane, _mm256_setr_epi32(0, 1, 2, 4, 5, 6, 3, 7));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), packed);
+    return symbols;
+  }
+};
+
+// SSSE3 (x86-64 CPUs without AVX2): the same steps on 16 bytes.
+struct Ssse3Block {
+  static constexpr size_t kWidth = 16;
+  static constexpr uint32_t kAllSymbols = 0xFFFFu;
+
+  __attribute__((target("ssse3"))) static __m128i load16(const void* table) {
+    return _mm_loadu_si128(static_cast<const __m128i*>(table));
+  }
+
+  __attribute__((target("ssse3"))) static uint32_t decode(const unsigned char* in, char* out) {
+    const __m128i nibble = _mm_set1_epi8(0x0F);
+    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in));
+    const __m128i low = _mm_and_si128(x, nibble);
+    const __m128i high = _mm_and_si128(_mm_srli_epi32(x, 4), nibble);
+    const __m128i invalid = _mm_and_si128(_mm_shuffle_epi8(load16(&kInvalidByLow), low),
+                                          _mm_shuffle_epi8(load16(&kClassByHigh), high));
+    const uint32_t symbols =
+        uint32_t(_mm_movemask_epi8(_mm_cmpeq_epi8(invalid, _mm_setzero_si128())));
+
+    const __m128i lone = _mm_and_si128(_mm_shuffle_epi8(load16(&kLoneByLow), low),
+                                       _mm_shuffle_epi8(load16(&kLoneByHigh), high));
+    const __m128i offset = _mm_add_epi8(_mm_shuffle_epi8(load16(&kOffsetByHigh), high),
+                                        _mm_shuffle_epi8(load16(&kOffsetByLone), lone));
+    const __m128i values = _mm_sub_epi8(x, offset);
+    const __m128i pairs = _mm_maddubs_epi16(values, _mm_set1_epi32(0x01400140));
+    const __m128i triples = _mm_madd_epi16(pairs, _mm_set1_epi32(0x00011000));
+    const __m128i packed = _mm_shuffle_epi8(
+        triples, _mm_setr_epi8(2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out), packed);
+    return symbols;
+  }
+};
 
 // The shape of a body of fixed-length lines (76 symbols in MIME, 64 in PEM): symbols per line
 // and line-break bytes, or {0, 0} when the first line does not have a usable shape.
@@ -497,25 +532,28 @@ struct LineShape {
   size_t line_break = 0;
 };
 
-LineShape first_line_shape(const unsigned char* s, size_t n) {
+LineShape first_line_shape(const unsigned char* s, size_t n, size_t block_width) {
   constexpr size_t kLongestLine = 256;
   size_t symbols = 0;
   while (symbols < n && symbols <= kLongestLine && kB64[s[symbols]] < 64) ++symbols;
   // Whole quanta per line and at least one block: each line then decodes on its own.
-  if (symbols % 4 != 0 || symbols < 32 || symbols > kLongestLine) return {};
+  if (symbols % 4 != 0 || symbols < block_width || symbols > kLongestLine) return {};
   if (symbols + 1 < n && s[symbols] == '\r' && s[symbols + 1] == '\n') return {symbols, 2};
   if (symbols < n && s[symbols] == '\n') return {symbols, 1};
   return {};
 }
 
-__attribute__((target("avx2"))) std::string decode_base64_avx2(std::string_view in, bool* error) {
-  constexpr size_t kSlack = 8;  // a block writes 32 bytes for its 24
+// The SIMD driver. Instantiated only inside the target-specific functions below, which
+// flatten it so that the blocks inline (an always_inline chain across targets is refused).
+template <class Block>
+inline std::string decode_base64_blocks(std::string_view in, bool* error) {
+  constexpr size_t kWidth = Block::kWidth;
   std::string out;
-  out.resize(in.size() / 4 * 3 + 3 + kSlack);
+  out.resize(in.size() / 4 * 3 + 3 + kWidth / 4);
   Base64State st{out.data()};
   auto* s = reinterpret_cast<const unsigned char*>(in.data());
   const size_t n = in.size();
-  const LineShape line = first_line_shape(s, n);
+  const LineShape line = first_line_shape(s, n, kWidth);
   const size_t line_bytes = line.symbols + line.line_break;
   size_t i = 0;
   while (i < n) {
@@ -524,28 +562,29 @@ __attribute__((target("avx2"))) std::string decode_base64_avx2(std::string_view 
       // step known in advance, so that no step waits on where the previous one found the
       // line break. Any other line leaves for the block loop below.
       while (line_bytes != 0 && i + line_bytes <= n) {
-        uint32_t symbols = 0xFFFFFFFFu;
+        uint32_t symbols = Block::kAllSymbols;
         size_t at = 0;
-        for (; at + 32 <= line.symbols; at += 32)
-          symbols &= base64_block_avx2(s + i + at, st.out + at / 4 * 3);
+        for (; at + kWidth <= line.symbols; at += kWidth)
+          symbols &= Block::decode(s + i + at, st.out + at / 4 * 3);
         if (at != line.symbols) {
-          at = line.symbols - 32;
-          symbols &= base64_block_avx2(s + i + at, st.out + at / 4 * 3);
+          at = line.symbols - kWidth;
+          symbols &= Block::decode(s + i + at, st.out + at / 4 * 3);
         }
         const unsigned char* end = s + i + line.symbols;
         const bool line_break =
             line.line_break == 2 ? end[0] == '\r' && end[1] == '\n' : end[0] == '\n';
-        if (symbols != 0xFFFFFFFFu || !line_break) break;
+        if (symbols != Block::kAllSymbols || !line_break) break;
         i += line_bytes;
         st.out += line.symbols / 4 * 3;
       }
       bool stopped_in_block = false;
-      while (i + 32 <= n) {
-        const unsigned symbols = leading_symbols(base64_block_avx2(s + i, st.out));
-        const unsigned quanta = symbols / 4;
+      while (i + kWidth <= n) {
+        const uint32_t mask = Block::decode(s + i, st.out);
+        const size_t symbols = mask == Block::kAllSymbols ? kWidth : size_t(__builtin_ctz(~mask));
+        const size_t quanta = symbols / 4;
         i += quanta * 4;
         st.out += quanta * 3;
-        if (symbols < 32) {
+        if (symbols < kWidth) {
           stopped_in_block = true;
           break;
         }
@@ -558,6 +597,16 @@ __attribute__((target("avx2"))) std::string decode_base64_avx2(std::string_view 
     i = base64_step(s, i, n, st);
   }
   return base64_finish(out, st, error);
+}
+
+__attribute__((target("avx2"), flatten)) std::string decode_base64_avx2(std::string_view in,
+                                                                        bool* error) {
+  return decode_base64_blocks<Avx2Block>(in, error);
+}
+
+__attribute__((target("ssse3"), flatten)) std::string decode_base64_ssse3(std::string_view in,
+                                                                          bool* error) {
+  return decode_base64_blocks<Ssse3Block>(in, error);
 }
 
 #endif  // __x86_64__
@@ -573,9 +622,23 @@ bool base64_avx2_available() {
 #endif
 }
 
+bool base64_ssse3_available() {
+#if defined(__x86_64__)
+  static const bool available = __builtin_cpu_supports("ssse3");
+  return available;
+#else
+  return false;
+#endif
+}
+
 std::string decode_base64_with(std::string_view in, bool* error, Base64Path path) {
 #if defined(__x86_64__)
-  if (path != Base64Path::Scalar && base64_avx2_available()) return decode_base64_avx2(in, error);
+  const bool avx2 =
+      (path == Base64Path::Avx2 || path == Base64Path::Best) && base64_avx2_available();
+  if (avx2) return decode_base64_avx2(in, error);
+  const bool ssse3 =
+      (path == Base64Path::Ssse3 || path == Base64Path::Best) && base64_ssse3_available();
+  if (ssse3) return decode_base64_ssse3(in, error);
 #endif
   (void)path;
   return decode_base64_scalar(in, error);
