@@ -49,6 +49,29 @@ struct MboxPiece {
 std::vector<MboxPiece> split_mbox(std::string_view buffer);
 std::string unescape_mboxrd(std::string_view bytes);
 
+// A stretch of a memory-mapped mbox file that starts at a message separator (or the file's
+// start) and ends at the next separator (or the file's end). The reader hands spans out unsplit
+// and any worker splits them with split_span: the serial read stage then costs little more
+// than the search for each span's end, so it no longer caps the speed-up from more threads.
+struct MboxSpan {
+  std::string_view bytes;
+  std::shared_ptr<const void> keepalive;    // owns the storage behind `bytes`
+  std::shared_ptr<const std::string> file;  // the same object for every span of one file
+  uint64_t offset = 0;                      // of bytes[0] in the file
+  uint64_t max_message_bytes = 0;
+};
+
+// The messages of a span, exactly as MessageSource::next() would give them, except that
+// origin.index counts from 0 within the span and sequence is left 0: whoever consumes the spans
+// of a file in order numbers them (messages before + index).
+std::vector<Message> split_span(const MboxSpan& span);
+
+// What MessageSource::next_batch hands out: one message, or one span of a mapped mbox.
+struct InputBatch {
+  std::optional<Message> message;
+  std::optional<MboxSpan> span;
+};
+
 // Pulls messages from every input in order. Inputs: files, directories (walked recursively,
 // Maildir recognised by cur/ and new/), "-" for stdin; gzip is recognised by its magic bytes.
 // Large plain files are memory-mapped; gzip and stdin are streamed message by message.
@@ -60,6 +83,10 @@ class MessageSource {
   MessageSource& operator=(const MessageSource&) = delete;
 
   std::optional<Message> next();
+  // Like next(), but a mapped mbox file comes out as spans of about span_bytes (a span may hold
+  // only blank lines before the first message), to be split by split_span. Don't mix next()
+  // and next_batch() on one source.
+  std::optional<InputBatch> next_batch(size_t span_bytes);
   uint64_t bytes_read() const;    // raw input bytes consumed so far (compressed size for gzip)
   uint64_t files_failed() const;  // inputs that could not be opened or read
 

@@ -15,6 +15,11 @@ namespace credsift {
 
 namespace {
 
+// A mapped mbox is handed to the workers in spans of about this size (tens of messages):
+// big enough that the serial read stage only looks for span ends, small enough that two
+// threads stay balanced to the end of a file.
+constexpr size_t kSpanBytes = 1 << 20;
+
 // Counts line breaks incrementally: hits of one segment come in position order, so each
 // segment's text is walked once however many hits it holds.
 class LineCounter {
@@ -25,9 +30,9 @@ class LineCounter {
       position_ = 0;
       line_ = 1;
     }
-    line_ += static_cast<uint64_t>(
-        std::count(text.begin() + static_cast<std::ptrdiff_t>(position_),
-                   text.begin() + static_cast<std::ptrdiff_t>(position), '\n'));
+    line_ += static_cast<uint64_t>(std::count(text.begin() + static_cast<std::ptrdiff_t>(position_),
+                                              text.begin() + static_cast<std::ptrdiff_t>(position),
+                                              '\n'));
     position_ = position;
     return line_;
   }
@@ -90,8 +95,8 @@ MessageResult scan_message(const Message& message, const Matcher& matcher,
       for (const NamedSpan& capture : hit.captures)
         captures.emplace_back(std::string(capture.name),
                               std::string(slice(segment.text, capture.span)));
-      Validation validation = validate(rule, secret, validation_context(segment.text, hit.match),
-                                       captures);
+      Validation validation =
+          validate(rule, secret, validation_context(segment.text, hit.match), captures);
       if (validation.status == ValidationStatus::Rejected) {
         ++result.rejected;
         ++result.rejected_by_reason[validation.reason];
@@ -142,78 +147,106 @@ ScanSummary run_scan(const std::vector<std::string>& inputs, const Matcher& matc
   tbb::enumerable_thread_specific<std::unique_ptr<Matcher::Scratch>> scratches(
       [&] { return matcher.make_scratch(); });
 
+  // One token: a message, or a span of a mapped mbox that the worker splits into messages.
   struct Work {
-    Message message;
-    MessageResult result;
+    InputBatch batch;
+    std::vector<Message> messages;
+    std::vector<MessageResult> results;
   };
   using WorkPtr = std::shared_ptr<Work>;
 
+  // Messages of a span are numbered within it; the emit stage sees the spans of a file in
+  // order and turns that into the index within the file.
+  std::shared_ptr<const std::string> span_file;
+  uint64_t span_file_messages = 0;
+  auto number_span_messages = [&](Work& work) {
+    if (!work.batch.span) return;
+    if (work.batch.span->file != span_file) {
+      span_file = work.batch.span->file;
+      span_file_messages = 0;
+    }
+    for (size_t i = 0; i < work.messages.size(); ++i) {
+      work.messages[i].origin.index += span_file_messages;
+      for (Finding& finding : work.results[i].findings)
+        finding.index = work.messages[i].origin.index;
+    }
+    span_file_messages += work.messages.size();
+  };
+
+  auto emit = [&](const Message& message, const MessageResult& result) {
+    const std::string file = message.origin.file ? *message.origin.file : "-";
+    bytes_done += message.bytes.size();
+    ++messages_done;
+    if (options.on_progress) options.on_progress(bytes_done, messages_done);
+    if (!message.skip_reason.empty()) {
+      ++summary.messages_skipped;
+      ++summary.skip_reasons[message.skip_reason];
+      report(
+          {Diagnostic::Level::Warning, file, message.origin.offset,
+           "message " + std::to_string(message.origin.index) + " skipped: " + message.skip_reason});
+      return;
+    }
+    for (const DecodeProblem& problem : result.problems)
+      report(
+          {Diagnostic::Level::Warning, file, message.origin.offset + problem.offset, problem.what});
+    summary.decode_problems += result.problems.size();
+    if (result.failed) {
+      ++summary.messages_failed;
+      report({Diagnostic::Level::Error, file, message.origin.offset,
+              "message " + std::to_string(message.origin.index) + " failed: " + result.failure});
+      return;
+    }
+    if (result.outside_window) {
+      ++summary.messages_outside_window;
+      return;
+    }
+    if (result.undated) ++summary.messages_undated;
+    ++summary.messages_scanned;
+    summary.rejected += result.rejected;
+    for (const auto& [reason, count] : result.rejected_by_reason)
+      summary.rejected_by_reason[reason] += count;
+    for (const Finding& finding : result.findings) {
+      if (finding.validation.status != ValidationStatus::Rejected) {
+        ++summary.findings;
+        ++summary.findings_by_rule[finding.rule->id];
+      }
+      if (on_finding) on_finding(finding);
+    }
+  };
+
   tbb::parallel_pipeline(
       in_flight,
-      tbb::make_filter<void, WorkPtr>(
-          tbb::filter_mode::serial_in_order,
-          [&](tbb::flow_control& control) -> WorkPtr {
-            std::optional<Message> message = source.next();
-            if (!message) {
-              control.stop();
-              return nullptr;
-            }
-            auto work = std::make_shared<Work>();
-            work->message = std::move(*message);
-            return work;
-          }) &
-          tbb::make_filter<WorkPtr, WorkPtr>(tbb::filter_mode::parallel,
-                                             [&](WorkPtr work) {
-                                               if (work->message.skip_reason.empty())
-                                                 work->result =
-                                                     scan_message(work->message, matcher,
-                                                                  *scratches.local(), options);
-                                               return work;
-                                             }) &
-          tbb::make_filter<WorkPtr, void>(
-              tbb::filter_mode::serial_in_order, [&](WorkPtr work) {
-                const Message& message = work->message;
-                const std::string file = message.origin.file ? *message.origin.file : "-";
-                bytes_done += message.bytes.size();
-                ++messages_done;
-                if (options.on_progress) options.on_progress(bytes_done, messages_done);
-                if (!message.skip_reason.empty()) {
-                  ++summary.messages_skipped;
-                  ++summary.skip_reasons[message.skip_reason];
-                  report({Diagnostic::Level::Warning, file, message.origin.offset,
-                          "message " + std::to_string(message.origin.index) +
-                              " skipped: " + message.skip_reason});
-                  return;
-                }
-                const MessageResult& result = work->result;
-                for (const DecodeProblem& problem : result.problems)
-                  report({Diagnostic::Level::Warning, file, message.origin.offset + problem.offset,
-                          problem.what});
-                summary.decode_problems += result.problems.size();
-                if (result.failed) {
-                  ++summary.messages_failed;
-                  report({Diagnostic::Level::Error, file, message.origin.offset,
-                          "message " + std::to_string(message.origin.index) +
-                              " failed: " + result.failure});
-                  return;
-                }
-                if (result.outside_window) {
-                  ++summary.messages_outside_window;
-                  return;
-                }
-                if (result.undated) ++summary.messages_undated;
-                ++summary.messages_scanned;
-                summary.rejected += result.rejected;
-                for (const auto& [reason, count] : result.rejected_by_reason)
-                  summary.rejected_by_reason[reason] += count;
-                for (const Finding& finding : result.findings) {
-                  if (finding.validation.status != ValidationStatus::Rejected) {
-                    ++summary.findings;
-                    ++summary.findings_by_rule[finding.rule->id];
-                  }
-                  if (on_finding) on_finding(finding);
-                }
-              }));
+      tbb::make_filter<void, WorkPtr>(tbb::filter_mode::serial_in_order,
+                                      [&](tbb::flow_control& control) -> WorkPtr {
+                                        std::optional<InputBatch> batch =
+                                            source.next_batch(kSpanBytes);
+                                        if (!batch) {
+                                          control.stop();
+                                          return nullptr;
+                                        }
+                                        auto work = std::make_shared<Work>();
+                                        work->batch = std::move(*batch);
+                                        return work;
+                                      }) &
+          tbb::make_filter<WorkPtr, WorkPtr>(
+              tbb::filter_mode::parallel,
+              [&](WorkPtr work) {
+                if (work->batch.span)
+                  work->messages = split_span(*work->batch.span);
+                else
+                  work->messages.push_back(std::move(*work->batch.message));
+                work->results.resize(work->messages.size());
+                Matcher::Scratch& scratch = *scratches.local();
+                for (size_t i = 0; i < work->messages.size(); ++i)
+                  if (work->messages[i].skip_reason.empty())
+                    work->results[i] = scan_message(work->messages[i], matcher, scratch, options);
+                return work;
+              }) &
+          tbb::make_filter<WorkPtr, void>(tbb::filter_mode::serial_in_order, [&](WorkPtr work) {
+            number_span_messages(*work);
+            for (size_t i = 0; i < work->messages.size(); ++i)
+              emit(work->messages[i], work->results[i]);
+          }));
 
   summary.bytes = source.bytes_read();
   summary.files_failed = source.files_failed();

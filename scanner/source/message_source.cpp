@@ -32,6 +32,10 @@ constexpr size_t kSkipContext = 8;       // bytes kept before the scan point whi
 
 std::string errno_text(int err) { return std::generic_category().message(err); }
 
+std::string too_large_reason(uint64_t max_message_bytes) {
+  return "message larger than " + std::to_string(max_message_bytes) + " bytes";
+}
+
 struct Context {
   SourceOptions options;
   DiagnosticSink sink;
@@ -45,9 +49,7 @@ struct Context {
     ++files_failed;
     report(Level::Error, file, offset, std::move(message));
   }
-  std::string too_large() const {
-    return "message larger than " + std::to_string(options.max_message_bytes) + " bytes";
-  }
+  std::string too_large() const { return too_large_reason(options.max_message_bytes); }
 };
 
 // How an input was reached decides what happens to content that is not recognised as mail.
@@ -66,6 +68,11 @@ class Reader {
  public:
   virtual ~Reader() = default;
   virtual std::optional<Message> next() = 0;
+  virtual std::optional<InputBatch> next_batch(size_t /*span_bytes*/) {
+    std::optional<Message> message = next();
+    if (!message) return std::nullopt;
+    return InputBatch{std::move(message), std::nullopt};
+  }
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -501,6 +508,25 @@ class MemoryReader : public Reader {
     return build(start, data_.substr(start), false);
   }
 
+  std::optional<InputBatch> next_batch(size_t span_bytes) override {
+    if (!mbox_) return Reader::next_batch(span_bytes);
+    if (span_begin_ >= data_.size()) return std::nullopt;
+    // A span ends at a separator: the separator test looks only at the bytes around a
+    // candidate, so the first one found after begin + span_bytes is one that next() finds too.
+    const size_t begin = span_begin_;
+    size_t end = data_.size();
+    if (data_.size() - begin > std::max<size_t>(span_bytes, 1)) {
+      const SepScan s = find_separator(data_, begin + std::max<size_t>(span_bytes, 1), true, true);
+      if (s.kind == Decision::Yes) end = s.from_line;
+    }
+    span_begin_ = end;
+    account(end);
+    release_behind(begin);
+    MboxSpan span{data_.substr(begin, end - begin), keepalive_, file_, begin,
+                  ctx_.options.max_message_bytes};
+    return InputBatch{std::nullopt, std::move(span)};
+  }
+
  private:
   void account(size_t upto) {
     if (count_bytes_ && upto > accounted_) ctx_.bytes_read += upto - accounted_;
@@ -544,6 +570,7 @@ class MemoryReader : public Reader {
   bool single_done_ = false;
   size_t accounted_ = 0;
   size_t released_ = 0;
+  size_t span_begin_ = 0;
   uint64_t index_ = 0;
 };
 
@@ -763,6 +790,41 @@ std::optional<Message> MessageSource::next() {
     impl_->pending.pop_front();
     impl_->open(item);
   }
+}
+
+std::optional<InputBatch> MessageSource::next_batch(size_t span_bytes) {
+  for (;;) {
+    if (impl_->current) {
+      if (auto batch = impl_->current->next_batch(span_bytes)) {
+        if (batch->message) batch->message->sequence = impl_->sequence++;
+        return batch;
+      }
+      impl_->current.reset();
+    }
+    if (impl_->pending.empty()) return std::nullopt;
+    const Item item = std::move(impl_->pending.front());
+    impl_->pending.pop_front();
+    impl_->open(item);
+  }
+}
+
+std::vector<Message> split_span(const MboxSpan& span) {
+  std::vector<Message> messages;
+  MboxCursor cursor;
+  uint64_t index = 0;
+  while (const auto piece = next_mbox_piece(span.bytes, cursor)) {
+    Message m = make_message(span.file, span.offset + piece->offset, index++);
+    if (piece->bytes.size() > span.max_message_bytes) {
+      m.skip_reason = too_large_reason(span.max_message_bytes);
+    } else if (piece->needs_unescape) {
+      set_owned_bytes(m, unescape_mboxrd(piece->bytes));
+    } else {
+      m.bytes = piece->bytes;
+      m.keepalive = span.keepalive;
+    }
+    messages.push_back(std::move(m));
+  }
+  return messages;
 }
 
 uint64_t MessageSource::bytes_read() const { return impl_->ctx.bytes_read; }

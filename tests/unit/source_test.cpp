@@ -224,7 +224,10 @@ TEST(SniffFormat, ByContent) {
   EXPECT_EQ(sniff_format("\x89PNG\r\n\x1a\n"), InputFormat::Unknown);
   // A header block followed by binary bytes is a message with a garbage body, still mail.
   EXPECT_EQ(sniff_format(std::string("Subject: x\n\0\0", 13)), InputFormat::Eml);
-  EXPECT_EQ(sniff_format(std::string("\x7f" "ELF\0\0Subject: x\n", 17)), InputFormat::Unknown);
+  EXPECT_EQ(sniff_format(std::string("\x7f"
+                                     "ELF\0\0Subject: x\n",
+                                     17)),
+            InputFormat::Unknown);
   EXPECT_EQ(sniff_format("hello world\n"), InputFormat::Unknown);
   EXPECT_EQ(sniff_format("name: app\nversion: 2\n"), InputFormat::Unknown);  // YAML
   EXPECT_EQ(sniff_format("{\"From\": 1}\n"), InputFormat::Unknown);
@@ -614,6 +617,92 @@ TEST(MessageSource, StreamingWithTinyChunksAgreesWithSplitMbox) {
           ASSERT_EQ(run.messages[i].bytes, want);
         }
       }
+    }
+  }
+}
+
+// The pipeline reads a mapped mbox as spans that workers split (next_batch + split_span),
+// numbering a span's messages after those of the file's earlier spans. That must give exactly
+// what next() gives, whatever the span size puts at a span's edge.
+ScanResult scan_batches(std::vector<std::string> inputs, size_t span_bytes,
+                        SourceOptions options = {}) {
+  ScanResult run;
+  MessageSource source(std::move(inputs), options,
+                       [&](const Diagnostic& d) { run.diagnostics.push_back(d); });
+  std::shared_ptr<const std::string> span_file;
+  uint64_t before = 0;
+  while (auto batch = source.next_batch(span_bytes)) {
+    std::vector<Message> messages;
+    if (batch->span) {
+      EXPECT_FALSE(batch->message);
+      if (batch->span->file != span_file) {
+        span_file = batch->span->file;
+        before = 0;
+      }
+      messages = split_span(*batch->span);
+      for (Message& m : messages) m.origin.index += before;
+      before += messages.size();
+    } else {
+      messages.push_back(std::move(*batch->message));
+    }
+    for (const Message& m : messages)
+      run.messages.push_back({std::string(m.bytes), *m.origin.file, m.origin.offset, m.origin.index,
+                              0, m.skip_reason});
+  }
+  run.files_failed = source.files_failed();
+  run.bytes_read = source.bytes_read();
+  return run;
+}
+
+TEST(MessageSource, SpansAgreeWithNextAtEverySpanSize) {
+  std::mt19937 rng(11);
+  const char* tricky[] = {"From here on\n",
+                          "\nFrom the desk of\nnot: a header\n",
+                          ">From quoted\n",
+                          ">>From twice\n",
+                          "\n\nFrom x\nno header\n",
+                          "\r\n\r\nFrom y\r\nX: crlf\r\n",
+                          "\n\nFrom "};
+  for (const std::string prefix : {"", "junk before\n\n", "\n\n", "\xEF\xBB\xBF"}) {
+    std::string box = prefix;
+    for (int i = 0; i < 60; ++i) {
+      std::string body;
+      for (size_t l = rng() % 12; l > 0; --l) {
+        if (rng() % 4 == 0)
+          body += tricky[rng() % 7];
+        else
+          body += std::string(rng() % 40, static_cast<char>('a' + rng() % 26)) + "\n";
+      }
+      if (i % 9 == 4) body += std::string(3000, 'z') + "\n";    // over the limit below
+      if (i % 20 == 7) body += std::string(70000, 'y') + "\n";  // the file gets mapped
+      box += "From u" + std::to_string(i) + " Mon\nSubject: m" + std::to_string(i) + "\n\n" + body +
+             "\n";
+    }
+    TempDir dir;
+    write_file(dir / "a.mbox", box);
+    write_file(dir / "small.mbox", mbox_of({msg("s1"), msg("s2"), msg("s3")}));
+    write_file(dir / "one.eml", msg("e1"));
+    write_gzip(dir / "z.mbox.gz", mbox_of({msg("g1"), msg("g2")}));
+    const std::vector<std::string> inputs = {dir / "a.mbox", dir / "one.eml", dir / "small.mbox",
+                                             dir / "z.mbox.gz", dir / "a.mbox"};
+    SourceOptions options;
+    options.max_message_bytes = 20000;
+    const ScanResult want = scan(inputs, options);
+    ASSERT_GT(want.messages.size(), 120u);
+    for (size_t span : {1, 2, 3, 7, 40, 333, 4096, 65536, 1 << 20}) {
+      SCOPED_TRACE("span " + std::to_string(span) + " prefix " + std::to_string(prefix.size()));
+      const ScanResult got = scan_batches(inputs, span, options);
+      ASSERT_EQ(got.messages.size(), want.messages.size());
+      for (size_t i = 0; i < want.messages.size(); ++i) {
+        SCOPED_TRACE("message " + std::to_string(i));
+        EXPECT_EQ(got.messages[i].file, want.messages[i].file);
+        EXPECT_EQ(got.messages[i].offset, want.messages[i].offset);
+        EXPECT_EQ(got.messages[i].index, want.messages[i].index);
+        EXPECT_EQ(got.messages[i].skip, want.messages[i].skip);
+        ASSERT_EQ(got.messages[i].bytes, want.messages[i].bytes);
+      }
+      EXPECT_EQ(got.bytes_read, want.bytes_read);
+      EXPECT_EQ(got.diagnostics.size(), want.diagnostics.size());
     }
   }
 }
