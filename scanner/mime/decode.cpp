@@ -347,9 +347,8 @@ struct Base64State {
   return i;
 }
 
-// One byte the fast paths stopped at, plus the whitespace after it (a line break is the usual
-// reason to stop, and a SIMD attempt at its second byte would be wasted).
-[[gnu::always_inline]] inline size_t base64_step(const unsigned char* s, size_t i, size_t n,
+// One byte the fast paths stopped at.
+[[gnu::always_inline]] inline size_t base64_step(const unsigned char* s, size_t i,
                                                  Base64State& st) {
   uint8_t v = kB64[s[i++]];
   if (v < 64) {
@@ -367,7 +366,6 @@ struct Base64State {
   } else if (v == kB64Invalid) {
     st.bad = true;
   }
-  while (i < n && kB64[s[i]] == kB64Space) ++i;
   return i;
 }
 
@@ -392,7 +390,7 @@ std::string decode_base64_scalar(std::string_view in, bool* error) {
   while (i < n) {
     if (st.have == 0) i = base64_quads(s, i, n, st);
     if (i >= n) break;
-    i = base64_step(s, i, n, st);
+    i = base64_step(s, i, st);
   }
   return base64_finish(out, st, error);
 }
@@ -594,7 +592,10 @@ inline std::string decode_base64_blocks(std::string_view in, bool* error) {
       if (!stopped_in_block) i = base64_quads(s, i, n, st);
     }
     if (i >= n) break;
-    i = base64_step(s, i, n, st);
+    i = base64_step(s, i, st);
+    // The whitespace after it too: a line break is the usual reason to stop, and a block
+    // attempt at its second byte would be wasted.
+    while (i < n && kB64[s[i]] == kB64Space) ++i;
   }
   return base64_finish(out, st, error);
 }
