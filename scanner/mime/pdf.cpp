@@ -434,7 +434,9 @@ class Lexer {
           // "N G R" inside an array: the two numbers before it are the reference.
           if (item.text != "R" || v.items.size() < 2 ||
               !v.items[v.items.size() - 1].is(Value::Kind::Number) ||
-              !v.items[v.items.size() - 2].is(Value::Kind::Number))
+              !v.items[v.items.size() - 2].is(Value::Kind::Number) ||
+              !(v.items[v.items.size() - 2].number >= 0 &&
+                v.items[v.items.size() - 2].number <= double(UINT32_MAX)))
             decline();
           Value ref;
           ref.kind = Value::Kind::Ref;
@@ -787,7 +789,9 @@ class Document {
            uint64_t offset, std::vector<DecodeProblem>& problems)
       : bytes_(bytes), limits_(limits), path_(path), offset_(offset), problems_(problems) {
     const double by_ratio = limits.max_compression_ratio * double(bytes.size());
-    ratio_allowance_ = uint64_t(std::max(by_ratio, double(kMinInflateAllowance)));
+    ratio_allowance_ = by_ratio >= 1.8e19
+                           ? UINT64_MAX
+                           : uint64_t(std::max(by_ratio, double(kMinInflateAllowance)));
   }
 
   PdfText extract() {
@@ -1096,6 +1100,7 @@ class Document {
         int64_t code = -1;
         for (const Value& item : list.items) {
           if (item.is(Value::Kind::Number)) {
+            if (!(item.number >= 0 && item.number <= 255)) decline();
             code = int64_t(item.number);
           } else if (item.is(Value::Kind::Name)) {
             if (code < 0 || code > 255) decline();

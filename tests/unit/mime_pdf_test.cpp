@@ -9,6 +9,9 @@
 #include <zlib.h>
 
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <random>
 #include <string>
@@ -519,6 +522,26 @@ TEST(PdfFast, TruncatedUnterminatedAndDeeplyNestedInputIsDeclined) {
   EXPECT_FALSE(fast(make_pdf({"<< /Type /Catalog /Pages 2 0 R >>",
                               "<< /Type /Pages /Kids [2 0 R] /Count 1 >>"}))
                    .handled);
+}
+
+// Inputs that libFuzzer found (tests/fuzz/pdf_fuzz.cpp), replayed with the fuzz target's checks;
+// the sanitizer build turns the undefined behaviour they once hit into a failure.
+TEST(PdfFast, FuzzRegressions) {
+  const std::filesystem::path directory =
+      std::filesystem::path(CREDSIFT_SOURCE_DIR) / "tests/fuzz/regressions/pdf";
+  size_t inputs = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(directory)) {
+    std::ifstream in(entry.path(), std::ios::binary);
+    const std::string pdf((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::vector<DecodeProblem> reported;
+    PdfText text = fast(pdf, &reported);
+    if (!text.handled) {
+      EXPECT_TRUE(reported.empty()) << entry.path();
+    }
+    EXPECT_LE(text.pages.size(), text.page_count) << entry.path();
+    ++inputs;
+  }
+  EXPECT_GT(inputs, 0u);
 }
 
 TEST(PdfFast, RandomCorruptionNeverCrashes) {
