@@ -1252,6 +1252,16 @@ class Document {
         leading_ = num(ops, 0);
       } else if (name == "Tc") {
         char_spacing_ = num(ops, 0);
+      } else if (name == "q") {
+        if (saved_ctm_.size() > 1000) decline();
+        saved_ctm_.push_back(ctm_);
+      } else if (name == "Q") {
+        if (!saved_ctm_.empty()) {
+          ctm_ = saved_ctm_.back();
+          saved_ctm_.pop_back();
+        }
+      } else if (name == "cm") {
+        concat(ops);
       } else if (name == "Tz") {
         if (num(ops, 0) != 100) decline();
       } else if (name == "Ts") {
@@ -1375,9 +1385,30 @@ class Document {
     }
 
     void open_word() {
-      if (pending_space_ && line_started_) out_ += ' ';
+      if (!line_started_) start_line();
+      if (pending_space_) out_ += ' ';
       pending_space_ = false;
+    }
+
+    // poppler orders lines by position and joins runs on one baseline: the stream's order is
+    // its order only while each line of text lies below the one before.
+    void start_line() {
+      if (!ctm_.upright) decline();
+      const double y = ctm_.d * line_y_ + ctm_.f;
+      if (have_previous_line_ && y >= previous_line_y_) decline();
+      previous_line_y_ = y;
+      have_previous_line_ = true;
       line_started_ = true;
+      pending_space_ = false;
+    }
+
+    void concat(const std::vector<Value>& ops) {
+      for (size_t i = 0; i < 6; ++i) num(ops, i);
+      if (ops.size() != 6) decline();
+      const double b = ops[1].number, c = ops[2].number, d = ops[3].number, f = ops[5].number;
+      ctm_.upright = ctm_.upright && b == 0 && c == 0 && d > 0;
+      ctm_.f = f * ctm_.d + ctm_.f;
+      ctm_.d = d * ctm_.d;
     }
 
     void end_line() {
@@ -1392,6 +1423,16 @@ class Document {
     const Font* font_ = nullptr;
     double font_size_ = 0, leading_ = 0, char_spacing_ = 0;
     double scale_y_ = 1, line_y_ = 0;
+    // The current transformation matrix as far as line order needs it: vertical scale and
+    // offset, and whether it keeps text upright (no rotation, skew or flip).
+    struct Ctm {
+      double d = 1, f = 0;
+      bool upright = true;
+    };
+    Ctm ctm_;
+    std::vector<Ctm> saved_ctm_;
+    double previous_line_y_ = 0;
+    bool have_previous_line_ = false;
     bool pending_space_ = false;
     bool line_started_ = false;  // text was shown on this line
     std::string out_;

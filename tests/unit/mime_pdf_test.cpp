@@ -392,6 +392,13 @@ TEST(PdfFast, WrongLengthsAreFoundByEndstream) {
   }
 }
 
+TEST(PdfFast, LinesPlacedByTheMatrixStayInStreamOrder) {
+  expect_same_as_poppler(
+      one_page("BT /F1 12 Tf 72 720 Td (top line) Tj ET q 1 0 0 1 0 -100 cm BT /F1 12 Tf 72 720 "
+               "Td (moved down) Tj ET Q BT /F1 12 Tf 72 500 Td (bottom) Tj ET"),
+      "top line moved down bottom");
+}
+
 // --- declined: poppler's text -----------------------------------------------------------------
 
 TEST(PdfFast, DeclinesEncryptedDocuments) {
@@ -463,6 +470,15 @@ TEST(PdfFast, DeclinesWhatNeedsGlyphWidthsOrOtherStreams) {
               "BT /F1 12 Tf 72 720 Td (inside a form) Tj ET"),
        kHelvetica});
   expect_declined_to_poppler(form);
+  // Text that poppler reorders by position: a second column that starts at the top again, a
+  // table whose label and value are separate runs on one baseline, a flipped page matrix.
+  expect_declined_to_poppler(
+      one_page("BT /F1 12 Tf 72 720 Td 14 TL (left one) Tj T* (left two) Tj ET "
+               "BT /F1 12 Tf 320 720 Td 14 TL (right one) Tj T* (right two) Tj ET"));
+  expect_declined_to_poppler(
+      one_page("BT /F1 12 Tf 72 700 Td (password:) Tj ET BT /F1 12 Tf 200 700 Td (hunter2) Tj ET"));
+  expect_declined_to_poppler(
+      one_page("1 0 0 -1 0 792 cm BT /F1 12 Tf 1 0 0 -1 72 72 Tm (flipped) Tj ET"));
   // Right-to-left text (a ToUnicode map to Hebrew): poppler reorders it.
   expect_declined_to_poppler(make_pdf(
       {"<< /Type /Catalog /Pages 2 0 R >>", "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
