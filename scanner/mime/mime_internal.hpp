@@ -89,6 +89,8 @@ void decode_uuencoded_blocks(std::string_view text, const std::string& path, uin
 
 // Do the bytes start with a UTF-16 byte order mark?
 bool utf16_with_bom(std::string_view bytes);
+// No NUL and few control bytes in the first 8 KiB: decoded as text.
+bool is_text_like(std::string_view bytes);
 
 // Our own PDF text extractor (pdf.cpp), tried before poppler: it reads plain and Flate content
 // streams with simple fonts in standard encodings or ToUnicode CMaps, and declines everything

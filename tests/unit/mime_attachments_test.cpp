@@ -5,10 +5,12 @@
 #include <archive_entry.h>
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "../../scanner/mime/mime_internal.hpp"
 #include "credsift/mime.hpp"
 #include "mime_test_support.hpp"
 
@@ -366,3 +368,39 @@ TEST(Limits, OverlongLinesAreSplitAndReported) {
   EXPECT_EQ(s->text.size(), 5000u + 4 + 1 + 6);
   EXPECT_EQ(s->text.substr(1000, 1), "\n");
 }
+
+namespace credsift {
+namespace {
+
+// The byte-at-a-time definition that the 16-byte loop of is_text_like must agree with.
+bool text_like_reference(std::string_view bytes) {
+  const std::string_view head = bytes.substr(0, std::min<size_t>(bytes.size(), 8192));
+  if (head.empty()) return false;
+  size_t control = 0;
+  for (unsigned char c : head) {
+    if (c == 0) return false;
+    if (c < 32 && c != '\n' && c != '\r' && c != '\t' && c != '\f') ++control;
+  }
+  return control * 50 < head.size();
+}
+
+TEST(IsTextLike, AgreesWithTheByteDefinition) {
+  std::mt19937 random(5);
+  const std::string special = std::string("\0\x01\x1f\x20\n\r\t\f\x7f\x80\xff", 11);
+  for (int round = 0; round < 20000; ++round) {
+    const size_t length = round % 4 == 0 ? 8100 + random() % 200 : random() % 300;
+    std::string bytes(length, 'a');
+    // Few or many control bytes, so both answers come up near the 2% line.
+    const size_t odd = random() % (length / 20 + 3);
+    for (size_t k = 0; k < odd && length > 0; ++k)
+      bytes[random() % length] = special[random() % (round % 3 == 0 ? special.size() : 10) % 11];
+    ASSERT_EQ(mime_detail::is_text_like(bytes), text_like_reference(bytes))
+        << "round " << round << " length " << length;
+  }
+  EXPECT_FALSE(mime_detail::is_text_like(std::string(100, 'x') + '\0'));
+  EXPECT_TRUE(mime_detail::is_text_like("plain text\r\n\tindented\f\n"));
+  EXPECT_FALSE(mime_detail::is_text_like(""));
+}
+
+}  // namespace
+}  // namespace credsift
