@@ -59,12 +59,17 @@ struct MboxSpan {
   std::shared_ptr<const std::string> file;  // the same object for every span of one file
   uint64_t offset = 0;                      // of bytes[0] in the file
   uint64_t max_message_bytes = 0;
+  bool mapped = false;  // bytes are a read-only file mapping (release_span may drop its pages)
 };
 
 // The messages of a span, exactly as MessageSource::next() would give them, except that
 // origin.index counts from 0 within the span and sequence is left 0: whoever consumes the spans
 // of a file in order numbers them (messages before + index).
 std::vector<Message> split_span(const MboxSpan& span);
+
+// Gives the span's resident pages back once its messages are scanned, so memory stays flat
+// whatever the file size (a page touched again is read back from the page cache).
+void release_span(const MboxSpan& span);
 
 // What MessageSource::next_batch hands out: one message, or one span of a mapped mbox.
 struct InputBatch {

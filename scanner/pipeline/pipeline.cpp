@@ -240,6 +240,7 @@ ScanSummary run_scan(const std::vector<std::string>& inputs, const Matcher& matc
                 for (size_t i = 0; i < work->messages.size(); ++i)
                   if (work->messages[i].skip_reason.empty())
                     work->results[i] = scan_message(work->messages[i], matcher, scratch, options);
+                if (work->batch.span) release_span(*work->batch.span);
                 return work;
               }) &
           tbb::make_filter<WorkPtr, void>(tbb::filter_mode::serial_in_order, [&](WorkPtr work) {

@@ -521,9 +521,8 @@ class MemoryReader : public Reader {
     }
     span_begin_ = end;
     account(end);
-    release_behind(begin);
-    MboxSpan span{data_.substr(begin, end - begin), keepalive_, file_, begin,
-                  ctx_.options.max_message_bytes};
+    MboxSpan span{data_.substr(begin, end - begin), keepalive_,  file_, begin,
+                  ctx_.options.max_message_bytes,   count_bytes_};
     return InputBatch{std::nullopt, std::move(span)};
   }
 
@@ -825,6 +824,16 @@ std::vector<Message> split_span(const MboxSpan& span) {
     messages.push_back(std::move(m));
   }
   return messages;
+}
+
+void release_span(const MboxSpan& span) {
+  if (!span.mapped) return;
+  // Whole pages inside the span only: a page shared with the next span may still be in use.
+  static const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const auto begin = reinterpret_cast<uintptr_t>(span.bytes.data());
+  const uintptr_t first = (begin + page - 1) / page * page;
+  const uintptr_t last = (begin + span.bytes.size()) / page * page;
+  if (last > first) madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
 }
 
 uint64_t MessageSource::bytes_read() const { return impl_->ctx.bytes_read; }
