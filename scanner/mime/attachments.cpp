@@ -71,14 +71,20 @@ bool is_text_like(std::string_view b) {
 #if defined(__SSE2__)
   const __m128i max_control = _mm_set1_epi8(31);
   const __m128i zero = _mm_setzero_si128();
+  __m128i control_sums = zero;
   for (; i + 16 <= h.size(); i += 16) {
     const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(h.data() + i));
     __m128i is_control = _mm_cmpeq_epi8(_mm_min_epu8(x, max_control), x);
     for (char allowed : {'\n', '\r', '\t', '\f'})
       is_control = _mm_andnot_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8(allowed)), is_control);
-    control += size_t(__builtin_popcount(unsigned(_mm_movemask_epi8(is_control))));
+    // Control bytes are 0xFF lanes: the sum of absolute differences counts them (times 255)
+    // without a popcount, which plain x86-64 lacks.
+    control_sums = _mm_add_epi64(control_sums, _mm_sad_epu8(is_control, zero));
     nul |= size_t(_mm_movemask_epi8(_mm_cmpeq_epi8(x, zero)));
   }
+  control += size_t(_mm_cvtsi128_si64(control_sums) +
+                    _mm_cvtsi128_si64(_mm_unpackhi_epi64(control_sums, control_sums))) /
+             255;
 #endif
   for (; i < h.size(); ++i) {
     const unsigned char c = static_cast<unsigned char>(h[i]);
@@ -681,17 +687,14 @@ void decode_blob(std::string_view bytes, std::string_view name, const std::strin
 void decode_uuencoded_blocks(std::string_view text, const std::string& path, uint64_t offset,
                              size_t depth, DecodeContext& ctx, DecodedMessage& dm) {
   if (depth >= kHardArchiveDepth) return;
+  // Every text segment is searched: a two-byte SIMD search for "\nbegin " rarely stops.
+  auto next_begin_line = [&](size_t from) {
+    if (from == 0 && text.starts_with("begin ")) return size_t{0};
+    const size_t hit = text::find_from(text, from == 0 ? 0 : from - 1, "\nbegin ");
+    return hit == npos ? npos : hit + 1;
+  };
   size_t p = 0;
-  while (true) {
-    // glibc's memmem is several times faster than string_view::find on long text bodies.
-    const void* hit =
-        p < text.size() ? memmem(text.data() + p, text.size() - p, "begin ", 6) : nullptr;
-    if (!hit) break;
-    p = size_t(static_cast<const char*>(hit) - text.data());
-    if (p > 0 && text[p - 1] != '\n') {
-      p += 6;
-      continue;
-    }
+  while ((p = next_begin_line(p)) != npos) {
     size_t eol = text.find('\n', p);
     if (eol == npos) return;
     std::string_view line = text.substr(p, eol - p);

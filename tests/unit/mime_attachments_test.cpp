@@ -328,6 +328,20 @@ TEST(TextBodies, UuencodedBlockIsDecodedAsAnAttachment) {
   ASSERT_NE(find_segment(dm, "1:uuencoded=creds.txt:filename"), nullptr);
 }
 
+// Blocks are found only where "begin " starts a line: at the body's first byte, after a
+// previous block, and not inside a line.
+TEST(TextBodies, UuencodedBlocksStartOnlyAtLineStarts) {
+  const std::string block = "6<&%S<W=O<F0Z(%5U+5-E8W)E=\"TY\"@``\n`\nend\n";
+  std::string mail = "From: a@example.test\nSubject: uu\n\nbegin 644 first.txt\n" + block +
+                     "begin 600 second.txt\n" + block + "not a begin 644 third.txt\n" + block +
+                     "xbegin 644 fourth.txt\n" + block;
+  DecodedMessage dm = decode_message(mail);
+  EXPECT_NE(find_segment(dm, "1:uuencoded=first.txt"), nullptr) << paths(dm);
+  EXPECT_NE(find_segment(dm, "1:uuencoded=second.txt"), nullptr) << paths(dm);
+  EXPECT_EQ(find_segment(dm, "1:uuencoded=third.txt"), nullptr) << paths(dm);
+  EXPECT_EQ(find_segment(dm, "1:uuencoded=fourth.txt"), nullptr) << paths(dm);
+}
+
 TEST(TextBodies, FormatFlowedIsJoined) {
   EXPECT_EQ(join_flowed("token: abc \ndef\nnext line\n", false), "token: abc def\nnext line\n");
   EXPECT_EQ(join_flowed("token: abc \ndef\n", true), "token: abcdef\n");
