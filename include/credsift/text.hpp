@@ -3,9 +3,12 @@
 #include <algorithm>
 #include <cctype>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
-#if defined(__SSE2__)
+#if defined(__x86_64__)
+#include <immintrin.h>
+#elif defined(__SSE2__)
 #include <emmintrin.h>
 #endif
 
@@ -26,6 +29,37 @@ inline std::string_view trim(std::string_view text) {
   return text;
 }
 
+namespace detail {
+
+#if defined(__x86_64__)
+// 64 bytes per step; called only where the CPU has AVX2 (checked once, below). Returns the hit
+// or npos, leaving i where a narrower loop goes on.
+__attribute__((target("avx2"))) inline size_t find_pair_avx2(const char* d, size_t n, size_t& i,
+                                                             char first, char second) {
+  const __m256i want_first = _mm256_set1_epi8(first);
+  const __m256i want_second = _mm256_set1_epi8(second);
+  for (; i + 65 <= n; i += 64) {
+    const __m256i a0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(d + i));
+    const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(d + i + 1));
+    const __m256i a1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(d + i + 32));
+    const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(d + i + 33));
+    const uint64_t low = uint32_t(_mm256_movemask_epi8(
+        _mm256_and_si256(_mm256_cmpeq_epi8(a0, want_first), _mm256_cmpeq_epi8(b0, want_second))));
+    const uint64_t high = uint32_t(_mm256_movemask_epi8(
+        _mm256_and_si256(_mm256_cmpeq_epi8(a1, want_first), _mm256_cmpeq_epi8(b1, want_second))));
+    if ((low | high) != 0) return i + size_t(__builtin_ctzll(low | (high << 32)));
+  }
+  return std::string_view::npos;
+}
+
+inline bool cpu_has_avx2() {
+  static const bool has = __builtin_cpu_supports("avx2");
+  return has;
+}
+#endif
+
+}  // namespace detail
+
 // Position of the first i >= from with hay[i] == first and hay[i + 1] == second, or npos.
 // Splitters look for "\nFrom " or "\n--" this way: memchr/memmem stop at every line break of
 // a base64 body (one per 77 bytes), a two-byte test rarely matches inside it.
@@ -33,6 +67,12 @@ inline size_t find_pair(std::string_view hay, size_t from, char first, char seco
   const size_t n = hay.size();
   const char* d = hay.data();
   size_t i = from;
+#if defined(__x86_64__)
+  if (i + 65 <= n && detail::cpu_has_avx2()) {
+    const size_t hit = detail::find_pair_avx2(d, n, i, first, second);
+    if (hit != std::string_view::npos) return hit;
+  }
+#endif
 #if defined(__SSE2__)
   const __m128i want_first = _mm_set1_epi8(first);
   const __m128i want_second = _mm_set1_epi8(second);

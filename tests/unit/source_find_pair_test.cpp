@@ -15,7 +15,7 @@ size_t naive_find(std::string_view hay, size_t from, std::string_view needle) {
 }
 
 TEST(FindPair, EveryPositionAndLength) {
-  for (size_t length = 0; length < 100; ++length) {
+  for (size_t length = 0; length < 200; ++length) {
     for (size_t at = 0; at + 1 < length; ++at) {
       std::string hay(length, 'x');
       hay[at] = '\n';
@@ -46,7 +46,7 @@ TEST(FindFrom, MatchesStringFindOnRandomText) {
   std::mt19937 random(7);
   const std::string alphabet = "\nFrom -\r>xz";
   for (int round = 0; round < 300; ++round) {
-    std::string hay(random() % 300, ' ');
+    std::string hay(random() % 600, ' ');
     for (char& c : hay) c = alphabet[random() % alphabet.size()];
     for (std::string_view needle : {"\nFrom ", "\n--", ">From "}) {
       for (size_t from = 0; from <= hay.size() + 1; from += 1 + random() % 7)
