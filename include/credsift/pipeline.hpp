@@ -20,8 +20,9 @@ namespace credsift {
 struct ScanOptions {
   SourceOptions source;
   DecodeLimits decode;
-  unsigned threads = 0;        // 0: all hardware threads
-  size_t messages_in_flight = 0;  // 0: 4 per thread
+  unsigned threads = 0;  // 0: all hardware threads
+  // Work items in flight: a message, or a 1 MiB span of a mapped mbox. 0: 4 per thread.
+  size_t messages_in_flight = 0;
   bool include_rejected = false;  // also hand rejected findings to the sink
   // Exposure window on the message Date (epoch seconds, inclusive). Messages outside it are
   // counted, not scanned; messages without a parseable Date are scanned and counted as undated.
@@ -43,7 +44,7 @@ struct MessageResult {
   bool undated = false;         // a window was set but the Date could not be read
   bool failed = false;
   bool timed_out = false;  // the deadline passed: findings so far are kept, the rest unscanned
-  std::string failure;  // why, when failed
+  std::string failure;     // why, when failed
 };
 
 MessageResult scan_message(const Message& message, const Matcher& matcher,
