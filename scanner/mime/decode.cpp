@@ -15,6 +15,7 @@
 #include "base64.hpp"
 #include "credsift/mime.hpp"
 #include "mime_internal.hpp"
+#include "text_decode.hpp"
 
 namespace credsift {
 namespace mime_detail {
@@ -110,7 +111,7 @@ constexpr uint16_t kCp1252High[32] = {
     0x2039, 0x0152, 0xFFFD, 0x017D, 0xFFFD, 0xFFFD, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
     0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0xFFFD, 0x017E, 0x0178};
 
-void single_byte_to_utf8(std::string_view in, std::string& out, bool cp1252) {
+void single_byte_to_utf8_scalar(std::string_view in, std::string& out, bool cp1252) {
   out.reserve(out.size() + in.size() + in.size() / 8);
   for (unsigned char c : in) {
     if (c < 0x80)
@@ -120,6 +121,10 @@ void single_byte_to_utf8(std::string_view in, std::string& out, bool cp1252) {
     else
       append_utf8(out, c);
   }
+}
+
+void single_byte_to_utf8(std::string_view in, std::string& out, bool cp1252) {
+  single_byte_to_utf8_with(in, out, cp1252, TextPath::Best);
 }
 
 enum class CharsetClass { Utf8Compatible, Utf8, Latin1, Cp1252, Iconv, Unknown };
@@ -273,29 +278,7 @@ std::string_view to_utf8_view(std::string_view bytes, std::string_view charset,
 
 using namespace mime_detail;
 
-bool is_valid_utf8(std::string_view bytes) {
-  auto* s = reinterpret_cast<const unsigned char*>(bytes.data());
-  size_t n = bytes.size();
-  size_t i = 0;
-  while (i < n) {
-    // ASCII fast path, 8 bytes at a time.
-    while (i + 8 <= n) {
-      uint64_t w;
-      std::memcpy(&w, s + i, 8);
-      if (w & 0x8080808080808080ULL) break;
-      i += 8;
-    }
-    if (i >= n) break;
-    if (s[i] < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t len = utf8_seq_len(s, i, n);
-    if (len == 0) return false;
-    i += len;
-  }
-  return true;
-}
+bool is_valid_utf8(std::string_view bytes) { return is_valid_utf8_with(bytes, TextPath::Best); }
 
 std::string to_utf8(std::string_view bytes, std::string_view charset, bool* unknown_charset) {
   std::string storage;
@@ -645,13 +628,33 @@ std::string decode_base64_with(std::string_view in, bool* error, Base64Path path
   return decode_base64_scalar(in, error);
 }
 
-}  // namespace mime_detail
+namespace {
 
-std::string decode_base64(std::string_view in, bool* error) {
-  return decode_base64_with(in, error, Base64Path::Best);
+bool is_valid_utf8_scalar(std::string_view bytes) {
+  auto* s = reinterpret_cast<const unsigned char*>(bytes.data());
+  size_t n = bytes.size();
+  size_t i = 0;
+  while (i < n) {
+    // ASCII fast path, 8 bytes at a time.
+    while (i + 8 <= n) {
+      uint64_t w;
+      std::memcpy(&w, s + i, 8);
+      if (w & 0x8080808080808080ULL) break;
+      i += 8;
+    }
+    if (i >= n) break;
+    if (s[i] < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len = utf8_seq_len(s, i, n);
+    if (len == 0) return false;
+    i += len;
+  }
+  return true;
 }
 
-std::string decode_quoted_printable(std::string_view in) {
+std::string decode_quoted_printable_scalar(std::string_view in) {
   std::string out;
   out.reserve(in.size());
   const char* s = in.data();
@@ -686,6 +689,315 @@ std::string decode_quoted_printable(std::string_view in) {
     i = nl ? line_end + 1 : n;
   }
   return out;
+}
+
+#if defined(__x86_64__)
+
+// The UTF-8 of bytes 0x80..0xFF: up to three bytes, little-endian, with the length in the top
+// byte, so that one 4-byte store writes any of them.
+constexpr uint32_t packed_utf8(uint32_t cp) {
+  if (cp < 0x800) return 2u << 24 | (0x80 | (cp & 0x3F)) << 8 | (0xC0 | cp >> 6);
+  return 3u << 24 | (0x80 | (cp & 0x3F)) << 16 | (0x80 | ((cp >> 6) & 0x3F)) << 8 |
+         (0xE0 | cp >> 12);
+}
+constexpr std::array<uint32_t, 128> make_high_byte_utf8(bool cp1252) {
+  std::array<uint32_t, 128> t{};
+  for (uint32_t c = 0; c < 128; ++c)
+    t[c] = packed_utf8(cp1252 && c < 32 ? kCp1252High[c] : 0x80 + c);
+  return t;
+}
+constexpr auto kLatin1Utf8 = make_high_byte_utf8(false);
+constexpr auto kCp1252Utf8 = make_high_byte_utf8(true);
+
+// Block policies: masks of the bytes that end a fast run (bit k for byte k). The copy_ variants
+// also store the whole block to `out` (which needs kWidth bytes of room): the run up to the
+// first stop is then already in place.
+struct Sse2Text {
+  static constexpr size_t kWidth = 16;
+
+  static __m128i load(const unsigned char* in) {
+    return _mm_loadu_si128(reinterpret_cast<const __m128i*>(in));
+  }
+  static uint32_t high_bytes(const unsigned char* in) {
+    return uint32_t(_mm_movemask_epi8(load(in)));
+  }
+  static uint32_t copy_high_bytes(const unsigned char* in, char* out) {
+    const __m128i x = load(in);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out), x);
+    return uint32_t(_mm_movemask_epi8(x));
+  }
+  // '=' and LF: the only bytes at which quoted-printable decoding does anything but copy.
+  static uint32_t copy_qp_stops(const unsigned char* in, char* out) {
+    const __m128i x = load(in);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out), x);
+    const __m128i stops =
+        _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('=')), _mm_cmpeq_epi8(x, _mm_set1_epi8('\n')));
+    return uint32_t(_mm_movemask_epi8(stops));
+  }
+};
+
+struct Avx2Text {
+  static constexpr size_t kWidth = 32;
+
+  __attribute__((target("avx2"))) static __m256i load(const unsigned char* in) {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(in));
+  }
+  __attribute__((target("avx2"))) static uint32_t high_bytes(const unsigned char* in) {
+    return uint32_t(_mm256_movemask_epi8(load(in)));
+  }
+  __attribute__((target("avx2"))) static uint32_t copy_high_bytes(const unsigned char* in,
+                                                                  char* out) {
+    const __m256i x = load(in);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), x);
+    return uint32_t(_mm256_movemask_epi8(x));
+  }
+  __attribute__((target("avx2"))) static uint32_t copy_qp_stops(const unsigned char* in,
+                                                                char* out) {
+    const __m256i x = load(in);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), x);
+    const __m256i stops = _mm256_or_si256(_mm256_cmpeq_epi8(x, _mm256_set1_epi8('=')),
+                                          _mm256_cmpeq_epi8(x, _mm256_set1_epi8('\n')));
+    return uint32_t(_mm256_movemask_epi8(stops));
+  }
+};
+
+// The drivers below are instantiated only inside the target-specific functions further down,
+// which flatten them so that the blocks inline.
+
+template <class Block>
+inline bool is_valid_utf8_blocks(std::string_view bytes) {
+  constexpr size_t kWidth = Block::kWidth;
+  auto* s = reinterpret_cast<const unsigned char*>(bytes.data());
+  const size_t n = bytes.size();
+  size_t i = 0;
+  while (i + kWidth <= n) {
+    const uint32_t high = Block::high_bytes(s + i);
+    if (high == 0) {
+      i += kWidth;
+      continue;
+    }
+    i += size_t(__builtin_ctz(high));
+    // Non-ASCII text (Cyrillic, CJK) comes in runs: take them whole before the next block.
+    while (i < n && s[i] >= 0x80) {
+      const size_t len = utf8_seq_len(s, i, n);
+      if (len == 0) return false;
+      i += len;
+    }
+  }
+  // i is on a sequence boundary: the reference checks the tail.
+  return is_valid_utf8_scalar(bytes.substr(i));
+}
+
+template <class Block>
+inline void single_byte_to_utf8_blocks(std::string_view in, std::string& out, bool cp1252) {
+  constexpr size_t kWidth = Block::kWidth;
+  const auto& table = cp1252 ? kCp1252Utf8 : kLatin1Utf8;
+  auto* s = reinterpret_cast<const unsigned char*>(in.data());
+  const size_t n = in.size();
+  // Each byte >= 0x80 grows by at most two bytes: count them, so the output is sized once.
+  size_t high = 0;
+  size_t i = 0;
+  for (; i + kWidth <= n; i += kWidth) high += size_t(__builtin_popcount(Block::high_bytes(s + i)));
+  for (; i < n; ++i) high += s[i] >> 7;
+  const size_t start = out.size();
+  out.resize(start + n + 2 * high + kWidth);  // room for a whole block or a 4-byte table store
+  char* o = out.data() + start;
+  auto convert_high = [&](unsigned char c) {
+    const uint32_t utf8 = table[c - 0x80];
+    std::memcpy(o, &utf8, 4);
+    o += utf8 >> 24;
+  };
+  i = 0;
+  while (i + kWidth <= n) {
+    const uint32_t high_mask = Block::copy_high_bytes(s + i, o);
+    if (high_mask == 0) {
+      i += kWidth;
+      o += kWidth;
+      continue;
+    }
+    const size_t ascii = size_t(__builtin_ctz(high_mask));
+    i += ascii;
+    o += ascii;
+    while (i < n && s[i] >= 0x80) convert_high(s[i++]);
+  }
+  for (; i < n; ++i) {
+    if (s[i] < 0x80)
+      *o++ = char(s[i]);
+    else
+      convert_high(s[i]);
+  }
+  out.resize(size_t(o - out.data()));
+}
+
+// The same decoding as decode_quoted_printable_scalar, in one pass: clean runs are copied a block
+// at a time up to the next '=' or LF, and the transport padding before a hard line break is taken
+// back from the output. That needs no look-ahead because '=', whitespace, CR and LF are never hex
+// digits: an escape can never reach into a line's padding or line break.
+template <class Block>
+inline std::string decode_quoted_printable_blocks(std::string_view in) {
+  constexpr size_t kWidth = Block::kWidth;
+  auto* s = reinterpret_cast<const unsigned char*>(in.data());
+  const size_t n = in.size();
+  std::string out;
+  out.resize(n + kWidth);  // the output is never longer than the input; + one block store
+  char* o = out.data();
+  size_t i = 0;
+  size_t copied_from = 0;  // input [copied_from, i) is in the output as it is
+  // Input [copied_from, line_end) is the end of a line: its padding (spaces and tabs before an
+  // optional CR) leaves the output; returns where the line's content ends.
+  auto drop_padding = [&](size_t line_end) {
+    size_t content_end = line_end;
+    if (content_end > copied_from && s[content_end - 1] == '\r') --content_end;
+    size_t kept = content_end;
+    while (kept > copied_from && is_wsp(char(s[kept - 1]))) --kept;
+    o -= line_end - kept;
+    return content_end;
+  };
+  while (true) {
+    bool stopped = false;
+    while (i + kWidth <= n) {
+      const uint32_t stops = Block::copy_qp_stops(s + i, o);
+      if (stops != 0) {
+        const size_t run = size_t(__builtin_ctz(stops));
+        i += run;
+        o += run;
+        stopped = true;
+        break;
+      }
+      i += kWidth;
+      o += kWidth;
+    }
+    if (!stopped)
+      while (i < n && s[i] != '=' && s[i] != '\n') *o++ = char(s[i++]);
+    if (i >= n) break;
+    if (s[i] == '\n') {  // hard line break: kept, CR included
+      for (size_t k = drop_padding(i); k <= i; ++k) *o++ = char(s[k]);
+      copied_from = ++i;
+      continue;
+    }
+    // '=' followed only by padding and an optional CR up to the line end: a soft line break.
+    size_t after = i + 1;
+    while (after < n && is_wsp(char(s[after]))) ++after;
+    if (after < n && s[after] == '\r') ++after;
+    if (after >= n || s[after] == '\n') {
+      i = after < n ? after + 1 : n;
+    } else {
+      const int hi = i + 1 < n ? hex_value(char(s[i + 1])) : -1;
+      const int lo = i + 2 < n ? hex_value(char(s[i + 2])) : -1;
+      if (hi >= 0 && lo >= 0) {
+        *o++ = char(hi * 16 + lo);
+        i += 3;
+      } else {
+        *o++ = '=';  // invalid escape: keep it literally
+        ++i;
+      }
+    }
+    copied_from = i;
+  }
+  drop_padding(n);  // the last line, without a line break (a lone CR there goes too)
+  out.resize(size_t(o - out.data()));
+  return out;
+}
+
+__attribute__((flatten)) bool is_valid_utf8_sse2(std::string_view bytes) {
+  return is_valid_utf8_blocks<Sse2Text>(bytes);
+}
+__attribute__((target("avx2"), flatten)) bool is_valid_utf8_avx2(std::string_view bytes) {
+  return is_valid_utf8_blocks<Avx2Text>(bytes);
+}
+__attribute__((flatten)) void single_byte_to_utf8_sse2(std::string_view in, std::string& out,
+                                                       bool cp1252) {
+  single_byte_to_utf8_blocks<Sse2Text>(in, out, cp1252);
+}
+__attribute__((target("avx2"), flatten)) void single_byte_to_utf8_avx2(std::string_view in,
+                                                                       std::string& out,
+                                                                       bool cp1252) {
+  single_byte_to_utf8_blocks<Avx2Text>(in, out, cp1252);
+}
+__attribute__((flatten)) std::string decode_quoted_printable_sse2(std::string_view in) {
+  return decode_quoted_printable_blocks<Sse2Text>(in);
+}
+__attribute__((target("avx2"), flatten)) std::string decode_quoted_printable_avx2(
+    std::string_view in) {
+  return decode_quoted_printable_blocks<Avx2Text>(in);
+}
+
+// The path that will run for `path` on this CPU.
+TextPath available_text_path(TextPath path) {
+  if ((path == TextPath::Avx2 || path == TextPath::Best) && text_avx2_available())
+    return TextPath::Avx2;
+  if ((path == TextPath::Sse2 || path == TextPath::Best) && text_sse2_available())
+    return TextPath::Sse2;
+  return TextPath::Scalar;
+}
+
+#endif  // __x86_64__
+
+}  // namespace
+
+bool text_sse2_available() {
+#if defined(__x86_64__)
+  return true;  // part of x86-64
+#else
+  return false;
+#endif
+}
+
+bool text_avx2_available() { return base64_avx2_available(); }
+
+bool is_valid_utf8_with(std::string_view bytes, TextPath path) {
+#if defined(__x86_64__)
+  switch (available_text_path(path)) {
+    case TextPath::Avx2:
+      return is_valid_utf8_avx2(bytes);
+    case TextPath::Sse2:
+      return is_valid_utf8_sse2(bytes);
+    default:
+      break;
+  }
+#endif
+  (void)path;
+  return is_valid_utf8_scalar(bytes);
+}
+
+void single_byte_to_utf8_with(std::string_view in, std::string& out, bool cp1252, TextPath path) {
+#if defined(__x86_64__)
+  switch (available_text_path(path)) {
+    case TextPath::Avx2:
+      return single_byte_to_utf8_avx2(in, out, cp1252);
+    case TextPath::Sse2:
+      return single_byte_to_utf8_sse2(in, out, cp1252);
+    default:
+      break;
+  }
+#endif
+  (void)path;
+  single_byte_to_utf8_scalar(in, out, cp1252);
+}
+
+std::string decode_quoted_printable_with(std::string_view in, TextPath path) {
+#if defined(__x86_64__)
+  switch (available_text_path(path)) {
+    case TextPath::Avx2:
+      return decode_quoted_printable_avx2(in);
+    case TextPath::Sse2:
+      return decode_quoted_printable_sse2(in);
+    default:
+      break;
+  }
+#endif
+  (void)path;
+  return decode_quoted_printable_scalar(in);
+}
+
+}  // namespace mime_detail
+
+std::string decode_base64(std::string_view in, bool* error) {
+  return decode_base64_with(in, error, Base64Path::Best);
+}
+
+std::string decode_quoted_printable(std::string_view in) {
+  return decode_quoted_printable_with(in, TextPath::Best);
 }
 
 std::string decode_rfc2047(std::string_view v) {
