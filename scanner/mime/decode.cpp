@@ -707,6 +707,18 @@ constexpr std::array<uint32_t, 128> make_high_byte_utf8(bool cp1252) {
   return t;
 }
 constexpr auto kLatin1Utf8 = make_high_byte_utf8(false);
+
+constexpr std::array<int8_t, 256> make_hex_values() {
+  std::array<int8_t, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    t[c] = c >= '0' && c <= '9'   ? int8_t(c - '0')
+           : c >= 'A' && c <= 'F' ? int8_t(c - 'A' + 10)
+           : c >= 'a' && c <= 'f' ? int8_t(c - 'a' + 10)
+                                  : int8_t(-1);
+  }
+  return t;
+}
+constexpr auto kHexValue = make_hex_values();
 constexpr auto kCp1252Utf8 = make_high_byte_utf8(true);
 
 // Block policies: masks of the bytes that end a fast run (bit k for byte k). The copy_ variants
@@ -771,17 +783,21 @@ inline bool is_valid_utf8_blocks(std::string_view bytes) {
   const size_t n = bytes.size();
   size_t i = 0;
   while (i + kWidth <= n) {
-    const uint32_t high = Block::high_bytes(s + i);
-    if (high == 0) {
-      i += kWidth;
-      continue;
-    }
-    i += size_t(__builtin_ctz(high));
-    // Non-ASCII text (Cyrillic, CJK) comes in runs: take them whole before the next block.
-    while (i < n && s[i] >= 0x80) {
-      const size_t len = utf8_seq_len(s, i, n);
+    const size_t block = i;
+    uint32_t high = Block::high_bytes(s + block);
+    i = block + kWidth;
+    if (high == 0) continue;
+    // Each sequence in the block from its mask, without loading the block again.
+    while (high != 0) {
+      const size_t at = block + size_t(__builtin_ctz(high));
+      const size_t len = utf8_seq_len(s, at, n);
       if (len == 0) return false;
-      i += len;
+      const size_t next = at + len;
+      if (next >= block + kWidth) {
+        i = next;
+        break;
+      }
+      high &= ~0u << (next - block);
     }
   }
   // i is on a sequence boundary: the reference checks the tail.
@@ -875,23 +891,26 @@ inline std::string decode_quoted_printable_blocks(std::string_view in) {
       copied_from = ++i;
       continue;
     }
-    // '=' followed only by padding and an optional CR up to the line end: a soft line break.
-    size_t after = i + 1;
-    while (after < n && is_wsp(char(s[after]))) ++after;
-    if (after < n && s[after] == '\r') ++after;
-    if (after >= n || s[after] == '\n') {
-      i = after < n ? after + 1 : n;
-    } else {
-      const int hi = i + 1 < n ? hex_value(char(s[i + 1])) : -1;
-      const int lo = i + 2 < n ? hex_value(char(s[i + 2])) : -1;
-      if (hi >= 0 && lo >= 0) {
+    // Escapes come in chains (=C3=A9): decode them all before the next block.
+    do {
+      const int hi = i + 1 < n ? kHexValue[s[i + 1]] : -1;
+      const int lo = i + 2 < n ? kHexValue[s[i + 2]] : -1;
+      if ((hi | lo) >= 0) {
         *o++ = char(hi * 16 + lo);
         i += 3;
+        continue;
+      }
+      // '=' followed only by padding and an optional CR up to the line end: a soft line break.
+      size_t after = i + 1;
+      while (after < n && is_wsp(char(s[after]))) ++after;
+      if (after < n && s[after] == '\r') ++after;
+      if (after >= n || s[after] == '\n') {
+        i = after < n ? after + 1 : n;
       } else {
         *o++ = '=';  // invalid escape: keep it literally
         ++i;
       }
-    }
+    } while (i < n && s[i] == '=');
     copied_from = i;
   }
   drop_padding(n);  // the last line, without a line break (a lone CR there goes too)
