@@ -584,6 +584,8 @@ struct MessageSource::Impl {
   uint64_t sequence = 0;
 
   void open(const Item& item);
+  template <typename Take>
+  auto pull(Take take) -> decltype(take(*current));
   void open_regular(const Item& item);
   void open_stream_input(const Item& item, std::unique_ptr<Fd> fd);
   void expand_directory(const std::string& path);
@@ -775,36 +777,31 @@ MessageSource::MessageSource(std::vector<std::string> inputs, SourceOptions opti
 
 MessageSource::~MessageSource() = default;
 
-std::optional<Message> MessageSource::next() {
+// Takes from the current reader until it runs dry, then opens the next input.
+template <typename Take>
+auto MessageSource::Impl::pull(Take take) -> decltype(take(*current)) {
   for (;;) {
-    if (impl_->current) {
-      if (auto m = impl_->current->next()) {
-        m->sequence = impl_->sequence++;
-        return m;
-      }
-      impl_->current.reset();
+    if (current) {
+      if (auto got = take(*current)) return got;
+      current.reset();
     }
-    if (impl_->pending.empty()) return std::nullopt;
-    const Item item = std::move(impl_->pending.front());
-    impl_->pending.pop_front();
-    impl_->open(item);
+    if (pending.empty()) return std::nullopt;
+    const Item item = std::move(pending.front());
+    pending.pop_front();
+    open(item);
   }
 }
 
+std::optional<Message> MessageSource::next() {
+  auto message = impl_->pull([](Reader& reader) { return reader.next(); });
+  if (message) message->sequence = impl_->sequence++;
+  return message;
+}
+
 std::optional<InputBatch> MessageSource::next_batch(size_t span_bytes) {
-  for (;;) {
-    if (impl_->current) {
-      if (auto batch = impl_->current->next_batch(span_bytes)) {
-        if (batch->message) batch->message->sequence = impl_->sequence++;
-        return batch;
-      }
-      impl_->current.reset();
-    }
-    if (impl_->pending.empty()) return std::nullopt;
-    const Item item = std::move(impl_->pending.front());
-    impl_->pending.pop_front();
-    impl_->open(item);
-  }
+  auto batch = impl_->pull([&](Reader& reader) { return reader.next_batch(span_bytes); });
+  if (batch && batch->message) batch->message->sequence = impl_->sequence++;
+  return batch;
 }
 
 std::vector<Message> split_span(const MboxSpan& span) {

@@ -568,31 +568,41 @@ TEST(MessageSource, StreamingAgreesWithSplitMbox) {
   }
 }
 
+// An mbox after `prefix` whose bodies hold lines that look like separators, escaped From_
+// lines and CRLF pieces; every ninth message is over 2000 bytes, and with `mapped_size` every
+// twentieth is long enough for the file to be memory-mapped.
+std::string tricky_mbox(std::mt19937& rng, const std::string& prefix, int messages,
+                        bool mapped_size) {
+  static const char* const tricky[] = {"From here on\n",
+                                       "\nFrom the desk of\nnot: a header\n",
+                                       ">From quoted\n",
+                                       ">>From twice\n",
+                                       "\n\nFrom x\nno header\n",
+                                       "\r\n\r\nFrom y\r\nX: crlf\r\n",
+                                       "\n\nFrom "};
+  std::string box = prefix;
+  for (int i = 0; i < messages; ++i) {
+    std::string body;
+    for (size_t l = rng() % 12; l > 0; --l) {
+      if (rng() % 4 == 0)
+        body += tricky[rng() % 7];
+      else
+        body += std::string(rng() % 40, static_cast<char>('a' + rng() % 26)) + "\n";
+    }
+    if (i % 9 == 4) body += std::string(3000, 'z') + "\n";
+    if (mapped_size && i % 20 == 7) body += std::string(70000, 'y') + "\n";
+    box += "From u" + std::to_string(i) + " Mon\nSubject: m" + std::to_string(i) + "\n\n" + body +
+           "\n";
+  }
+  return box;
+}
+
 // Tiny read steps put every separator, From_ line and header lookahead across a window edge;
 // the streamed readers must still agree with split_mbox, and skip exactly the oversized ones.
 TEST(MessageSource, StreamingWithTinyChunksAgreesWithSplitMbox) {
   std::mt19937 rng(3);
-  const char* tricky[] = {"From here on\n",
-                          "\nFrom the desk of\nnot: a header\n",
-                          ">From quoted\n",
-                          ">>From twice\n",
-                          "\n\nFrom x\nno header\n",
-                          "\r\n\r\nFrom y\r\nX: crlf\r\n",
-                          "\n\nFrom "};
   for (const std::string prefix : {"", "junk before\n\n", "\n\n", "\xEF\xBB\xBF"}) {
-    std::string box = prefix;
-    for (int i = 0; i < 40; ++i) {
-      std::string body;
-      for (size_t l = rng() % 12; l > 0; --l) {
-        if (rng() % 4 == 0)
-          body += tricky[rng() % 7];
-        else
-          body += std::string(rng() % 40, static_cast<char>('a' + rng() % 26)) + "\n";
-      }
-      if (i % 9 == 4) body += std::string(3000, 'z') + "\n";  // over the limit below
-      box += "From u" + std::to_string(i) + " Mon\nSubject: m" + std::to_string(i) + "\n\n" + body +
-             "\n";
-    }
+    const std::string box = tricky_mbox(rng, prefix, 40, false);  // limit 2000 below
     const auto pieces = split_mbox(box);
     TempDir dir;
     write_gzip(dir / "t.gz", box);
@@ -662,28 +672,8 @@ ScanResult scan_batches(std::vector<std::string> inputs, size_t span_bytes,
 
 TEST(MessageSource, SpansAgreeWithNextAtEverySpanSize) {
   std::mt19937 rng(11);
-  const char* tricky[] = {"From here on\n",
-                          "\nFrom the desk of\nnot: a header\n",
-                          ">From quoted\n",
-                          ">>From twice\n",
-                          "\n\nFrom x\nno header\n",
-                          "\r\n\r\nFrom y\r\nX: crlf\r\n",
-                          "\n\nFrom "};
   for (const std::string prefix : {"", "junk before\n\n", "\n\n", "\xEF\xBB\xBF"}) {
-    std::string box = prefix;
-    for (int i = 0; i < 60; ++i) {
-      std::string body;
-      for (size_t l = rng() % 12; l > 0; --l) {
-        if (rng() % 4 == 0)
-          body += tricky[rng() % 7];
-        else
-          body += std::string(rng() % 40, static_cast<char>('a' + rng() % 26)) + "\n";
-      }
-      if (i % 9 == 4) body += std::string(3000, 'z') + "\n";    // over the limit below
-      if (i % 20 == 7) body += std::string(70000, 'y') + "\n";  // the file gets mapped
-      box += "From u" + std::to_string(i) + " Mon\nSubject: m" + std::to_string(i) + "\n\n" + body +
-             "\n";
-    }
+    const std::string box = tricky_mbox(rng, prefix, 60, true);  // limit 20000 below
     TempDir dir;
     write_file(dir / "a.mbox", box);
     write_file(dir / "small.mbox", mbox_of({msg("s1"), msg("s2"), msg("s3")}));
