@@ -733,6 +733,12 @@ struct Sse2Text {
   static uint32_t high_bytes(const unsigned char* in) {
     return uint32_t(_mm_movemask_epi8(load(in)));
   }
+  // Without POPCNT (not part of SSE2): the top bits as 0/1 bytes, summed by psadbw.
+  static size_t count_high_bytes(const unsigned char* in) {
+    const __m128i ones = _mm_and_si128(_mm_srli_epi16(load(in), 7), _mm_set1_epi8(1));
+    const __m128i sums = _mm_sad_epu8(ones, _mm_setzero_si128());
+    return size_t(_mm_cvtsi128_si32(sums) + _mm_extract_epi16(sums, 4));
+  }
   static uint32_t copy_high_bytes(const unsigned char* in, char* out) {
     const __m128i x = load(in);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(out), x);
@@ -756,6 +762,9 @@ struct Avx2Text {
   }
   __attribute__((target("avx2"))) static uint32_t high_bytes(const unsigned char* in) {
     return uint32_t(_mm256_movemask_epi8(load(in)));
+  }
+  __attribute__((target("avx2,popcnt"))) static size_t count_high_bytes(const unsigned char* in) {
+    return size_t(__builtin_popcount(high_bytes(in)));
   }
   __attribute__((target("avx2"))) static uint32_t copy_high_bytes(const unsigned char* in,
                                                                   char* out) {
@@ -787,12 +796,15 @@ inline bool is_valid_utf8_blocks(std::string_view bytes) {
     uint32_t high = Block::high_bytes(s + block);
     i = block + kWidth;
     if (high == 0) continue;
-    // Each sequence in the block from its mask, without loading the block again.
+    // Each run of sequences in the block from its mask, without loading the block again; the
+    // sequences of a run (a word of Cyrillic or CJK) one after another.
     while (high != 0) {
-      const size_t at = block + size_t(__builtin_ctz(high));
-      const size_t len = utf8_seq_len(s, at, n);
-      if (len == 0) return false;
-      const size_t next = at + len;
+      size_t next = block + size_t(__builtin_ctz(high));
+      do {
+        const size_t len = utf8_seq_len(s, next, n);
+        if (len == 0) return false;
+        next += len;
+      } while (next < n && s[next] >= 0x80);
       if (next >= block + kWidth) {
         i = next;
         break;
@@ -813,7 +825,7 @@ inline void single_byte_to_utf8_blocks(std::string_view in, std::string& out, bo
   // Each byte >= 0x80 grows by at most two bytes: count them, so the output is sized once.
   size_t high = 0;
   size_t i = 0;
-  for (; i + kWidth <= n; i += kWidth) high += size_t(__builtin_popcount(Block::high_bytes(s + i)));
+  for (; i + kWidth <= n; i += kWidth) high += Block::count_high_bytes(s + i);
   for (; i < n; ++i) high += s[i] >> 7;
   const size_t start = out.size();
   out.resize(start + n + 2 * high + kWidth);  // room for a whole block or a 4-byte table store
@@ -928,9 +940,9 @@ __attribute__((flatten)) void single_byte_to_utf8_sse2(std::string_view in, std:
                                                        bool cp1252) {
   single_byte_to_utf8_blocks<Sse2Text>(in, out, cp1252);
 }
-__attribute__((target("avx2"), flatten)) void single_byte_to_utf8_avx2(std::string_view in,
-                                                                       std::string& out,
-                                                                       bool cp1252) {
+__attribute__((target("avx2,popcnt"), flatten)) void single_byte_to_utf8_avx2(std::string_view in,
+                                                                              std::string& out,
+                                                                              bool cp1252) {
   single_byte_to_utf8_blocks<Avx2Text>(in, out, cp1252);
 }
 __attribute__((flatten)) std::string decode_quoted_printable_sse2(std::string_view in) {
@@ -962,7 +974,14 @@ bool text_sse2_available() {
 #endif
 }
 
-bool text_avx2_available() { return base64_avx2_available(); }
+bool text_avx2_available() {
+#if defined(__x86_64__)
+  static const bool available = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt");
+  return available;
+#else
+  return false;
+#endif
+}
 
 bool is_valid_utf8_with(std::string_view bytes, TextPath path) {
 #if defined(__x86_64__)
