@@ -223,6 +223,45 @@ TEST(TextDecodePaths, RandomInputsOfEveryLength) {
   }
 }
 
+// Valid UTF-8 built from the edge values of every sequence length, then at most one byte
+// replaced by an edge byte: about half of the inputs stay valid, the rest fail in every way a
+// byte can (also across the 32-byte blocks of the AVX2 validator, which checks pairs of bytes).
+TEST(TextDecodePaths, Utf8WithOneFaultAtAnyPlace) {
+  const std::string_view sequences[] = {"a",
+                                        " ",
+                                        "\x7F",
+                                        "\xC2\x80",
+                                        "\xDF\xBF",
+                                        "\xE0\xA0\x80",
+                                        "\xE1\x80\x80",
+                                        "\xEC\xBF\xBF",
+                                        "\xED\x80\x80",
+                                        "\xED\x9F\xBF",
+                                        "\xEE\x80\x80",
+                                        "\xEF\xBF\xBF",
+                                        "\xF0\x90\x80\x80",
+                                        "\xF3\xBF\xBF\xBF",
+                                        "\xF4\x80\x80\x80",
+                                        "\xF4\x8F\xBF\xBF",
+                                        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"};
+  const unsigned char edges[] = {0x00, 'a',  0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF,
+                                 0xC0, 0xC1, 0xC2, 0xDF, 0xE0, 0xE1, 0xEC, 0xED, 0xEE,
+                                 0xEF, 0xF0, 0xF1, 0xF3, 0xF4, 0xF5, 0xF7, 0xF8, 0xFF};
+  std::mt19937 random(99);
+  size_t valid = 0;
+  for (size_t length = 0; length <= 200; ++length) {
+    for (int trial = 0; trial < 100; ++trial) {
+      std::string in;
+      while (in.size() < length) in += sequences[random() % std::size(sequences)];
+      if (!in.empty() && random() % 2)
+        in[random() % in.size()] = char(edges[random() % std::size(edges)]);
+      valid += is_valid_utf8(in);
+      ASSERT_TRUE(paths_agree(in)) << "length " << length << ", trial " << trial;
+    }
+  }
+  EXPECT_GT(valid, 201u * 100 / 3);  // the faults do not make every input invalid
+}
+
 // Long inputs with few stops, where most of the work is whole blocks.
 TEST(TextDecodePaths, LongMostlyAsciiInputs) {
   std::mt19937 random(7);
