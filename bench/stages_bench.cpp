@@ -187,6 +187,14 @@ std::string accented_prose(size_t every, bool utf8) {
   return out;
 }
 
+// Cyrillic words: each letter a two-byte sequence, spaces and lines kept.
+std::string cyrillic_prose() {
+  std::string text;
+  for (char c : prose(1 << 20))
+    text += (c >= 'a' && c <= 'z') ? std::string{'\xD0', char(0xB0 + c % 16)} : std::string(1, c);
+  return text;
+}
+
 // What a mail client sends: 76-column lines with soft breaks, '=' and UTF-8 escaped.
 std::string quoted_printable_of(const std::string& text) {
   static const char* const hex = "0123456789ABCDEF";
@@ -210,26 +218,26 @@ std::string quoted_printable_of(const std::string& text) {
   return out;
 }
 
-void BM_QuotedPrintablePath(benchmark::State& state, mime_detail::TextPath path) {
+void BM_QuotedPrintablePath(benchmark::State& state, mime_detail::TextPath path, bool cyrillic) {
   if (!text_path_available(path)) return state.SkipWithError("this CPU lacks the instructions");
-  const std::string encoded = quoted_printable_of(accented_prose(50, true));
+  const std::string encoded =
+      quoted_printable_of(cyrillic ? cyrillic_prose() : accented_prose(50, true));
   for (auto _ : state)
     benchmark::DoNotOptimize(mime_detail::decode_quoted_printable_with(encoded, path));
   state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(encoded.size()));
 }
-BENCHMARK_CAPTURE(BM_QuotedPrintablePath, scalar, mime_detail::TextPath::Scalar);
-BENCHMARK_CAPTURE(BM_QuotedPrintablePath, sse2, mime_detail::TextPath::Sse2);
-BENCHMARK_CAPTURE(BM_QuotedPrintablePath, avx2, mime_detail::TextPath::Avx2);
+BENCHMARK_CAPTURE(BM_QuotedPrintablePath, scalar, mime_detail::TextPath::Scalar, false);
+BENCHMARK_CAPTURE(BM_QuotedPrintablePath, sse2, mime_detail::TextPath::Sse2, false);
+BENCHMARK_CAPTURE(BM_QuotedPrintablePath, avx2, mime_detail::TextPath::Avx2, false);
+BENCHMARK_CAPTURE(BM_QuotedPrintablePath, scalar_cyrillic, mime_detail::TextPath::Scalar, true);
+BENCHMARK_CAPTURE(BM_QuotedPrintablePath, sse2_cyrillic, mime_detail::TextPath::Sse2, true);
+BENCHMARK_CAPTURE(BM_QuotedPrintablePath, avx2_cyrillic, mime_detail::TextPath::Avx2, true);
 
 void BM_Utf8ValidatePath(benchmark::State& state, mime_detail::TextPath path, size_t every) {
   if (!text_path_available(path)) return state.SkipWithError("this CPU lacks the instructions");
-  std::string text = every ? accented_prose(every, true) : prose(1 << 20);
-  if (every == 1) {  // Cyrillic words: each letter a two-byte sequence, spaces and lines kept
-    const std::string ascii = prose(1 << 20);
-    text.clear();
-    for (char c : ascii)
-      text += (c >= 'a' && c <= 'z') ? std::string{'\xD0', char(0xB0 + c % 16)} : std::string(1, c);
-  }
+  const std::string text = every == 1 ? cyrillic_prose()
+                           : every    ? accented_prose(every, true)
+                                      : prose(1 << 20);
   for (auto _ : state) benchmark::DoNotOptimize(mime_detail::is_valid_utf8_with(text, path));
   state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(text.size()));
 }
