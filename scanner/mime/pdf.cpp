@@ -858,7 +858,9 @@ class Document {
       if (s.substr(after, 6) == "stream") {
         if (!object.value.is(Value::Kind::Dict)) decline();
         size_t begin = after + 6;
-        if (begin < s.size() && s[begin] == '\r') ++begin;
+        // The data starts after an end of line; without one, poppler reads something else.
+        if (begin >= s.size() || (s[begin] != '\r' && s[begin] != '\n')) decline();
+        if (s[begin] == '\r') ++begin;
         if (begin < s.size() && s[begin] == '\n') ++begin;
         size_t end = npos;
         if (const Value* length = object.value.get("Length");

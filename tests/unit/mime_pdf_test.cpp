@@ -399,6 +399,24 @@ TEST(PdfFast, LinesPlacedByTheMatrixStayInStreamOrder) {
       "top line moved down bottom");
 }
 
+// Where the readers differ on purpose: poppler drops characters drawn outside the page (text
+// hidden off the edge, or a line too long for it); a secret scanner wants them.
+TEST(PdfFast, TextOutsideThePageIsKept) {
+  std::string long_line;
+  for (int i = 0; i < 30; ++i) long_line += "words ";
+  const std::string pdf = one_page(
+      "BT /F1 12 Tf 72 720 Td 14 TL (on the page) Tj T* (" + long_line +
+      "token: tok_OffPage123) Tj ET BT /F1 12 Tf 900 400 Td (hidden: tok_Hidden456) Tj ET");
+  PdfText text = fast(pdf);
+  ASSERT_TRUE(text.handled);
+  EXPECT_EQ(collapse_whitespace(joined(text)),
+            "on the page " + long_line + "token: tok_OffPage123 hidden: tok_Hidden456");
+  const std::string reference = poppler_text(pdf);
+  EXPECT_NE(reference.find("on the page"), std::string::npos) << reference;
+  EXPECT_EQ(reference.find("tok_OffPage123"), std::string::npos) << reference;
+  EXPECT_EQ(reference.find("tok_Hidden456"), std::string::npos) << reference;
+}
+
 // --- declined: poppler's text -----------------------------------------------------------------
 
 TEST(PdfFast, DeclinesEncryptedDocuments) {
@@ -525,6 +543,12 @@ TEST(PdfFast, TruncatedUnterminatedAndDeeplyNestedInputIsDeclined) {
     }
   }
   expect_declined_to_poppler(one_page("BT /F1 12 Tf 72 720 Td (never closed Tj ET"));
+  // "stream" not followed by an end of line: poppler does not read such data as we would.
+  expect_declined_to_poppler(make_pdf(
+      {"<< /Type /Catalog /Pages 2 0 R >>", "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+       "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+       "/Resources << /Font << /F1 5 0 R >> >> >>",
+       "<< /Length 38 >>\nstream\bBT /F1 12 Tf 72 720 Td (x) Tj ET\nendstream", kHelvetica}));
   expect_declined_to_poppler(one_page("BT /F1 12 Tf 72 720 Td <4142 Tj ET"));
   const std::string deep_array = std::string(100000, '[') + std::string(100000, ']');
   expect_declined_to_poppler(one_page("BT /F1 12 Tf 72 720 Td " + deep_array + " TJ ET"));
