@@ -21,7 +21,7 @@ struct ScanOptions {
   SourceOptions source;
   DecodeLimits decode;
   unsigned threads = 0;  // 0: all hardware threads
-  // Work items in flight: a message, or a 1 MiB span of a mapped mbox. 0: 4 per thread.
+  // Work items in flight: a message, or an 8 MiB span of a mapped mbox. 0: 16 per thread.
   size_t messages_in_flight = 0;
   bool include_rejected = false;  // also hand rejected findings to the sink
   // Exposure window on the message Date (epoch seconds, inclusive). Messages outside it are

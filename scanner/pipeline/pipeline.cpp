@@ -15,10 +15,12 @@ namespace credsift {
 
 namespace {
 
-// A mapped mbox is handed to the workers in spans of about this size (tens of messages):
-// big enough that the serial read stage only looks for span ends, small enough that two
-// threads stay balanced to the end of a file.
-constexpr size_t kSpanBytes = 1 << 20;
+// A mapped mbox is handed to the workers in spans of about this size (hundreds of messages).
+// Each span's pages are dropped with one madvise when it is done, and with two threads every
+// such call flushes the other core's TLB: 8 MiB spans with 16 items in flight per thread took
+// the 2 GB archive from 0.90 to 0.85 s at 2 threads (1 MiB spans, 4 per thread), with no loss
+// at 1 thread.
+constexpr size_t kSpanBytes = 8 << 20;
 
 // Counts line breaks incrementally: hits of one segment come in position order, so each
 // segment's text is walked once however many hits it holds.
@@ -131,7 +133,7 @@ ScanSummary run_scan(const std::vector<std::string>& inputs, const Matcher& matc
   const auto started = std::chrono::steady_clock::now();
   const unsigned threads =
       options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
-  const size_t in_flight = options.messages_in_flight ? options.messages_in_flight : 4 * threads;
+  const size_t in_flight = options.messages_in_flight ? options.messages_in_flight : 16 * threads;
   tbb::global_control parallelism(tbb::global_control::max_allowed_parallelism, threads);
 
   // The read and emit stages run on different threads; diagnostics from both go out in turn.
