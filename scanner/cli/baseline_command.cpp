@@ -19,9 +19,7 @@ int command_baseline(const Arguments& arguments) {
   visible.add_options()("help,h", "show this help")("from", po::value(&from),
                                                     "tickets file written by credsift scan")(
       "output,o", po::value(&output), "write the baseline to FILE (mode 0600), not stdout");
-  po::variables_map options;
-  po::store(po::command_line_parser(arguments).options(visible).run(), options);
-  po::notify(options);
+  const po::variables_map options = parse_arguments(arguments, visible);
   if (options.count("help")) {
     std::cout << visible;
     return kExitClean;

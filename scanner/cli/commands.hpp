@@ -50,10 +50,11 @@ void write_line(FILE* out, const std::string& text);
 
 // Parses a subcommand's arguments: the visible options (shown by --help) plus the hidden ones,
 // the leftover words going to the hidden option `positional_name` (at most `max_positional`,
-// -1 for any number). Throws boost::program_options::error on bad usage.
+// -1 for any number; none taken without a name). Throws boost::program_options::error on bad
+// usage.
 boost::program_options::variables_map parse_arguments(
     const Arguments& arguments, const boost::program_options::options_description& visible,
-    const boost::program_options::options_description& hidden, const char* positional_name,
-    int max_positional);
+    const boost::program_options::options_description& hidden = {},
+    const char* positional_name = nullptr, int max_positional = 0);
 
 }  // namespace credsift::cli

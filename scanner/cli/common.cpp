@@ -70,7 +70,7 @@ boost::program_options::variables_map parse_arguments(
   po::options_description all;
   all.add(visible).add(hidden);
   po::positional_options_description positional;
-  positional.add(positional_name, max_positional);
+  if (positional_name) positional.add(positional_name, max_positional);
   po::variables_map options;
   po::store(po::command_line_parser(arguments).options(all).positional(positional).run(), options);
   po::notify(options);

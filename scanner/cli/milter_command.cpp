@@ -353,9 +353,7 @@ int command_milter(const Arguments& arguments) {
       "seconds of silence from the MTA before a connection is dropped")(
       "max-message-size", po::value(&max_message_mb)->default_value(64),
       "larger messages are not scanned and get the policy's on_error action (MB)");
-  po::variables_map options;
-  po::store(po::command_line_parser(arguments).options(visible).run(), options);
-  po::notify(options);
+  const po::variables_map options = parse_arguments(arguments, visible);
   if (options.count("help")) {
     std::cout << visible;
     return kExitClean;
