@@ -300,6 +300,23 @@ void set_owned_bytes(Message& m, std::string bytes) {
   m.keepalive = std::move(owned);
 }
 
+// A message held in memory that keepalive owns: a view into it, copied only when mboxrd escapes
+// must go, or skipped (with the reason) when over the size limit.
+Message memory_message(const std::shared_ptr<const std::string>& file,
+                       const std::shared_ptr<const void>& keepalive, uint64_t max_message_bytes,
+                       uint64_t offset, uint64_t index, std::string_view bytes, bool unescape) {
+  Message m = make_message(file, offset, index);
+  if (bytes.size() > max_message_bytes) {
+    m.skip_reason = too_large_reason(max_message_bytes);
+  } else if (unescape) {
+    set_owned_bytes(m, unescape_mboxrd(bytes));
+  } else {
+    m.bytes = bytes;
+    m.keepalive = keepalive;
+  }
+  return m;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Streamed input: a window `buf_` over the decompressed data, `base_` its offset. The window
 // holds the message being assembled (or, past the size limit, only a few bytes of context).
@@ -547,16 +564,8 @@ class MemoryReader : public Reader {
   }
 
   Message build(uint64_t offset, std::string_view bytes, bool unescape) {
-    Message m = make_message(file_, offset, index_++);
-    if (bytes.size() > ctx_.options.max_message_bytes) {
-      m.skip_reason = ctx_.too_large();
-    } else if (unescape) {
-      set_owned_bytes(m, unescape_mboxrd(bytes));
-    } else {
-      m.bytes = bytes;
-      m.keepalive = keepalive_;
-    }
-    return m;
+    return memory_message(file_, keepalive_, ctx_.options.max_message_bytes, offset, index_++,
+                          bytes, unescape);
   }
 
   Context& ctx_;
@@ -808,18 +817,10 @@ std::vector<Message> split_span(const MboxSpan& span) {
   std::vector<Message> messages;
   MboxCursor cursor;
   uint64_t index = 0;
-  while (const auto piece = next_mbox_piece(span.bytes, cursor)) {
-    Message m = make_message(span.file, span.offset + piece->offset, index++);
-    if (piece->bytes.size() > span.max_message_bytes) {
-      m.skip_reason = too_large_reason(span.max_message_bytes);
-    } else if (piece->needs_unescape) {
-      set_owned_bytes(m, unescape_mboxrd(piece->bytes));
-    } else {
-      m.bytes = piece->bytes;
-      m.keepalive = span.keepalive;
-    }
-    messages.push_back(std::move(m));
-  }
+  while (const auto piece = next_mbox_piece(span.bytes, cursor))
+    messages.push_back(memory_message(span.file, span.keepalive, span.max_message_bytes,
+                                      span.offset + piece->offset, index++, piece->bytes,
+                                      piece->needs_unescape));
   return messages;
 }
 
