@@ -578,7 +578,26 @@ void silence_poppler(const std::string&, void*) {}
 
 void decode_pdf(std::string_view bytes, const std::string& path, uint64_t offset,
                 DecodeContext& ctx, DecodedMessage& dm) {
+  // Both readers report too many pages, add pages while the decompression budget lasts, and
+  // keep the text in the same way.
+  auto note_page_count = [&](size_t count) {
+    if (count > kMaxPdfPages)
+      add_problem(dm.problems, offset,
+                  path + ": PDF has " + std::to_string(count) + " pages; the first " +
+                      std::to_string(kMaxPdfPages) + " decoded");
+  };
   std::string text;
+  auto add_page = [&](std::string_view page) {
+    if (!charge(ctx, page.size() + 1, path, offset, dm)) return false;
+    text.append(page);
+    text.push_back('\n');
+    return true;
+  };
+  auto keep_text = [&] {
+    if (trim(text).empty()) return;
+    dm.storage.push_back(std::make_unique<std::string>(std::move(text)));
+    dm.segments.push_back({*dm.storage.back(), path, SegmentKind::AttachmentContent});
+  };
   // Our own reader first: no lock, and much faster on the simple PDFs mail carries. poppler
   // reads whatever it declines.
   PdfTextLimits limits;
@@ -586,18 +605,10 @@ void decode_pdf(std::string_view bytes, const std::string& path, uint64_t offset
   limits.max_inflated = ctx.limits.max_decompressed_bytes - ctx.decompressed;
   limits.max_compression_ratio = ctx.limits.max_compression_ratio;
   if (PdfText fast = pdf_text_fast(bytes, limits, path, offset, dm.problems); fast.handled) {
-    if (fast.page_count > kMaxPdfPages)
-      add_problem(dm.problems, offset,
-                  path + ": PDF has " + std::to_string(fast.page_count) + " pages; the first " +
-                      std::to_string(kMaxPdfPages) + " decoded");
-    for (const std::string& page : fast.pages) {
-      if (!charge(ctx, page.size() + 1, path, offset, dm)) break;
-      text += page;
-      text.push_back('\n');
-    }
-    if (trim(text).empty()) return;
-    dm.storage.push_back(std::make_unique<std::string>(std::move(text)));
-    dm.segments.push_back({*dm.storage.back(), path, SegmentKind::AttachmentContent});
+    note_page_count(fast.page_count);
+    for (const std::string& page : fast.pages)
+      if (!add_page(page)) break;
+    keep_text();
     return;
   }
   // poppler's global state (font and error handlers) is not meant for concurrent first use.
@@ -626,24 +637,15 @@ void decode_pdf(std::string_view bytes, const std::string& path, uint64_t offset
     add_problem(dm.problems, offset, path + ": PDF is encrypted; text not decoded");
     return;
   }
-  int pages = doc->pages();
-  if (pages > int(kMaxPdfPages)) {
-    add_problem(dm.problems, offset,
-                path + ": PDF has " + std::to_string(pages) + " pages; the first " +
-                    std::to_string(kMaxPdfPages) + " decoded");
-    pages = int(kMaxPdfPages);
-  }
-  for (int i = 0; i < pages; ++i) {
+  const int pages = doc->pages();
+  note_page_count(size_t(std::max(pages, 0)));
+  for (int i = 0; i < std::min(pages, int(kMaxPdfPages)); ++i) {
     std::unique_ptr<poppler::page> page(doc->create_page(i));
     if (!page) continue;
     poppler::byte_array utf8 = page->text().to_utf8();
-    if (!charge(ctx, utf8.size() + 1, path, offset, dm)) break;
-    text.append(utf8.data(), utf8.size());
-    text.push_back('\n');
+    if (!add_page(std::string_view(utf8.data(), utf8.size()))) break;
   }
-  if (trim(text).empty()) return;
-  dm.storage.push_back(std::make_unique<std::string>(std::move(text)));
-  dm.segments.push_back({*dm.storage.back(), path, SegmentKind::AttachmentContent});
+  keep_text();
 }
 
 }  // namespace
