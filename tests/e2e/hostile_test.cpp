@@ -2,8 +2,6 @@
 // 42.zip-style archive bomb, a 50 MB line) never crashes credsift or exhausts memory: problems
 // are reported with file and byte offset, the scan goes on, and every message is counted.
 // Peak memory is the child's ru_maxrss (RUSAGE_CHILDREN), reliable on Linux.
-#include <archive.h>
-#include <archive_entry.h>
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 
@@ -15,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "../archive_writer.hpp"
 #include "support.hpp"
 
 namespace fs = std::filesystem;
@@ -23,29 +22,7 @@ using namespace std::string_literals;
 
 namespace {
 
-std::string zip(const std::vector<std::pair<std::string, std::string>>& files) {
-  archive* a = archive_write_new();
-  archive_write_set_format_zip(a);
-  size_t capacity = 1 << 20;
-  for (const auto& f : files) capacity += f.second.size() + 1024;
-  std::string out(capacity, '\0');
-  size_t used = 0;
-  archive_write_open_memory(a, out.data(), out.size(), &used);
-  for (const auto& [name, data] : files) {
-    archive_entry* e = archive_entry_new();
-    archive_entry_set_pathname(e, name.c_str());
-    archive_entry_set_size(e, la_int64_t(data.size()));
-    archive_entry_set_filetype(e, AE_IFREG);
-    archive_entry_set_perm(e, 0644);
-    archive_write_header(a, e);
-    archive_write_data(a, data.data(), data.size());
-    archive_entry_free(e);
-  }
-  archive_write_close(a);
-  archive_write_free(a);
-  out.resize(used);
-  return out;
-}
+using credsift::test_archive::zip;
 
 // 42.zip in miniature: 16 copies of the level below at each of 4 levels over 64 MB of zeros:
 // 4 TB when fully expanded, a few hundred kB as sent.
