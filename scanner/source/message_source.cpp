@@ -531,9 +531,10 @@ class MemoryReader : public Reader {
     // A span ends at a separator: the separator test looks only at the bytes around a
     // candidate, so the first one found after begin + span_bytes is one that next() finds too.
     const size_t begin = span_begin_;
+    const size_t at_least = std::max<size_t>(span_bytes, 1);
     size_t end = data_.size();
-    if (data_.size() - begin > std::max<size_t>(span_bytes, 1)) {
-      const SepScan s = find_separator(data_, begin + std::max<size_t>(span_bytes, 1), true, true);
+    if (data_.size() - begin > at_least) {
+      const SepScan s = find_separator(data_, begin + at_least, true, true);
       if (s.kind == Decision::Yes) end = s.from_line;
     }
     span_begin_ = end;
