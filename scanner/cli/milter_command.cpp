@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <cstdarg>
 #include <ctime>
+#include <initializer_list>
 #include <iostream>
 #include <memory>
 #include <mutex>
@@ -179,40 +180,40 @@ sfsistat on_envrcpt(SMFICTX* context, char** arguments) {
   return SMFIS_CONTINUE;
 }
 
-void append(Connection& connection, std::string_view bytes) {
-  if (connection.message.size() + bytes.size() > daemon_instance->config().max_message_bytes) {
+// Adds to the message being received. Past the size limit, or when memory runs out, the
+// message is marked too big instead and then gets the policy's on_error action.
+void append(Connection& connection, std::initializer_list<std::string_view> pieces) {
+  size_t size = 0;
+  for (std::string_view piece : pieces) size += piece.size();
+  if (connection.message.size() + size > daemon_instance->config().max_message_bytes) {
     connection.too_big = true;
     return;
   }
-  connection.message.append(bytes);
+  try {
+    for (std::string_view piece : pieces) connection.message.append(piece);
+  } catch (const std::bad_alloc&) {
+    connection.too_big = true;
+  }
 }
 
 sfsistat on_header(SMFICTX* context, char* name, char* value) {
   Connection* connection = connection_of(context);
   if (!connection) return SMFIS_TEMPFAIL;
-  try {
-    append(*connection, std::string(name) + ": " + value + "\r\n");
-  } catch (const std::bad_alloc&) {
-    connection->too_big = true;
-  }
+  append(*connection, {name, ": ", value, "\r\n"});
   return SMFIS_CONTINUE;
 }
 
 sfsistat on_eoh(SMFICTX* context) {
   Connection* connection = connection_of(context);
   if (!connection) return SMFIS_TEMPFAIL;
-  append(*connection, "\r\n");
+  append(*connection, {"\r\n"});
   return SMFIS_CONTINUE;
 }
 
 sfsistat on_body(SMFICTX* context, unsigned char* chunk, size_t size) {
   Connection* connection = connection_of(context);
   if (!connection) return SMFIS_TEMPFAIL;
-  try {
-    append(*connection, std::string_view(reinterpret_cast<const char*>(chunk), size));
-  } catch (const std::bad_alloc&) {
-    connection->too_big = true;
-  }
+  append(*connection, {std::string_view(reinterpret_cast<const char*>(chunk), size)});
   return SMFIS_CONTINUE;
 }
 
