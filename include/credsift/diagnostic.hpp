@@ -7,7 +7,6 @@
 
 namespace credsift {
 
-
 struct Diagnostic {
   enum class Level { Warning, Error };
   Level level = Level::Warning;

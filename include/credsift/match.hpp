@@ -23,10 +23,10 @@ struct NamedSpan {
 };
 
 struct Hit {
-  uint32_t rule = 0;     // index into RuleSet::rules
-  uint32_t segment = 0;  // index into DecodedMessage::segments
-  Span match;            // whole match within the segment text
-  Span secret;           // the `secret` capture
+  uint32_t rule = 0;                // index into RuleSet::rules
+  uint32_t segment = 0;             // index into DecodedMessage::segments
+  Span match;                       // whole match within the segment text
+  Span secret;                      // the `secret` capture
   std::vector<NamedSpan> captures;  // every other named capture that took part (user, host ...)
 };
 

@@ -27,13 +27,13 @@ struct Envelope {
 };
 
 struct DecodeLimits {
-  size_t max_depth = 64;                  // nested multipart / message/rfc822 levels
-  size_t max_header_bytes = 1u << 20;     // one header block
-  size_t max_parts = 10000;               // parts per message (MIME parts + archive entries)
-  size_t max_archive_depth = 4;           // archives (and .eml files) inside archives
+  size_t max_depth = 64;               // nested multipart / message/rfc822 levels
+  size_t max_header_bytes = 1u << 20;  // one header block
+  size_t max_parts = 10000;            // parts per message (MIME parts + archive entries)
+  size_t max_archive_depth = 4;        // archives (and .eml files) inside archives
   uint64_t max_decompressed_bytes = 256ull << 20;  // archive and PDF output, per message
-  double max_compression_ratio = 200;     // output / input bytes of one archive (zip bombs)
-  size_t max_line_bytes = 4u << 20;       // longer lines are split there for matching
+  double max_compression_ratio = 200;  // output / input bytes of one archive (zip bombs)
+  size_t max_line_bytes = 4u << 20;    // longer lines are split there for matching
 };
 
 struct DecodeProblem {
@@ -70,7 +70,8 @@ std::string decode_quoted_printable(std::string_view in);
 std::string decode_rfc2047(std::string_view header_value);
 // Charset conversion to UTF-8 with iconv; undecodable bytes become U+FFFD. An unknown charset
 // is treated as windows-1252 when the input is not valid UTF-8.
-std::string to_utf8(std::string_view bytes, std::string_view charset, bool* unknown_charset = nullptr);
+std::string to_utf8(std::string_view bytes, std::string_view charset,
+                    bool* unknown_charset = nullptr);
 bool is_valid_utf8(std::string_view bytes);
 // One attachment's bytes (after transfer decoding) decoded as the decode stage does: archive
 // entries, OOXML text, PDF text, credential files, text in any charset; appends to *dm.

@@ -12,6 +12,7 @@
 
 #include "credsift/mime.hpp"
 #include "credsift/rules.hpp"
+#include "credsift/source.hpp"
 #include "credsift/validate.hpp"
 
 namespace credsift {
@@ -23,10 +24,11 @@ struct Finding {
   std::vector<std::pair<std::string, std::string>> captures;  // other named captures (user, host)
   Validation validation;
   std::string part_path;
-  uint64_t line = 0;    // 1-based line of the secret within its segment
-  std::string file;     // mailbox or message file
-  uint64_t offset = 0;  // byte offset of the message in that file
-  uint64_t index = 0;   // message index in that file
+  uint64_t line = 0;      // 1-based line of the secret within its segment
+  std::string file;       // mailbox or message file
+  uint64_t offset = 0;    // byte offset of the message in that file
+  uint64_t index = 0;     // message index in that file
+  ItemLocation location;  // inside a container file (PST folder, node id ...); empty otherwise
   Envelope envelope;
 };
 
@@ -52,7 +54,13 @@ std::string fingerprint(std::string_view secret);  // "sha256:" + lower-case hex
 std::string redact(std::string_view secret);       // first 4 characters (UTF-8 aware) then "…"
 // text with every occurrence of secret redacted (a token pasted into a Subject line).
 std::string redact_within(std::string_view text, std::string_view secret);
-std::string json_escape(std::string_view text);  // a JSON string body, invalid UTF-8 replaced
+std::string json_escape(std::string_view text);
+// A header value as reports carry it: at most max_bytes (cut at a UTF-8 boundary) followed by
+// "…[+N bytes]", so that a 4 MB Subject does not fill every occurrence of every ticket.
+inline constexpr size_t kReportHeaderBytes = 1024;
+std::string cap_header(
+    std::string_view value,
+    size_t max_bytes = kReportHeaderBytes);  // a JSON string body, invalid UTF-8 replaced
 
 // One JSON object, no trailing newline.
 std::string finding_to_json(const Finding& finding, bool show_secrets);

@@ -18,21 +18,21 @@ struct RuleExample {
 };
 
 struct Rule {
-  std::string id;           // stable, namespaced: "github.pat.classic"
+  std::string id;  // stable, namespaced: "github.pat.classic"
   std::string name;
   std::string description;
   std::string provider;
-  std::string category;     // api-token, private-key, connection-string, password, webhook, ...
-  std::string pattern;      // PCRE2 syntax that Hyperscan also accepts, with (?<secret>...)
-  bool caseless = false;    // "flags": ["caseless"]
-  bool dotall = false;      // "flags": ["dotall"]
+  std::string category;   // api-token, private-key, connection-string, password, webhook, ...
+  std::string pattern;    // PCRE2 syntax that Hyperscan also accepts, with (?<secret>...)
+  bool caseless = false;  // "flags": ["caseless"]
+  bool dotall = false;    // "flags": ["dotall"]
   Severity severity = Severity::High;
   std::string confidence = "medium";  // high, medium, low
-  double min_entropy = 0;   // Shannon bits per character the secret must reach (0: none)
+  double min_entropy = 0;             // Shannon bits per character the secret must reach (0: none)
   std::vector<RuleExample> examples;
   std::vector<std::string> negative_examples;
   std::vector<std::string> references;
-  std::string rotation;     // what to revoke and where
+  std::string rotation;  // what to revoke and where
   // The smallest named ruleset holding the rule: "default" (also in strict when confidence is
   // high, and in all) or "all" (noisy rules, only with --ruleset all).
   std::string ruleset = "default";

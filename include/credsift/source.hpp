@@ -13,10 +13,29 @@
 
 namespace credsift {
 
+// Where inside a container file (PST/OST, .msg, a JSON export, an archive of mailboxes) an item
+// came from, so that a responder can find it again. Empty for messages of plain mail files.
+struct ItemLocation {
+  std::string container;  // entry path inside an archive holding the mailbox ("exports/a.pst")
+  std::string folder;     // PST/OST folder path ("Top of Personal Folders/Inbox/Projects")
+  std::optional<uint64_t> node_id;  // PST/OST descriptor node id of the item
+  std::string item_id;              // the id the export gives the message (Graph id, Gmail id)
+  std::string item_type;   // Outlook item family: mail, contact, appointment, task, note ...
+  bool recovered = false;  // recovered by the PST reader from unallocated space
+  bool empty() const {
+    return container.empty() && folder.empty() && !node_id && item_id.empty() &&
+           item_type.empty() && !recovered;
+  }
+};
+
 struct Origin {
   std::shared_ptr<const std::string> file;  // shared by every message of one file
-  uint64_t offset = 0;  // byte offset of the message's first header byte in the (decompressed) file
-  uint64_t index = 0;   // 0-based index of the message within its file
+  // Byte offset of the message's first header byte in the (decompressed) file; for items of
+  // containers without byte positions (PST, JSON arrays) the offset of the item's record when
+  // known, else 0, with `index` and `location` telling the item apart.
+  uint64_t offset = 0;
+  uint64_t index = 0;  // 0-based index of the message within its file (JSON: line or array index)
+  ItemLocation location;
 };
 
 struct Message {

@@ -25,11 +25,30 @@ struct Occurrence {
   std::optional<int64_t> date_epoch;  // nullopt: no parseable Date (flagged)
   std::string part_path;
   uint64_t line = 0;
+  ItemLocation location;  // PST folder, node id, archive entry ... (empty for plain mail files)
 };
 
 struct RelatedCapture {
   std::string role;  // "access_key_id" ...
   std::string rule_id, fingerprint, secret;
+};
+
+// The case's answer to "what has been done about it" (the case store keeps its history);
+// `status` of the validation is a different thing: what the offline checks said.
+enum class Triage { Open, Confirmed, FalsePositive, Rotated, AcceptedRisk };
+std::string_view to_string(Triage triage);  // open, confirmed, false-positive ...
+std::optional<Triage> parse_triage(std::string_view name);
+
+// Opt-in live verification: did the provider accept the credential? Never `revoked` on a
+// timeout, rate limit or server error (that is `unknown`).
+enum class VerificationState { NotChecked, Live, Revoked, Unknown };
+std::string_view to_string(VerificationState state);  // not-checked, live, revoked, unknown
+struct Verification {
+  VerificationState state = VerificationState::NotChecked;
+  std::string reason;      // why not checked / unknown, or what the provider said
+  std::string checked_at;  // ISO 8601 UTC, when contacted
+  std::string endpoint;    // what was contacted (URL or host:port), never with the secret
+  Evidence identity;       // account, user, scopes ... as the provider reported them
 };
 
 struct Ticket {
@@ -47,7 +66,11 @@ struct Ticket {
   std::set<std::string> domains;
   std::set<std::string> external_domains;  // outside --internal-domain (empty when none given)
   bool undated = false;                    // some occurrence has no parseable Date
-  size_t messages() const;                 // distinct messages among the occurrences
+  Triage triage = Triage::Open;            // set from the case store; open for a plain scan
+  std::string triage_owner, triage_note;   // the latest triage entry, when there is one
+  bool reopened = false;  // was rotated, and seen again in mail dated after the rotation
+  Verification verification;
+  size_t messages() const;  // distinct messages among the occurrences
 };
 
 struct TicketOptions {

@@ -115,6 +115,7 @@ MessageResult scan_message(const Message& message, const Matcher& matcher,
       finding.file = file;
       finding.offset = message.origin.offset;
       finding.index = message.origin.index;
+      finding.location = message.origin.location;
       finding.envelope = decoded.envelope;
       result.findings.push_back(std::move(finding));
     }

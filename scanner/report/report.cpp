@@ -167,15 +167,22 @@ std::string finding_to_json(const Finding& finding, bool show_secrets) {
   add_number(out, "message_index", finding.index);
   add_field(out, "message_id", finding.envelope.message_id);
   add_field(out, "date", finding.envelope.date);
-  add_field(out, "from", finding.envelope.from);
-  add_field(out, "to", finding.envelope.to);
-  add_field(out, "cc", finding.envelope.cc);
+  add_field(out, "from", cap_header(finding.envelope.from));
+  add_field(out, "to", cap_header(finding.envelope.to));
+  add_field(out, "cc", cap_header(finding.envelope.cc));
   // A token pasted into the Subject must not come out in clear there either.
   add_field(out, "subject",
-            show_secrets ? finding.envelope.subject
-                         : redact_within(finding.envelope.subject, finding.secret));
+            cap_header(show_secrets ? finding.envelope.subject
+                                    : redact_within(finding.envelope.subject, finding.secret)));
   add_field(out, "part_path", finding.part_path);
   add_number(out, "line", finding.line);
+  const ItemLocation& where = finding.location;
+  if (!where.container.empty()) add_field(out, "container", where.container);
+  if (!where.folder.empty()) add_field(out, "folder", where.folder);
+  if (where.node_id) add_number(out, "node_id", *where.node_id);
+  if (!where.item_id.empty()) add_field(out, "item_id", where.item_id);
+  if (!where.item_type.empty()) add_field(out, "item_type", where.item_type);
+  if (where.recovered) out += ",\"recovered\":true";
   out += '}';
   return out;
 }
@@ -211,6 +218,13 @@ void print_summary(std::ostream& out, const ScanSummary& summary) {
     out << "  skipped " << count << ": " << reason << "\n";
   for (const auto& [rule, count] : summary.findings_by_rule)
     out << "  " << std::left << std::setw(40) << rule << " " << count << "\n";
+}
+
+std::string cap_header(std::string_view value, size_t max_bytes) {
+  if (value.size() <= max_bytes) return std::string(value);
+  size_t cut = max_bytes;
+  while (cut > 0 && (static_cast<unsigned char>(value[cut]) & 0xC0) == 0x80) --cut;
+  return std::string(value.substr(0, cut)) + "…[+" + std::to_string(value.size() - cut) + " bytes]";
 }
 
 }  // namespace credsift

@@ -95,12 +95,41 @@ std::string occurrence_json(const Occurrence& o, const Ticket& t, bool show_secr
     object.field("date_utc", format_iso8601(*o.date_epoch));
   else
     object.boolean("undated", true);
-  object.field("from", mask(o.from))
-      .field("to", mask(o.to))
-      .field("cc", mask(o.cc))
-      .field("subject", mask(o.subject))
+  object.field("from", cap_header(mask(o.from)))
+      .field("to", cap_header(mask(o.to)))
+      .field("cc", cap_header(mask(o.cc)))
+      .field("subject", cap_header(mask(o.subject)))
       .field("part_path", o.part_path)
       .number("line", o.line);
+  const ItemLocation& where = o.location;
+  if (!where.container.empty()) object.field("container", where.container);
+  if (!where.folder.empty()) object.field("folder", where.folder);
+  if (where.node_id) object.number("node_id", *where.node_id);
+  if (!where.item_id.empty()) object.field("item_id", where.item_id);
+  if (!where.item_type.empty()) object.field("item_type", where.item_type);
+  if (where.recovered) object.boolean("recovered", true);
+  return object.done();
+}
+
+// Where to find a message again: file@offset, and inside a container its entry, folder and node.
+std::string location_text(const Occurrence& o) {
+  std::string out = o.file;
+  if (!o.location.container.empty()) out += "!" + o.location.container;
+  out += "@" + std::to_string(o.offset);
+  if (!o.location.folder.empty()) out += " folder=" + o.location.folder;
+  if (o.location.node_id) out += " node=" + std::to_string(*o.location.node_id);
+  if (!o.location.item_id.empty()) out += " id=" + o.location.item_id;
+  if (o.location.recovered) out += " recovered";
+  return out;
+}
+
+std::string verification_json(const Verification& v) {
+  Object object;
+  object.field("state", to_string(v.state));
+  if (!v.reason.empty()) object.field("reason", v.reason);
+  if (!v.checked_at.empty()) object.field("checked_at", v.checked_at);
+  if (!v.endpoint.empty()) object.field("endpoint", v.endpoint);
+  if (!v.identity.empty()) object.raw("identity", evidence_object(v.identity));
   return object.done();
 }
 
@@ -148,7 +177,12 @@ std::string ticket_to_json(const Ticket& ticket, bool show_secrets) {
       .field("rule_id", rule.id)
       .raw("rules", array(ticket.rules, json_string))
       .field("severity", to_string(rule.severity))
-      .field("status", to_string(ticket.validation.status));
+      .field("status", to_string(ticket.validation.status))
+      .field("triage", to_string(ticket.triage));
+  if (!ticket.triage_owner.empty()) object.field("triage_owner", ticket.triage_owner);
+  if (!ticket.triage_note.empty()) object.field("triage_note", ticket.triage_note);
+  if (ticket.reopened) object.boolean("reopened", true);
+  object.raw("verification", verification_json(ticket.verification));
   if (!ticket.validation.reason.empty()) object.field("status_reason", ticket.validation.reason);
   if (!ticket.validation.validator.empty()) object.field("validator", ticket.validation.validator);
   object.field("confidence", ticket.validation.confidence)
@@ -206,15 +240,22 @@ std::string summary_json(const ReportContext& context, const std::vector<Ticket>
   }
   object.number("tickets", tickets.size())
       .number("suppressed_by_baseline", context.suppressed_by_baseline);
-  std::map<std::string, uint64_t> by_severity, by_status;
+  std::map<std::string, uint64_t> by_severity, by_status, by_triage, by_verification;
   for (const Ticket& t : tickets) {
     ++by_severity[std::string(to_string(t.rule->severity))];
     ++by_status[std::string(to_string(t.validation.status))];
+    ++by_triage[std::string(to_string(t.triage))];
+    ++by_verification[std::string(to_string(t.verification.state))];
   }
-  Object severity, status;
-  for (const auto& [name, count] : by_severity) severity.number(name, count);
-  for (const auto& [name, count] : by_status) status.number(name, count);
-  object.raw("tickets_by_severity", severity.done()).raw("tickets_by_status", status.done());
+  const auto counts = [](const std::map<std::string, uint64_t>& by) {
+    Object object;
+    for (const auto& [name, count] : by) object.number(name, count);
+    return object.done();
+  };
+  object.raw("tickets_by_severity", counts(by_severity))
+      .raw("tickets_by_status", counts(by_status))
+      .raw("tickets_by_triage", counts(by_triage))
+      .raw("tickets_by_verification", counts(by_verification));
   return object.done();
 }
 
@@ -235,11 +276,11 @@ std::string format_csv(const std::vector<Ticket>& tickets, bool show_secrets) {
   std::string out =
       "id,severity,status,confidence,title,type,provider,rule_id,secret,fingerprint,identity,"
       "first_seen,last_seen,messages,occurrences,domains,external_domains,exposed_to,locations,"
-      "rotation\r\n";
+      "rotation,triage,verification\r\n";
   for (const Ticket& t : tickets) {
     std::set<std::string> locations;
     for (const Occurrence& o : t.occurrences)
-      locations.insert(o.file + "@" + std::to_string(o.offset) + " " + o.message_id);
+      locations.insert(location_text(o) + " " + cap_header(o.message_id));
     const std::string row[] = {t.id,
                                std::string(to_string(t.rule->severity)),
                                std::string(to_string(t.validation.status)),
@@ -259,7 +300,9 @@ std::string format_csv(const std::vector<Ticket>& tickets, bool show_secrets) {
                                join(t.external_domains, " "),
                                join(t.addresses, " "),
                                join(locations, "\n"),
-                               t.rule->rotation};
+                               t.rule->rotation,
+                               std::string(to_string(t.triage)),
+                               std::string(to_string(t.verification.state))};
     bool first = true;
     for (const std::string& cell : row) {
       if (!first) out += ',';
@@ -329,8 +372,9 @@ std::string format_sarif(const std::vector<Ticket>& tickets, const ReportContext
             << " domain(s). Ticket " << t.id << ".";
     const std::string locations = array(t.occurrences, [](const Occurrence& o) {
       std::ostringstream where;
-      where << "message " << o.message_id << " (" << o.date << "), part " << o.part_path
-            << ", line " << o.line;
+      where << "message " << cap_header(o.message_id) << " (" << cap_header(o.date) << "), part "
+            << o.part_path << ", line " << o.line;
+      if (!o.location.empty()) where << ", " << location_text(o);
       return Object()
           .raw("physicalLocation",
                Object()

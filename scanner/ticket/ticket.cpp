@@ -15,10 +15,48 @@
 namespace credsift {
 
 size_t Ticket::messages() const {
-  std::set<std::pair<std::string, uint64_t>> distinct;
-  for (const Occurrence& occurrence : occurrences)
-    distinct.emplace(occurrence.file, occurrence.offset);
+  // Items of a container (PST, JSON export) share offset 0: their index tells them apart.
+  std::set<std::tuple<std::string_view, std::string_view, uint64_t, uint64_t>> distinct;
+  for (const Occurrence& o : occurrences)
+    distinct.emplace(o.file, o.location.container, o.offset, o.message_index);
   return distinct.size();
+}
+
+std::string_view to_string(Triage triage) {
+  switch (triage) {
+    case Triage::Open:
+      return "open";
+    case Triage::Confirmed:
+      return "confirmed";
+    case Triage::FalsePositive:
+      return "false-positive";
+    case Triage::Rotated:
+      return "rotated";
+    case Triage::AcceptedRisk:
+      return "accepted-risk";
+  }
+  return "open";
+}
+
+std::optional<Triage> parse_triage(std::string_view name) {
+  for (Triage t : {Triage::Open, Triage::Confirmed, Triage::FalsePositive, Triage::Rotated,
+                   Triage::AcceptedRisk})
+    if (name == to_string(t)) return t;
+  return std::nullopt;
+}
+
+std::string_view to_string(VerificationState state) {
+  switch (state) {
+    case VerificationState::NotChecked:
+      return "not-checked";
+    case VerificationState::Live:
+      return "live";
+    case VerificationState::Revoked:
+      return "revoked";
+    case VerificationState::Unknown:
+      return "unknown";
+  }
+  return "not-checked";
 }
 
 namespace {
@@ -178,6 +216,7 @@ Occurrence occurrence_of(const Finding& finding) {
   o.subject = finding.envelope.subject;
   o.part_path = finding.part_path;
   o.line = finding.line;
+  o.location = finding.location;
   return o;
 }
 
