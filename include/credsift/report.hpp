@@ -40,6 +40,10 @@ struct ScanSummary {
   uint64_t rejected = 0;  // hits that validation rejected, counted not reported
   uint64_t decode_problems = 0;
   uint64_t files_failed = 0;
+  // Inputs that are not mail (a JPEG, a SQLite file ...): never counted as messages.
+  uint64_t files_not_mail = 0;
+  std::map<std::string, uint64_t> not_mail_by_type;  // detected type -> files
+  std::map<std::string, uint64_t> items_by_type;     // container items: mail, contact, note ...
   uint64_t messages_outside_window = 0;  // Date outside --since/--until: not scanned
   uint64_t messages_undated = 0;         // no parseable Date while a window was set: scanned
   std::map<std::string, uint64_t> rejected_by_reason;
