@@ -510,6 +510,11 @@ struct Settings {
   double decoy_rate = 0.3;
   size_t big_attachments = 0;
   size_t big_attachment_mb = 50;
+  // "mail": the shape of real mail (median message 3.4 KB, p99 ~34 KB, headers a third of the
+  // bytes, body bytes half text/plain and half text/html, 81% 7bit/8bit parts, 12%
+  // quoted-printable, 3% base64, few attachments); "attachments": the original archive, whose
+  // bytes are mostly decoded-and-skipped attachments.
+  bool mail_profile = false;
 };
 
 class Generator {
@@ -690,6 +695,13 @@ class Generator {
         transfer = is_ascii(body) ? "7bit" : "8bit";
         break;
       default: {
+        if (settings_.mail_profile) {
+          const size_t roll = random_.below(100);
+          transfer = roll < 84   ? (is_ascii(body) ? "7bit" : "8bit")
+                     : roll < 97 ? "quoted-printable"
+                                 : "base64";
+          break;
+        }
         const size_t roll = random_.below(10);
         transfer = roll < 4   ? (is_ascii(body) ? "7bit" : "8bit")
                    : roll < 8 ? "quoted-printable"
@@ -705,9 +717,76 @@ class Generator {
     return part_headers(type, transfer) + body;
   }
 
-  static std::string html_of(const std::string& text) {
-    return "<html><head><style>p{margin:0}</style></head><body><div dir=\"ltr\"><p>" +
-           html_escape(text) + "</p></div></body></html>\n";
+  std::string html_of(const std::string& text) {
+    if (!settings_.mail_profile)
+      return "<html><head><style>p{margin:0}</style></head><body><div dir=\"ltr\"><p>" +
+             html_escape(text) + "</p></div></body></html>\n";
+    // Mail clients' HTML: a style block, a layout table, and a styled element per paragraph.
+    std::string out =
+        "<!DOCTYPE html PUBLIC \"-//W3C//DTD XHTML 1.0 Transitional//EN\">\n<html xmlns=\"http://"
+        "www.w3.org/1999/xhtml\"><head><meta http-equiv=\"Content-Type\" content=\"text/html; "
+        "charset=utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        "\n<style type=\"text/css\">body{margin:0;padding:0;font-family:Arial,Helvetica,sans-"
+        "serif}\ntable{border-collapse:collapse}.content{padding:12px 18px;color:#222222;font-"
+        "size:14px;line-height:20px}\n</style></head>\n<body><table width=\"100%\" cellpadding="
+        "\"0\" cellspacing=\"0\" border=\"0\" role=\"presentation\"><tr><td align=\"center\">\n"
+        "<table width=\"600\" cellpadding=\"0\" cellspacing=\"0\" border=\"0\"><tr><td class=\""
+        "content\">\n";
+    size_t start = 0;
+    while (start < text.size()) {
+      size_t end = text.find("\n\n", start);
+      end = end == std::string::npos ? text.size() : end + 2;
+      out +=
+          "<p style=\"margin:0 0 12px 0;font-family:Arial,Helvetica,sans-serif;font-size:"
+          "14px;color:#222222\">" +
+          html_escape(text.substr(start, end - start)) + "</p>\n";
+      start = end;
+    }
+    return out + "</td></tr></table>\n</td></tr></table></body></html>\n";
+  }
+
+  // The transport headers real mail carries (Received chain, DKIM, authentication results,
+  // list headers): about a third of a real corpus's bytes.
+  std::string transport_headers(const std::string& message_id) {
+    std::string out = "Return-Path: <user" + std::to_string(random_.below(500)) +
+                      "@corp.example>\nDelivered-To: team@corp.example\n";
+    const size_t hops = random_.between(3, 6);
+    for (size_t hop = 0; hop < hops; ++hop) {
+      out += "Received: from mx" + std::to_string(random_.below(30)) + ".relay" +
+             std::to_string(hop) + ".example (mx" + std::to_string(random_.below(30)) +
+             ".relay.example [192.0.2." + std::to_string(random_.below(250)) + "])\n\tby mail" +
+             std::to_string(hop) + ".corp.example (Postfix) with ESMTPS id " +
+             std::to_string(random_.next() % 100000000) + "\n\tfor <team@corp.example>; " + date() +
+             " +0000\n";
+    }
+    out +=
+        "Authentication-Results: mail.corp.example;\n\tdkim=pass header.d=relay.example "
+        "header.s=s1 header.b=" +
+        base64(binary(6), 0) +
+        ";\n\tspf=pass smtp.mailfrom=relay.example;\n\tdmarc=pass "
+        "(p=none dis=none) header.from=corp.example\n";
+    if (random_.chance(0.6)) {
+      out +=
+          "DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=relay.example; s=s1;\n"
+          "\tt=" +
+          std::to_string(1700000000 + random_.below(30000000)) +
+          "; h=from:to:subject:date:message-id:mime-version:content-type;\n\tbh=" +
+          base64(binary(32), 0) + ";\n\tb=";
+      const std::string signature = base64(binary(256), 0);
+      for (size_t i = 0; i < signature.size(); i += 70) out += signature.substr(i, 70) + "\n\t ";
+      out.resize(out.size() - 3);
+      out += "\n";
+    }
+    if (random_.chance(0.3))
+      out +=
+          "List-Id: Project discussion <project.lists.example>\nList-Unsubscribe: "
+          "<mailto:project-request@lists.example?subject=unsubscribe>\nList-Archive: "
+          "<https://lists.example/archives/project>\nPrecedence: list\n";
+    out += "X-Mailer: " + std::string(random_.chance(0.5) ? "Microsoft Outlook 16.0" : "Mutt/2.2") +
+           "\nX-Spam-Status: No, score=-" + std::to_string(random_.below(5)) + "." +
+           std::to_string(random_.below(10)) + " required=5.0\nX-Original-Message-ID: <" +
+           message_id + ">\n";
+    return out;
   }
 
   std::string encoded_word(const std::string& text) {
@@ -772,7 +851,11 @@ class Generator {
     }
 
     std::string body_text = random_.chance(0.5) ? random_.pick(language.greetings) + "\n\n" : "";
-    body_text += paragraphs(language, random_.between(1, 5));
+    // Real mail is mostly short, with a long tail (the mail profile: median ~3.4 KB in all).
+    body_text += paragraphs(
+        language, settings_.mail_profile
+                      ? (random_.chance(0.9) ? random_.between(1, 2) : random_.between(3, 12))
+                      : random_.between(1, 5));
     std::string fresh = body_text;  // what later replies quote
     std::vector<std::string> attachments;
     std::vector<std::string> forwarded;
@@ -819,6 +902,7 @@ class Generator {
     // Headers.
     std::string out;
     out.reserve(16 << 10);
+    if (settings_.mail_profile) out += transport_headers(message_id);
     out += "Message-ID: <" + message_id + ">\n";
     out += "Date: " + date() + " +0000\n";
     const size_t sender = random_.below(500);
@@ -837,9 +921,13 @@ class Generator {
     out += "MIME-Version: 1.0\n";
 
     // Body shape: plain, HTML, alternative, or mixed with attachments.
-    const size_t shape = random_.below(10);
-    const bool html_only = force_html ? random_.chance(0.3) : shape == 0;
-    const bool alternative = force_html || shape < 4;
+    // The mail profile: 50% plain only, 5% HTML only, 45% alternative; 4% with attachments.
+    const size_t shape = settings_.mail_profile ? random_.below(20) : random_.below(10);
+    const bool with_attachments = settings_.mail_profile ? random_.chance(0.04) : shape >= 6;
+    const bool html_only = force_html               ? random_.chance(0.3)
+                           : settings_.mail_profile ? shape == 19
+                                                    : shape == 0;
+    const bool alternative = force_html || (settings_.mail_profile ? shape < 9 : shape < 4);
     std::vector<std::string> extra_parts;
     for (const auto& text : attachments) {
       const std::string name = random_.chance(0.5) ? "deploy.env" : "settings.yaml";
@@ -857,7 +945,7 @@ class Generator {
       extra_parts.push_back(part_headers("message/rfc822", "", "Content-Disposition: inline\n") +
                             inner);
     }
-    if (shape >= 6 || big_attachment) {
+    if (with_attachments || big_attachment) {
       const size_t count = random_.between(1, 2);
       for (size_t i = 0; i < count; ++i) {
         switch (random_.below(5)) {
@@ -865,7 +953,8 @@ class Generator {
             extra_parts.push_back(
                 part_headers("application/octet-stream; name=\"data.bin\"", "base64",
                              "Content-Disposition: attachment; filename=\"data.bin\"\n") +
-                base64(binary(random_.between(2 << 10, 96 << 10))));
+                base64(binary(settings_.mail_profile ? random_.between(1 << 10, 16 << 10)
+                                                     : random_.between(2 << 10, 96 << 10))));
             break;
           case 1:
             extra_parts.push_back(
@@ -954,7 +1043,8 @@ class Generator {
       line = end;
     }
     thread->history = quoted + thread->history;
-    if (thread->history.size() > (24 << 10)) thread->history.resize(24 << 10);
+    const size_t history_cap = settings_.mail_profile ? (1 << 10) : (24 << 10);
+    if (thread->history.size() > history_cap) thread->history.resize(history_cap);
     while (!thread->history.empty() && thread->history.back() != '\n') thread->history.pop_back();
     if (thread->message_ids.size() > 40)
       threads_.erase(threads_.begin() + (thread - threads_.data()));
@@ -994,6 +1084,7 @@ uint64_t parse_size(const std::string& text) {
 
 int main(int argc, char** argv) try {
   std::string size_text = "10M", format_text = "mbox", output_path, labels_path;
+  std::string profile_text = "attachments";
   std::vector<std::string> rule_paths;
   Settings settings;
   po::options_description options(
@@ -1017,6 +1108,9 @@ int main(int argc, char** argv) try {
       "number of large attachments spread over the archive")(
       "big-attachment-mb", po::value(&settings.big_attachment_mb)->default_value(50),
       "size of each large attachment, MB before base64")(
+      "profile", po::value(&profile_text)->default_value("attachments"),
+      "mail (the shape of real mail: small messages, heavy headers, half HTML) or attachments "
+      "(the original archive)")(
       "rules", po::value(&rule_paths)->composing(),
       "rule file or directory whose examples are planted (default: the bundled patterns/)");
   po::variables_map arguments;
@@ -1027,6 +1121,9 @@ int main(int argc, char** argv) try {
     return output_path.empty() && !arguments.count("help") ? 2 : 0;
   }
   settings.size = parse_size(size_text);
+  if (profile_text != "mail" && profile_text != "attachments")
+    throw po::error("unknown --profile " + profile_text + " (mail or attachments)");
+  settings.mail_profile = profile_text == "mail";
   Output::Format format;
   if (format_text == "mbox")
     format = Output::Format::Mbox;
