@@ -209,6 +209,50 @@ TEST_F(Pst, EnronHeadersAndBodiesMatchReadpst) {
   EXPECT_EQ(bodies_equal, compared);
 }
 
+// readpst -m writes each message as a .msg (and an .eml); msgconvert turns the .msg into the
+// reference .eml. Same subject, sender, Message-ID, plain text body and attachment names.
+TEST_F(Pst, MsgFilesMatchMsgconvert) {
+  TempDir temp;
+  const std::string command = "cd '" + temp.path().string() + "' && readpst -q -m -j 0 -o . '" +
+                              kEnron.string() + "' >/dev/null 2>&1";
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  std::vector<fs::path> msgs;
+  for (const auto& entry : fs::recursive_directory_iterator(temp.path()))
+    if (entry.path().extension() == ".msg") msgs.push_back(entry.path());
+  std::sort(msgs.begin(), msgs.end());
+  ASSERT_EQ(msgs.size(), 71u);
+  // readpst's own .eml files are replaced by msgconvert's, which it writes into the current
+  // directory: run it in each folder.
+  for (const fs::path& msg : msgs) fs::remove(fs::path(msg).replace_extension(".eml"));
+  const std::string convert = "cd '" + temp.path().string() +
+                              "' && find . -name '*.msg' -execdir msgconvert {} + >/dev/null 2>&1";
+  ASSERT_EQ(std::system(convert.c_str()), 0) << convert;
+  size_t attachments = 0;
+  for (const fs::path& msg : msgs) {
+    SCOPED_TRACE(msg.string());
+    std::vector<std::string> warnings;
+    const auto ours = read_all({msg.string()}, &warnings);
+    const auto theirs = read_all({fs::path(msg).replace_extension(".eml").string()});
+    ASSERT_EQ(ours.size(), 1u);
+    ASSERT_EQ(theirs.size(), 1u);
+    EXPECT_TRUE(warnings.empty()) << warnings.front();
+    EXPECT_EQ(ours[0].origin.location.item_type, "mail");
+    EXPECT_EQ(ours[0].subject, theirs[0].subject);
+    EXPECT_EQ(ours[0].message_id, theirs[0].message_id);
+    EXPECT_EQ(ours[0].from, theirs[0].from);
+    EXPECT_EQ(ours[0].text, theirs[0].text)
+        << "at byte " << first_difference(ours[0].text, theirs[0].text);
+    std::multiset<std::string> our_names, their_names;
+    for (const PartLeaf& leaf : part_leaves(ours[0].raw))
+      if (!leaf.filename.empty()) our_names.insert(leaf.filename);
+    for (const PartLeaf& leaf : part_leaves(theirs[0].raw))
+      if (!leaf.filename.empty()) their_names.insert(leaf.filename);
+    EXPECT_EQ(our_names, their_names);
+    attachments += our_names.size();
+  }
+  EXPECT_GT(attachments, 0u);
+}
+
 TEST_F(Pst, OstIsReadWithEveryItemType) {
   std::vector<std::string> warnings;
   const auto ours = read_all({kOst.string()}, &warnings);
