@@ -181,6 +181,8 @@ ScanSummary run_scan(const std::vector<std::string>& inputs, const Matcher& matc
     bytes_done += message.bytes.size();
     ++messages_done;
     if (options.on_progress) options.on_progress(bytes_done, messages_done);
+    if (!message.origin.location.item_type.empty())
+      ++summary.items_by_type[message.origin.location.item_type];
     if (!message.skip_reason.empty()) {
       ++summary.messages_skipped;
       ++summary.skip_reasons[message.skip_reason];

@@ -216,6 +216,8 @@ void print_summary(std::ostream& out, const ScanSummary& summary) {
   out << "\n";
   for (const auto& [reason, count] : summary.skip_reasons)
     out << "  skipped " << count << ": " << reason << "\n";
+  for (const auto& [type, count] : summary.items_by_type)
+    out << "  container items " << type << ": " << count << "\n";
   for (const auto& [rule, count] : summary.findings_by_rule)
     out << "  " << std::left << std::setw(40) << rule << " " << count << "\n";
 }

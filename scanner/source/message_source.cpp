@@ -17,6 +17,7 @@
 
 #include "credsift/source.hpp"
 #include "mbox.hpp"
+#include "outlook.hpp"
 
 namespace credsift {
 namespace {
@@ -583,6 +584,16 @@ class MemoryReader : public Reader {
   uint64_t index_ = 0;
 };
 
+// PST/OST and .msg files: the container reader renders each item as a message (outlook.hpp).
+class OutlookReader : public Reader {
+ public:
+  explicit OutlookReader(std::unique_ptr<ItemReader> items) : items_(std::move(items)) {}
+  std::optional<Message> next() override { return items_->next(); }
+
+ private:
+  std::unique_ptr<ItemReader> items_;
+};
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -597,6 +608,7 @@ struct MessageSource::Impl {
   template <typename Take>
   auto pull(Take take) -> decltype(take(*current));
   void open_regular(const Item& item);
+  bool open_outlook(const Item& item, std::string_view magic, uint64_t size);
   void open_stream_input(const Item& item, std::unique_ptr<Fd> fd);
   void expand_directory(const std::string& path);
   bool list_directory(const std::string& path, std::vector<fs::directory_entry>& out);
@@ -682,16 +694,17 @@ void MessageSource::Impl::open_regular(const Item& item) {
   }
   const auto size = static_cast<uint64_t>(st.st_size);
   if (size == 0) return;  // empty: nothing to read, nothing wrong
-  unsigned char magic[2] = {0, 0};
-  const ssize_t got = pread(fd, magic, 2, 0);
+  unsigned char magic[8] = {};
+  const ssize_t got = pread(fd, magic, sizeof magic, 0);
   if (got < 0) {
     ctx.fail(item.path, 0, "read error: " + errno_text(errno));
     return;
   }
-  if (got == 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
+  if (got >= 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
     open_stream_input(item, std::move(owner));
     return;
   }
+  if (open_outlook(item, std::string_view(reinterpret_cast<const char*>(magic), got), size)) return;
   auto file = std::make_shared<const std::string>(item.path);
   std::shared_ptr<const void> keepalive;
   std::string_view data;
@@ -732,6 +745,27 @@ void MessageSource::Impl::open_regular(const Item& item) {
   }
   current = std::make_unique<MemoryReader>(ctx, std::move(file), std::move(keepalive), data,
                                            format == InputFormat::Mbox, !counted);
+}
+
+// PST/OST by their magic, .msg by the OLE2 magic and its MAPI streams; true when handled.
+bool MessageSource::Impl::open_outlook(const Item& item, std::string_view magic, uint64_t size) {
+  const bool pst = is_pst_magic(magic);
+  if (!pst && !is_ole2_magic(magic)) return false;
+  auto file = std::make_shared<const std::string>(item.path);
+  ItemReport report = [this, path = item.path](Level level, uint64_t offset, std::string what) {
+    ctx.report(level, path, offset, std::move(what));
+  };
+  std::string error;
+  auto items = pst ? open_pst(file, ctx.options, std::move(report), error)
+                   : open_msg(file, ctx.options, std::move(report), error);
+  if (!items) {
+    if (error.empty()) return false;  // an OLE2 file that is no Outlook item
+    ctx.fail(item.path, 0, error);
+    return true;
+  }
+  ctx.bytes_read += size;
+  current = std::make_unique<OutlookReader>(std::move(items));
+  return true;
 }
 
 void MessageSource::Impl::open(const Item& item) {

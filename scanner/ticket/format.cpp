@@ -256,6 +256,8 @@ std::string summary_json(const ReportContext& context, const std::vector<Ticket>
       .raw("tickets_by_status", counts(by_status))
       .raw("tickets_by_triage", counts(by_triage))
       .raw("tickets_by_verification", counts(by_verification));
+  if (context.summary && !context.summary->items_by_type.empty())
+    object.raw("items_by_type", counts(context.summary->items_by_type));
   return object.done();
 }
 

@@ -1,0 +1,408 @@
+// .msg files (MS-OXMSG): an OLE2 compound file read through libolecf; the property streams,
+// recipients, attachments and embedded messages are decoded here into an OutlookItem.
+#include "msg.hpp"
+
+#include <libbfio.h>
+#include <libolecf.h>
+
+#include <cstring>
+
+#include "outlook.hpp"
+#include "outlook_item.hpp"
+
+namespace credsift::source_detail {
+namespace {
+
+using Level = Diagnostic::Level;
+
+constexpr int kMaxEmbeddedDepth = 8;
+constexpr int kMaxSubItems = 10000;  // recipients or attachments of one message
+constexpr uint32_t kObjectEmbedded = 0x3701000D;
+
+std::string take_error(libolecf_error_t*& error) {
+  if (!error) return "unknown libolecf error";
+  char buf[512] = {};
+  libolecf_error_sprint(error, buf, sizeof buf);
+  libolecf_error_free(&error);
+  error = nullptr;
+  std::string text(buf);
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  const size_t nl = text.rfind('\n');
+  return nl == std::string::npos ? text : text.substr(nl + 1);
+}
+
+struct OleItemFree {
+  void operator()(libolecf_item_t* item) const {
+    if (item) libolecf_item_free(&item, nullptr);
+  }
+};
+using OleItem = std::unique_ptr<libolecf_item_t, OleItemFree>;
+
+uint32_t le32(const unsigned char* p) {
+  return p[0] | (p[1] << 8) | (p[2] << 16) | (static_cast<uint32_t>(p[3]) << 24);
+}
+
+OleItem child(libolecf_item_t* parent, std::string_view name) {
+  libolecf_error_t* err = nullptr;
+  libolecf_item_t* raw = nullptr;
+  if (libolecf_item_get_sub_item_by_utf8_name(parent, reinterpret_cast<const uint8_t*>(name.data()),
+                                              name.size(), &raw, &err) != 1) {
+    if (err) libolecf_error_free(&err);
+    return nullptr;
+  }
+  return OleItem(raw);
+}
+
+std::string item_name(libolecf_item_t* item) {
+  libolecf_error_t* err = nullptr;
+  size_t size = 0;
+  if (libolecf_item_get_utf8_name_size(item, &size, &err) != 1 || size == 0 || size > 256) {
+    if (err) libolecf_error_free(&err);
+    return {};
+  }
+  std::string name(size, '\0');
+  if (libolecf_item_get_utf8_name(item, reinterpret_cast<uint8_t*>(name.data()), size, &err) != 1) {
+    if (err) libolecf_error_free(&err);
+    return {};
+  }
+  name.resize(strnlen(name.data(), name.size()));
+  return name;
+}
+
+// Reads the MAPI objects of one storage within a byte budget shared by the whole message, so
+// that a file whose streams claim gigabytes (or point at each other) costs at most the limit.
+class MsgDecoder {
+ public:
+  MsgDecoder(uint64_t max_bytes) : budget_(max_bytes), max_bytes_(max_bytes) {}
+
+  // `header` is the size of the property stream's header: 32 for the top-level message, 24 for
+  // an embedded one, 8 for recipients and attachments.
+  void read_message(libolecf_item_t* storage, size_t header, int depth, OutlookItem& out) {
+    read_properties(storage, header, out.props, out.problems, false);
+    int count = 0;
+    libolecf_error_t* err = nullptr;
+    if (libolecf_item_get_number_of_sub_items(storage, &count, &err) != 1) {
+      out.problems.push_back("storage cannot be listed: " + take_error(err));
+      return;
+    }
+    int recipients = 0, attachments = 0;
+    for (int i = 0; i < count; ++i) {
+      libolecf_item_t* raw = nullptr;
+      if (libolecf_item_get_sub_item(storage, i, &raw, &err) != 1) {
+        take_error(err);
+        continue;
+      }
+      OleItem sub(raw);
+      const std::string name = item_name(sub.get());
+      if (name.rfind("__recip_version1.0_", 0) == 0) {
+        if (++recipients > kMaxSubItems) continue;
+        Properties r;
+        read_properties(sub.get(), 8, r, out.problems, false);
+        out.recipients.push_back(std::move(r));
+      } else if (name.rfind("__attach_version1.0_", 0) == 0) {
+        if (++attachments > kMaxSubItems) continue;
+        out.attachments.push_back(read_attachment(sub.get(), depth, out.problems));
+      }
+    }
+    if (recipients > kMaxSubItems || attachments > kMaxSubItems)
+      out.problems.push_back("more than " + std::to_string(kMaxSubItems) +
+                             " recipients or attachments: the rest not read");
+  }
+
+ private:
+  OutlookAttachment read_attachment(libolecf_item_t* storage, int depth,
+                                    std::vector<std::string>& problems) {
+    OutlookAttachment a;
+    read_properties(storage, 8, a.props, problems, true);
+    char name[32];
+    snprintf(name, sizeof name, "__substg1.0_%08X", kObjectEmbedded);
+    if (OleItem embedded = child(storage, name)) {
+      if (depth >= kMaxEmbeddedDepth) {
+        problems.push_back("embedded message nested deeper than " +
+                           std::to_string(kMaxEmbeddedDepth) + " levels, not read");
+        return a;
+      }
+      a.embedded = std::make_unique<OutlookItem>();
+      read_message(embedded.get(), 24, depth + 1, *a.embedded);
+      for (auto& p : a.embedded->problems) problems.push_back(std::move(p));
+      a.embedded->problems.clear();
+      return a;
+    }
+    for (const uint16_t type : {kPtBinary, kPtObject}) {
+      snprintf(name, sizeof name, "__substg1.0_%04X%04X", kPidAttachData, type);
+      if (OleItem data = child(storage, name)) {
+        uint32_t size = 0;
+        libolecf_error_t* err = nullptr;
+        if (libolecf_item_get_size(data.get(), &size, &err) != 1) {
+          problems.push_back("attachment data size cannot be read: " + take_error(err));
+          return a;
+        }
+        a.data_size = size;
+        if (type == kPtObject) break;  // an OLE object storage, not file bytes
+        if (size > budget_) {
+          a.over_limit = true;
+          return a;
+        }
+        read_stream(data.get(), size, a.data, problems);
+        break;
+      }
+    }
+    return a;
+  }
+
+  bool read_stream(libolecf_item_t* stream, uint32_t size, std::string& out,
+                   std::vector<std::string>& problems) {
+    libolecf_error_t* err = nullptr;
+    out.resize(size);
+    size_t have = 0;
+    while (have < size) {
+      const ssize_t got = libolecf_stream_read_buffer_at_offset(
+          stream, reinterpret_cast<uint8_t*>(out.data() + have), size - have,
+          static_cast<off64_t>(have), &err);
+      if (got < 0) {
+        problems.push_back("stream read error at byte " + std::to_string(have) + ": " +
+                           take_error(err));
+        out.resize(have);
+        budget_ -= std::min<uint64_t>(budget_, have);
+        return false;
+      }
+      if (got == 0) break;
+      have += static_cast<size_t>(got);
+    }
+    out.resize(have);
+    budget_ -= std::min<uint64_t>(budget_, have);
+    return true;
+  }
+
+  void read_properties(libolecf_item_t* storage, size_t header, Properties& props,
+                       std::vector<std::string>& problems, bool skip_attach_data) {
+    OleItem stream = child(storage, "__properties_version1.0");
+    if (!stream) {
+      problems.push_back("no __properties_version1.0 stream");
+      return;
+    }
+    libolecf_error_t* err = nullptr;
+    uint32_t size = 0;
+    if (libolecf_item_get_size(stream.get(), &size, &err) != 1) {
+      problems.push_back("property stream size cannot be read: " + take_error(err));
+      return;
+    }
+    // 16 bytes an entry; a property stream larger than the message limit is hostile.
+    if (size > max_bytes_ || size > budget_) {
+      problems.push_back("property stream of " + std::to_string(size) +
+                         " bytes over the message size limit, not read");
+      return;
+    }
+    std::string table;
+    if (!read_stream(stream.get(), size, table, problems)) return;
+    if (table.size() < header) {
+      problems.push_back("property stream shorter than its header");
+      return;
+    }
+    const auto* p = reinterpret_cast<const unsigned char*>(table.data());
+    for (size_t pos = header; pos + 16 <= table.size(); pos += 16) {
+      const uint32_t tag = le32(p + pos);
+      const auto type = static_cast<uint16_t>(tag & 0xFFFF);
+      const auto id = static_cast<uint16_t>(tag >> 16);
+      if (type & 0x1000) continue;  // multi-valued
+      if (skip_attach_data && id == kPidAttachData) continue;
+      Property value;
+      value.type = type;
+      switch (type) {
+        case kPtInt16:
+        case kPtInt32:
+        case kPtBoolean:
+        case 0x0004:
+        case 0x000A:
+          value.data.assign(table, pos + 8, 4);
+          break;
+        case kPtInt64:
+        case kPtSystime:
+        case 0x0005:
+        case 0x0006:
+        case 0x0007:
+          value.data.assign(table, pos + 8, 8);
+          break;
+        case kPtString8:
+        case kPtUnicode:
+        case kPtBinary: {
+          char name[32];
+          snprintf(name, sizeof name, "__substg1.0_%08X", tag);
+          OleItem data = child(storage, name);
+          if (!data) continue;
+          uint32_t data_size = 0;
+          if (libolecf_item_get_size(data.get(), &data_size, &err) != 1) {
+            take_error(err);
+            continue;
+          }
+          if (data_size > budget_) {
+            char hex[16];
+            snprintf(hex, sizeof hex, "0x%04X", id);
+            problems.push_back(std::string("property ") + hex + " (" + std::to_string(data_size) +
+                               " bytes) over the message size limit, skipped");
+            continue;
+          }
+          std::string raw;
+          read_stream(data.get(), data_size, raw, problems);
+          if (type == kPtUnicode)
+            value.data = utf16le_to_utf8(raw);
+          else if (type == kPtString8) {
+            while (!raw.empty() && raw.back() == '\0') raw.pop_back();
+            value.data = cp1252_to_utf8(raw);
+          } else {
+            value.data = std::move(raw);
+          }
+          break;
+        }
+        default:
+          continue;
+      }
+      props[id] = std::move(value);
+    }
+  }
+
+  uint64_t budget_;
+  uint64_t max_bytes_;
+};
+
+struct OleFile {
+  libolecf_file_t* file = nullptr;
+  libbfio_handle_t* memory = nullptr;
+  std::string bytes;  // the memory range's storage
+  ~OleFile() {
+    if (file) {
+      libolecf_file_close(file, nullptr);
+      libolecf_file_free(&file, nullptr);
+    }
+    if (memory) libbfio_handle_free(&memory, nullptr);
+  }
+};
+
+// Opens the compound file (from a path, or from bytes when path is empty) and checks that it
+// is an Outlook item: a root property stream and a message class.
+std::unique_ptr<OleFile> open_ole(const std::string* path, std::string_view bytes,
+                                  std::string& error, bool& not_msg) {
+  not_msg = false;
+  auto ole = std::make_unique<OleFile>();
+  libolecf_error_t* err = nullptr;
+  if (libolecf_file_initialize(&ole->file, &err) != 1) {
+    error = "cannot initialise libolecf: " + take_error(err);
+    return nullptr;
+  }
+  int rc;
+  if (path) {
+    rc = libolecf_file_open(ole->file, path->c_str(), LIBOLECF_OPEN_READ, &err);
+  } else {
+    ole->bytes.assign(bytes);
+    libbfio_error_t* bfio_err = nullptr;
+    if (libbfio_memory_range_initialize(&ole->memory, &bfio_err) != 1 ||
+        libbfio_memory_range_set(ole->memory, reinterpret_cast<uint8_t*>(ole->bytes.data()),
+                                 ole->bytes.size(), &bfio_err) != 1) {
+      if (bfio_err) libbfio_error_free(&bfio_err);
+      error = "cannot set up a memory range for libolecf";
+      return nullptr;
+    }
+    rc = libolecf_file_open_file_io_handle(ole->file, ole->memory, LIBOLECF_OPEN_READ, &err);
+  }
+  if (rc != 1) {
+    error = "damaged OLE2 compound file: " + take_error(err);
+    libolecf_file_free(&ole->file, nullptr);
+    ole->file = nullptr;
+    return nullptr;
+  }
+  return ole;
+}
+
+OleItem root_of(OleFile& ole, std::string& error) {
+  libolecf_error_t* err = nullptr;
+  libolecf_item_t* raw = nullptr;
+  if (libolecf_file_get_root_item(ole.file, &raw, &err) != 1 || !raw) {
+    error = "OLE2 compound file without a root storage: " + take_error(err);
+    return nullptr;
+  }
+  return OleItem(raw);
+}
+
+bool is_msg_root(libolecf_item_t* root) {
+  return child(root, "__properties_version1.0") != nullptr &&
+         (child(root, "__substg1.0_001A001F") != nullptr ||
+          child(root, "__substg1.0_001A001E") != nullptr);
+}
+
+class MsgReader : public ItemReader {
+ public:
+  MsgReader(std::shared_ptr<const std::string> file, const SourceOptions& options,
+            ItemReport report, std::unique_ptr<OleFile> ole, OleItem root)
+      : file_(std::move(file)),
+        options_(options),
+        report_(std::move(report)),
+        ole_(std::move(ole)),
+        root_(std::move(root)) {}
+
+  std::optional<Message> next() override {
+    if (done_) return std::nullopt;
+    done_ = true;
+    OutlookItem item;
+    MsgDecoder(options_.max_message_bytes).read_message(root_.get(), 32, 0, item);
+    std::vector<std::string> problems = std::move(item.problems);
+    auto text =
+        std::make_shared<std::string>(render_rfc5322(item, options_.max_message_bytes, problems));
+    for (const std::string& p : problems) report_(Level::Warning, 0, p);
+    Message m;
+    m.origin.file = file_;
+    m.origin.location.item_type =
+        item_type_of(string_property(item.props, kPidMessageClass).value_or(""));
+    if (text->size() > options_.max_message_bytes) {
+      m.skip_reason =
+          "message larger than " + std::to_string(options_.max_message_bytes) + " bytes";
+      return m;
+    }
+    m.bytes = *text;
+    m.keepalive = std::move(text);
+    return m;
+  }
+
+ private:
+  std::shared_ptr<const std::string> file_;
+  SourceOptions options_;
+  ItemReport report_;
+  std::unique_ptr<OleFile> ole_;
+  OleItem root_;
+  bool done_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<ItemReader> open_msg(std::shared_ptr<const std::string> file,
+                                     const SourceOptions& options, ItemReport report,
+                                     std::string& error) {
+  bool not_msg = false;
+  auto ole = open_ole(file.get(), {}, error, not_msg);
+  if (!ole) return nullptr;
+  OleItem root = root_of(*ole, error);
+  if (!root) return nullptr;
+  if (!is_msg_root(root.get())) return nullptr;  // a .doc, an .xls: not ours
+  return std::make_unique<MsgReader>(std::move(file), options, std::move(report), std::move(ole),
+                                     std::move(root));
+}
+
+std::optional<std::string> msg_bytes_to_rfc5322(std::string_view bytes, uint64_t max_bytes,
+                                                std::vector<std::string>& problems) {
+  if (!is_ole2_magic(bytes)) return std::nullopt;
+  std::string error;
+  bool not_msg = false;
+  auto ole = open_ole(nullptr, bytes, error, not_msg);
+  if (!ole) {
+    problems.push_back(error);
+    return std::nullopt;
+  }
+  OleItem root = root_of(*ole, error);
+  if (!root || !is_msg_root(root.get())) return std::nullopt;
+  OutlookItem item;
+  MsgDecoder(max_bytes).read_message(root.get(), 32, 0, item);
+  for (auto& p : item.problems) problems.push_back(std::move(p));
+  item.problems.clear();
+  return render_rfc5322(item, max_bytes, problems);
+}
+
+}  // namespace credsift::source_detail

@@ -1,0 +1,41 @@
+#pragma once
+// Readers of Outlook containers (PST/OST through libpff, .msg through libolecf): each turns one
+// file into RFC 5322 messages (see outlook_item.hpp), with an origin that names the PST folder,
+// the node id and the item type. MessageSource hands them files it recognises by content.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "credsift/diagnostic.hpp"
+#include "credsift/source.hpp"
+
+namespace credsift::source_detail {
+
+using ItemReport = std::function<void(Diagnostic::Level, uint64_t offset, std::string message)>;
+
+class ItemReader {
+ public:
+  virtual ~ItemReader() = default;
+  virtual std::optional<Message> next() = 0;
+};
+
+// "!BDN": the PST/OST header magic (MS-PST 2.2.2.6).
+bool is_pst_magic(std::string_view head);
+// The OLE2 compound file magic D0 CF 11 E0 A1 B1 1A E1 (.msg, but also .doc, .xls ...).
+bool is_ole2_magic(std::string_view head);
+
+// Opens a PST/OST; nullptr with `error` set when libpff cannot open it.
+std::unique_ptr<ItemReader> open_pst(std::shared_ptr<const std::string> file,
+                                     const SourceOptions& options, ItemReport report,
+                                     std::string& error);
+
+// Opens an OLE2 file as a .msg; nullptr with `error` empty when it is an OLE2 file but no
+// Outlook item (a .doc, an .xls), nullptr with `error` set when it cannot be read.
+std::unique_ptr<ItemReader> open_msg(std::shared_ptr<const std::string> file,
+                                     const SourceOptions& options, ItemReport report,
+                                     std::string& error);
+
+}  // namespace credsift::source_detail

