@@ -1,8 +1,9 @@
 #pragma once
-// Sources: turn input paths (mbox, Maildir, .eml, directories, gzip, stdin) into a stream of
-// RFC 5322 messages. Sources never parse MIME.
+// Sources: turn input paths (mbox, Maildir, .eml, directories, gzip, stdin, Graph and Gmail JSON
+// exports) into a stream of RFC 5322 messages. Sources never parse MIME.
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -44,6 +45,7 @@ struct Message {
   Origin origin;
   uint64_t sequence = 0;    // position across all inputs, for deterministic output order
   std::string skip_reason;  // non-empty: the message was not scanned (counted as skipped)
+  std::string failure;      // non-empty: the source could not make a message of it (failed)
 };
 
 enum class InputFormat { Unknown, Mbox, Eml, Maildir };
@@ -113,6 +115,9 @@ class MessageSource {
   std::optional<InputBatch> next_batch(size_t span_bytes);
   uint64_t bytes_read() const;    // raw input bytes consumed so far (compressed size for gzip)
   uint64_t files_failed() const;  // inputs that could not be opened or read
+  // Inputs that are not mail (a JPEG, a SQLite file ...): reported, never read as messages.
+  uint64_t files_not_mail() const;
+  const std::map<std::string, uint64_t>& not_mail_by_type() const;  // detected type -> files
 
  private:
   struct Impl;

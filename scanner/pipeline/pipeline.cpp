@@ -183,6 +183,12 @@ ScanSummary run_scan(const std::vector<std::string>& inputs, const Matcher& matc
     if (options.on_progress) options.on_progress(bytes_done, messages_done);
     if (!message.origin.location.item_type.empty())
       ++summary.items_by_type[message.origin.location.item_type];
+    if (!message.failure.empty()) {
+      ++summary.messages_failed;
+      report({Diagnostic::Level::Error, file, message.origin.offset,
+              "message " + std::to_string(message.origin.index) + " failed: " + message.failure});
+      return;
+    }
     if (!message.skip_reason.empty()) {
       ++summary.messages_skipped;
       ++summary.skip_reasons[message.skip_reason];
@@ -243,7 +249,7 @@ ScanSummary run_scan(const std::vector<std::string>& inputs, const Matcher& matc
                 work->results.resize(work->messages.size());
                 Matcher::Scratch& scratch = *scratches.local();
                 for (size_t i = 0; i < work->messages.size(); ++i)
-                  if (work->messages[i].skip_reason.empty())
+                  if (work->messages[i].skip_reason.empty() && work->messages[i].failure.empty())
                     work->results[i] = scan_message(work->messages[i], matcher, scratch, options);
                 if (work->batch.span) release_span(*work->batch.span);
                 return work;
@@ -256,6 +262,8 @@ ScanSummary run_scan(const std::vector<std::string>& inputs, const Matcher& matc
 
   summary.bytes = source.bytes_read();
   summary.files_failed = source.files_failed();
+  summary.files_not_mail = source.files_not_mail();
+  summary.not_mail_by_type = source.not_mail_by_type();
   summary.elapsed_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return summary;

@@ -214,6 +214,15 @@ void print_summary(std::ostream& out, const ScanSummary& summary) {
   if (summary.decode_problems) out << ", " << summary.decode_problems << " decode problems";
   if (summary.files_failed) out << ", " << summary.files_failed << " files unreadable";
   out << "\n";
+  if (summary.files_not_mail) {
+    out << "credsift: " << summary.files_not_mail << " files not mail (";
+    bool first = true;
+    for (const auto& [type, count] : summary.not_mail_by_type) {
+      out << (first ? "" : ", ") << count << " " << type;
+      first = false;
+    }
+    out << "), not counted as messages\n";
+  }
   for (const auto& [reason, count] : summary.skip_reasons)
     out << "  skipped " << count << ": " << reason << "\n";
   for (const auto& [type, count] : summary.items_by_type)

@@ -13,11 +13,14 @@
 #include <cstring>
 #include <deque>
 #include <filesystem>
+#include <map>
 #include <system_error>
 
 #include "credsift/source.hpp"
+#include "json_export.hpp"
 #include "mbox.hpp"
 #include "outlook.hpp"
+#include "not_mail.hpp"
 
 namespace credsift {
 namespace {
@@ -42,6 +45,8 @@ struct Context {
   DiagnosticSink sink;
   uint64_t bytes_read = 0;
   uint64_t files_failed = 0;
+  uint64_t files_not_mail = 0;
+  std::map<std::string, uint64_t> not_mail_by_type;
 
   void report(Level level, const std::string& file, uint64_t offset, std::string message) {
     if (sink) sink(Diagnostic{level, file, offset, std::move(message)});
@@ -51,6 +56,20 @@ struct Context {
     report(Level::Error, file, offset, std::move(message));
   }
   std::string too_large() const { return too_large_reason(options.max_message_bytes); }
+  void not_mail(const std::string& file, std::string_view type) {
+    ++files_not_mail;
+    ++not_mail_by_type[std::string(type)];
+    if (type == kUnrecognisedContent)
+      report(Level::Warning, file, 0, "skipped: content not recognised as mail");
+    else
+      report(Level::Warning, file, 0, "skipped: not mail (" + std::string(type) + ")");
+  }
+  // A file whose magic bytes say it is no mail is reported and counted, whatever its role.
+  bool is_not_mail(const std::string& file, std::string_view head) {
+    const std::string_view type = not_mail_type(head);
+    if (!type.empty()) not_mail(file, type);
+    return !type.empty();
+  }
 };
 
 // How an input was reached decides what happens to content that is not recognised as mail.
@@ -74,6 +93,26 @@ class Reader {
     if (!message) return std::nullopt;
     return InputBatch{std::move(message), std::nullopt};
   }
+};
+
+// Graph and Gmail JSON exports (json_export.cpp), fed by `pull`.
+class JsonReader : public Reader {
+ public:
+  JsonReader(Context& ctx, std::shared_ptr<const std::string> file, PullBytes pull)
+      : reader_(file,
+                {ctx.options.max_message_bytes, ctx.options.max_message_bytes,
+                 std::max<size_t>(ctx.options.stream_chunk_bytes, 1)},
+                {[&ctx, file](uint64_t offset, std::string message) {
+                   ctx.report(Level::Warning, *file, offset, std::move(message));
+                 },
+                 [&ctx, file](uint64_t offset, std::string message) {
+                   ctx.fail(*file, offset, std::move(message));
+                 }},
+                std::move(pull)) {}
+  std::optional<Message> next() override { return reader_.next(); }
+
+ private:
+  JsonExportReader reader_;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -329,7 +368,9 @@ class StreamReader : public Reader {
       : ctx_(ctx), file_(std::move(file)), in_(std::move(in)), role_(role) {}
 
   std::optional<Message> next() override {
+    if (json_) return json_->next();
     if (mode_ == Mode::Sniff) sniff();
+    if (json_) return json_->next();
     if (mode_ == Mode::Single) return single();
     if (mode_ == Mode::Mbox) return mbox();
     return std::nullopt;
@@ -366,10 +407,28 @@ class StreamReader : public Reader {
       mode_ = Mode::Done;
       return;
     }
-    const InputFormat format =
-        sniff_format(std::string_view(buf_).substr(0, std::min(buf_.size(), kSniffBytes)));
+    const std::string_view head = std::string_view(buf_).substr(0, kSniffBytes);
+    if (ctx_.is_not_mail(*file_, head)) {
+      mode_ = Mode::Done;
+      return;
+    }
+    if (looks_like_json_export(head)) {
+      // The window read so far first, then the rest of the stream.
+      json_ = std::make_unique<JsonReader>(ctx_, file_, [this](char* dst, size_t n) -> size_t {
+        if (pos_ < buf_.size()) {
+          const size_t k = std::min(n, buf_.size() - pos_);
+          memcpy(dst, buf_.data() + pos_, k);
+          pos_ += k;
+          return k;
+        }
+        return in_->read(dst, n);
+      });
+      mode_ = Mode::Done;
+      return;
+    }
+    const InputFormat format = sniff_format(head);
     if (format == InputFormat::Unknown && role_ == Role::Walked) {
-      ctx_.report(Level::Warning, *file_, 0, "skipped: content not recognised as mail");
+      ctx_.not_mail(*file_, kUnrecognisedContent);
       mode_ = Mode::Done;
       return;
     }
@@ -485,6 +544,8 @@ class StreamReader : public Reader {
   size_t next_header_ = 0;
   uint64_t msg_offset_ = 0;
   uint64_t index_ = 0;
+  std::unique_ptr<JsonReader> json_;  // set when the stream holds a JSON export
+  size_t pos_ = 0;                    // of buf_, handed to json_ so far
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -593,6 +654,28 @@ class OutlookReader : public Reader {
  private:
   std::unique_ptr<ItemReader> items_;
 };
+// Reads a file held in memory as a stream; a mapped file's pages are given back behind the
+// reader (and counted as read), so a JSON lines file of any size keeps memory flat.
+PullBytes memory_pull(Context& ctx, std::shared_ptr<const void> keepalive, std::string_view data,
+                      bool mapped) {
+  return [&ctx, keepalive = std::move(keepalive), data, mapped, at = size_t{0},
+          released = size_t{0}](char* dst, size_t n) mutable -> size_t {
+    const size_t k = std::min(n, data.size() - at);
+    memcpy(dst, data.data() + at, k);
+    at += k;
+    if (mapped) {
+      ctx.bytes_read += k;
+      static const auto page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+      constexpr size_t kStep = 8 << 20;
+      const size_t upto = at / page * page;
+      if (upto >= released + kStep) {
+        madvise(const_cast<char*>(data.data()) + released, upto - released, MADV_DONTNEED);
+        released = upto;
+      }
+    }
+    return k;
+  };
+}
 
 }  // namespace
 
@@ -738,9 +821,16 @@ void MessageSource::Impl::open_regular(const Item& item) {
     data = std::string_view(static_cast<const char*>(addr), size);
     keepalive = std::move(mapping);
   }
-  const InputFormat format = sniff_format(data.substr(0, std::min(data.size(), kSniffBytes)));
+  const std::string_view head = data.substr(0, std::min(data.size(), kSniffBytes));
+  if (ctx.is_not_mail(item.path, head)) return;
+  if (looks_like_json_export(head)) {
+    current = std::make_unique<JsonReader>(ctx, std::move(file),
+                                           memory_pull(ctx, std::move(keepalive), data, !counted));
+    return;
+  }
+  const InputFormat format = sniff_format(head);
   if (format == InputFormat::Unknown && item.role == Role::Walked) {
-    ctx.report(Level::Warning, item.path, 0, "skipped: content not recognised as mail");
+    ctx.not_mail(item.path, kUnrecognisedContent);
     return;
   }
   current = std::make_unique<MemoryReader>(ctx, std::move(file), std::move(keepalive), data,
@@ -871,5 +961,9 @@ void release_span(const MboxSpan& span) {
 
 uint64_t MessageSource::bytes_read() const { return impl_->ctx.bytes_read; }
 uint64_t MessageSource::files_failed() const { return impl_->ctx.files_failed; }
+uint64_t MessageSource::files_not_mail() const { return impl_->ctx.files_not_mail; }
+const std::map<std::string, uint64_t>& MessageSource::not_mail_by_type() const {
+  return impl_->ctx.not_mail_by_type;
+}
 
 }  // namespace credsift

@@ -234,7 +234,11 @@ std::string summary_json(const ReportContext& context, const std::vector<Ticket>
         .number("messages_undated", s->messages_undated)
         .number("bytes", s->bytes)
         .number("findings", s->findings)
-        .number("rejected", s->rejected);
+        .number("rejected", s->rejected)
+        .number("files_not_mail", s->files_not_mail);
+    Object by_type;
+    for (const auto& [type, count] : s->not_mail_by_type) by_type.number(type, count);
+    object.raw("not_mail_by_type", by_type.done());
   } else {
     object.number("rejected", rejected);
   }
