@@ -2,6 +2,8 @@
 
 #include <openssl/evp.h>
 
+#include "credsift/escape.hpp"
+
 #include <cstdio>
 #include <iomanip>
 #include <stdexcept>
@@ -85,7 +87,16 @@ std::string json_escape(std::string_view text) {
         out += "\xEF\xBF\xBD";  // U+FFFD: output stays valid UTF-8 whatever the input
         ++i;
       } else {
-        out.append(text.substr(i, length));
+        // C1 controls and bidi overrides are valid UTF-8 but steer whoever reads the report.
+        char32_t code = c & (0x3F >> (length - 1));
+        for (size_t k = 1; k < length; ++k) code = (code << 6) | (text[i + k] & 0x3F);
+        if (is_invisible_control(code)) {
+          char buffer[8];
+          std::snprintf(buffer, sizeof buffer, "\\u%04x", static_cast<unsigned>(code));
+          out += buffer;
+        } else {
+          out.append(text.substr(i, length));
+        }
         i += length;
       }
       continue;

@@ -1,0 +1,20 @@
+#pragma once
+// Escaping of text from mail (file names, addresses, subjects, charset names) before it reaches a
+// human: a terminal, a CSV cell, a Markdown table. Mail is hostile: an ESC sequence can rewrite
+// the terminal, a bidi override can make "exe.txt" read as "txt.exe".
+#include <string>
+#include <string_view>
+
+namespace credsift {
+
+// text with every character that could steer a terminal or reorder what is shown made visible:
+// C0 controls except tab (so also CR and LF) and DEL as "\x1b"; C1 controls (U+0080..U+009F)
+// and the bidi controls U+200E, U+200F, U+202A..U+202E, U+2066..U+2069 as "\u{202e}"; bytes
+// that are not UTF-8 as "\xff". Everything else, backslashes included, is kept as it is.
+std::string escape_for_terminal(std::string_view text);
+
+// True for the code points that escape_for_terminal shows as "\u{...}" (C1 controls and bidi
+// controls): json_escape writes them as \u escapes too.
+bool is_invisible_control(char32_t code);
+
+}  // namespace credsift
