@@ -17,6 +17,8 @@
 
 namespace credsift {
 
+struct MessageResult;
+
 struct ScanOptions {
   SourceOptions source;
   DecodeLimits decode;
@@ -32,6 +34,12 @@ struct ScanOptions {
   std::function<void(uint64_t bytes, uint64_t messages)> on_progress;
   // scan_message stops between segments once this passes (the gateway's time limit per message).
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  // The case store's hooks (scan --store). `known` runs in the parallel stage before a message
+  // is decoded: it may set result.case_key and return true when the message is already in the
+  // case (not scanned again, counted as known). `on_message` runs in the serial emit stage
+  // after every message, in input order, whatever became of it.
+  std::function<bool(const Message&, MessageResult&)> known;
+  std::function<void(const Message&, const MessageResult&)> on_message;
 };
 
 // What one message yields: the work of the parallel stage.
@@ -45,6 +53,8 @@ struct MessageResult {
   bool failed = false;
   bool timed_out = false;  // the deadline passed: findings so far are kept, the rest unscanned
   std::string failure;     // why, when failed
+  bool known = false;      // already in the case store (ScanOptions::known): not scanned
+  std::string case_key;    // the message's identity, set by ScanOptions::known
 };
 
 MessageResult scan_message(const Message& message, const Matcher& matcher,

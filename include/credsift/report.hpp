@@ -44,13 +44,15 @@ struct ScanSummary {
   uint64_t files_not_mail = 0;
   std::map<std::string, uint64_t> not_mail_by_type;  // detected type -> files
   std::map<std::string, uint64_t> items_by_type;     // container items: mail, contact, note ...
-  uint64_t messages_outside_window = 0;  // Date outside --since/--until: not scanned
-  uint64_t messages_undated = 0;         // no parseable Date while a window was set: scanned
+  uint64_t messages_outside_window = 0;              // Date outside --since/--until: not scanned
+  uint64_t messages_undated = 0;  // no parseable Date while a window was set: scanned
+  uint64_t messages_known = 0;    // already in the case store with the same rules: not rescanned
   std::map<std::string, uint64_t> rejected_by_reason;
   std::map<std::string, uint64_t> findings_by_rule;
   std::map<std::string, uint64_t> skip_reasons;
   uint64_t messages() const {
-    return messages_scanned + messages_skipped + messages_failed + messages_outside_window;
+    return messages_scanned + messages_skipped + messages_failed + messages_outside_window +
+           messages_known;
   }
 };
 

@@ -50,8 +50,21 @@ struct Message {
 
 enum class InputFormat { Unknown, Mbox, Eml, Maildir };
 
+// How a shard of a planned scan (credsift plan) reads one of its files: as the whole-input walk
+// saw it (found in a directory, in a Maildir), and for a big mbox only the messages whose
+// separator lies in [begin, end), numbered from first_index, so that offsets and indexes equal
+// those of a whole-file scan.
+struct InputSlice {
+  uint64_t begin = 0, end = UINT64_MAX;
+  uint64_t first_index = 0;
+  bool walked = false, maildir = false;
+};
+
 struct SourceOptions {
   uint64_t max_message_bytes = 256ull << 20;  // larger messages are skipped, with a reason
+  std::map<std::string, InputSlice> slices;   // by input path, as given to MessageSource
+  // Files never read as inputs (device, inode): the case store's own database and journals.
+  std::vector<std::pair<uint64_t, uint64_t>> excluded_files;
   int stdin_fd = 0;  // file descriptor read for the input "-" (tests pass a pipe); not closed
   size_t stream_chunk_bytes = 1 << 20;  // gzip/stdin are read in steps of this many bytes
 };
@@ -80,6 +93,7 @@ struct MboxSpan {
   std::shared_ptr<const std::string> file;  // the same object for every span of one file
   uint64_t offset = 0;                      // of bytes[0] in the file
   uint64_t max_message_bytes = 0;
+  uint64_t file_first_index = 0;  // index of the file's first message (of its slice, in a shard)
   bool mapped = false;  // bytes are a read-only file mapping (release_span may drop its pages)
 };
 
@@ -91,6 +105,28 @@ std::vector<Message> split_span(const MboxSpan& span);
 // Gives the span's resident pages back once its messages are scanned, so memory stays flat
 // whatever the file size (a page touched again is read back from the page cache).
 void release_span(const MboxSpan& span);
+
+// Every regular file the inputs name or hold, in the order MessageSource reads them, with the
+// slice flags a shard needs to read it the same way (credsift plan). Fails on "-".
+struct ListedFile {
+  std::string path;
+  InputSlice slice;  // walked / maildir; the whole file
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;
+  bool gzip = false;
+  bool mbox = false;  // plain (not gzip) and sniffed as mbox: may be cut into byte ranges
+};
+std::vector<ListedFile> list_input_files(const std::vector<std::string>& inputs,
+                                         const DiagnosticSink& diagnostics);
+
+// A cut of an mbox file at a message separator: byte offset of the From_ line and the index
+// of the message that starts there (as a whole-file scan numbers it).
+struct MboxCut {
+  uint64_t offset = 0, index = 0;
+};
+// Cuts at the first separator at or after each target offset (ascending); targets past the
+// last separator give no cut. Reads the file through a mapping.
+std::vector<MboxCut> cut_mbox(const std::string& path, const std::vector<uint64_t>& targets);
 
 // What MessageSource::next_batch hands out: one message, or one span of a mapped mbox.
 struct InputBatch {

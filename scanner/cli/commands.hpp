@@ -23,6 +23,10 @@ int command_rules(const Arguments& arguments);
 int command_baseline(const Arguments& arguments);  // baseline_command.cpp
 int command_check(const Arguments& arguments);     // check_command.cpp
 int command_milter(const Arguments& arguments);    // milter_command.cpp
+int command_tickets(const Arguments& arguments);   // tickets_command.cpp (case store)
+int command_triage(const Arguments& arguments);    // triage_command.cpp
+int command_merge(const Arguments& arguments);     // merge_command.cpp
+int command_plan(const Arguments& arguments);      // plan_command.cpp
 
 // The rules that ship with credsift: next to an installed binary, else the source tree.
 std::filesystem::path default_rules_dir();

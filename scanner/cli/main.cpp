@@ -19,11 +19,9 @@ struct Command {
 
 // One line per subcommand.
 constexpr Command kCommands[] = {
-    {"scan", command_scan},
-    {"rules", command_rules},
-    {"baseline", command_baseline},
-    {"check", command_check},
-    {"milter", command_milter},
+    {"scan", command_scan},     {"rules", command_rules},   {"baseline", command_baseline},
+    {"check", command_check},   {"milter", command_milter}, {"tickets", command_tickets},
+    {"triage", command_triage}, {"merge", command_merge},   {"plan", command_plan},
 };
 
 const char* const kTopUsage = R"(credsift finds credentials shared by email.
@@ -36,6 +34,10 @@ Usage:
   credsift check [options] [FILE|-]  check one message for a mail gateway (exit 0 pass or tag,
                                      1 hold or reject, 2 error)
   credsift milter --socket SOCKET    run as a milter (Postfix smtpd_milters)
+  credsift tickets --store DB        the tickets of a case store (filters, every format)
+  credsift triage --store DB ID... --status S   record what was done about tickets
+  credsift plan INPUT... --shards N --manifest PLAN   cut a scan into shards (cluster arrays)
+  credsift merge --store DB SHARD... merge shard stores into one case
   credsift --version
   credsift COMMAND --help            options of a command
 

@@ -8,6 +8,7 @@
 #include "credsift/pipeline.hpp"
 #include "credsift/report.hpp"
 #include "scan_report.hpp"
+#include "store_scan.hpp"
 
 namespace po = boost::program_options;
 
@@ -58,6 +59,16 @@ int command_scan(const Arguments& arguments) {
       "bytes per line matched; longer lines are split there and reported")(
       "quiet,q", "no summary and no warnings on stderr");
   add_ticket_options(visible, ticket_settings);
+  StoreScanSettings store_settings;
+  visible.add_options()("store", po::value(&store_settings.store),
+                        "record the scan in the case store DB (SQLite, created 0600): messages "
+                        "already scanned with these rules are not scanned again")(
+      "store-secrets", po::bool_switch(&store_settings.store_secrets),
+      "keep secrets in clear in the store (to re-verify later); default: redacted")(
+      "manifest", po::value(&store_settings.manifest),
+      "scan one shard of a plan (credsift plan) into --store; the plan names the inputs")(
+      "shard", po::value<uint64_t>()->notifier([&](uint64_t i) { store_settings.shard = i; }),
+      "the shard to scan (else SLURM_ARRAY_TASK_ID, JOB_COMPLETION_INDEX, SGE_TASK_ID)");
   RuleSelection rule_selection;
   add_rule_selection_options(visible, rule_selection);
   po::options_description hidden;
@@ -71,7 +82,8 @@ int command_scan(const Arguments& arguments) {
               << "  cat one.eml | credsift scan -\n";
     return kExitClean;
   }
-  if (inputs.empty()) throw po::error("no INPUT given (use - for standard input)");
+  if (inputs.empty() && store_settings.manifest.empty())
+    throw po::error("no INPUT given (use - for standard input)");
   const std::vector<OutputTarget> targets = parse_output_targets(format, outputs);
 
   const bool quiet = options.count("quiet") > 0;
@@ -90,8 +102,11 @@ int command_scan(const Arguments& arguments) {
   scan_options.decode.max_decompressed_bytes = max_decompressed_mb << 20;
   scan_options.include_rejected = options.count("include-rejected") > 0;
   apply_date_window(ticket_settings, scan_options);
+  std::unique_ptr<StoreScanSession> store;
+  if (!store_settings.store.empty() || !store_settings.manifest.empty())
+    store = std::make_unique<StoreScanSession>(store_settings, rules, inputs, scan_options, quiet);
   return scan_and_report(inputs, matcher, scan_options, targets, ticket_settings, quiet,
-                         show_secrets);
+                         show_secrets, store ? store->after_scan() : AfterScan{});
 }
 
 }  // namespace credsift::cli

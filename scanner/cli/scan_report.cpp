@@ -123,7 +123,8 @@ class Progress {
 
 int scan_and_report(const std::vector<std::string>& inputs, const Matcher& matcher,
                     ScanOptions scan_options, const std::vector<OutputTarget>& targets,
-                    const TicketSettings& settings, bool quiet, bool show_secrets) {
+                    const TicketSettings& settings, bool quiet, bool show_secrets,
+                    const AfterScan& after_scan) {
   TicketOptions ticket_options;
   ticket_options.internal_domains = settings.internal_domains;
   if (!settings.baseline.empty()) ticket_options.baseline = load_baseline(settings.baseline);
@@ -164,6 +165,7 @@ int scan_and_report(const std::vector<std::string>& inputs, const Matcher& match
   }
   const ScanSummary summary = run_scan(inputs, matcher, scan_options, on_finding, on_diagnostic);
   progress.reset();
+  if (after_scan) after_scan(summary);
 
   const std::vector<Ticket> tickets = builder.build();
   ReportContext context;

@@ -2,6 +2,7 @@
 // What `credsift scan` does with its findings: tickets in one or more formats, the baseline,
 // the date window, the progress line and the closing summary.
 #include <boost/program_options/options_description.hpp>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -33,9 +34,13 @@ std::vector<OutputTarget> parse_output_targets(const std::string& default_format
 // Applies the date window to the scan options (throws program_options::error on a bad date).
 void apply_date_window(const TicketSettings& settings, ScanOptions& options);
 
+// Called when the scan is done, before the outputs are written (the case store commits).
+using AfterScan = std::function<void(const ScanSummary&)>;
+
 // Runs the scan and writes every target; returns the exit code.
 int scan_and_report(const std::vector<std::string>& inputs, const Matcher& matcher,
                     ScanOptions scan_options, const std::vector<OutputTarget>& targets,
-                    const TicketSettings& settings, bool quiet, bool show_secrets);
+                    const TicketSettings& settings, bool quiet, bool show_secrets,
+                    const AfterScan& after_scan = {});
 
 }  // namespace credsift::cli

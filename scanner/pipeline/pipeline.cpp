@@ -166,7 +166,7 @@ ScanSummary run_scan(const std::vector<std::string>& inputs, const Matcher& matc
     if (!work.batch.span) return;
     if (work.batch.span->file != span_file) {
       span_file = work.batch.span->file;
-      span_file_messages = 0;
+      span_file_messages = work.batch.span->file_first_index;
     }
     for (size_t i = 0; i < work.messages.size(); ++i) {
       work.messages[i].origin.index += span_file_messages;
@@ -176,7 +176,7 @@ ScanSummary run_scan(const std::vector<std::string>& inputs, const Matcher& matc
     span_file_messages += work.messages.size();
   };
 
-  auto emit = [&](const Message& message, const MessageResult& result) {
+  auto emit_one = [&](const Message& message, const MessageResult& result) {
     const std::string file = message.origin.file ? *message.origin.file : "-";
     bytes_done += message.bytes.size();
     ++messages_done;
@@ -195,6 +195,10 @@ ScanSummary run_scan(const std::vector<std::string>& inputs, const Matcher& matc
       report(
           {Diagnostic::Level::Warning, file, message.origin.offset,
            "message " + std::to_string(message.origin.index) + " skipped: " + message.skip_reason});
+      return;
+    }
+    if (result.known) {
+      ++summary.messages_known;
       return;
     }
     for (const DecodeProblem& problem : result.problems)
@@ -224,6 +228,10 @@ ScanSummary run_scan(const std::vector<std::string>& inputs, const Matcher& matc
       if (on_finding) on_finding(finding);
     }
   };
+  auto emit = [&](const Message& message, const MessageResult& result) {
+    emit_one(message, result);
+    if (options.on_message) options.on_message(message, result);
+  };
 
   tbb::parallel_pipeline(
       in_flight,
@@ -248,9 +256,18 @@ ScanSummary run_scan(const std::vector<std::string>& inputs, const Matcher& matc
                   work->messages.push_back(std::move(*work->batch.message));
                 work->results.resize(work->messages.size());
                 Matcher::Scratch& scratch = *scratches.local();
-                for (size_t i = 0; i < work->messages.size(); ++i)
-                  if (work->messages[i].skip_reason.empty() && work->messages[i].failure.empty())
-                    work->results[i] = scan_message(work->messages[i], matcher, scratch, options);
+                for (size_t i = 0; i < work->messages.size(); ++i) {
+                  if (!work->messages[i].skip_reason.empty() || !work->messages[i].failure.empty())
+                    continue;
+                  MessageResult& result = work->results[i];
+                  if (options.known && options.known(work->messages[i], result)) {
+                    result.known = true;
+                    continue;
+                  }
+                  std::string case_key = std::move(result.case_key);
+                  result = scan_message(work->messages[i], matcher, scratch, options);
+                  result.case_key = std::move(case_key);
+                }
                 if (work->batch.span) release_span(*work->batch.span);
                 return work;
               }) &

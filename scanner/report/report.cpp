@@ -203,6 +203,8 @@ void print_summary(std::ostream& out, const ScanSummary& summary) {
   out << "credsift: " << summary.messages() << " messages: " << summary.messages_scanned
       << " scanned, " << summary.messages_skipped << " skipped, " << summary.messages_failed
       << " failed";
+  if (summary.messages_known)
+    out << ", " << summary.messages_known << " already in the case (same rules, not rescanned)";
   if (summary.messages_outside_window)
     out << ", " << summary.messages_outside_window << " outside the date window";
   if (summary.messages_undated)

@@ -562,15 +562,20 @@ struct Mapping {
 
 class MemoryReader : public Reader {
  public:
+  // data: the whole file, or for a shard the slice of it from base_offset whose first message
+  // has index first_index in the file.
   MemoryReader(Context& ctx, std::shared_ptr<const std::string> file,
                std::shared_ptr<const void> keepalive, std::string_view data, bool mbox,
-               bool count_bytes)
+               bool count_bytes, uint64_t base_offset = 0, uint64_t first_index = 0)
       : ctx_(ctx),
         file_(std::move(file)),
         keepalive_(std::move(keepalive)),
         data_(data),
         mbox_(mbox),
-        count_bytes_(count_bytes) {}
+        count_bytes_(count_bytes),
+        base_offset_(base_offset),
+        first_index_(first_index),
+        index_(first_index) {}
 
   std::optional<Message> next() override {
     if (mbox_) {
@@ -601,8 +606,8 @@ class MemoryReader : public Reader {
     }
     span_begin_ = end;
     account(end);
-    MboxSpan span{data_.substr(begin, end - begin), keepalive_,  file_, begin,
-                  ctx_.options.max_message_bytes,   count_bytes_};
+    MboxSpan span{data_.substr(begin, end - begin), keepalive_,   file_,       base_offset_ + begin,
+                  ctx_.options.max_message_bytes,   first_index_, count_bytes_};
     return InputBatch{std::nullopt, std::move(span)};
   }
 
@@ -627,8 +632,8 @@ class MemoryReader : public Reader {
   }
 
   Message build(uint64_t offset, std::string_view bytes, bool unescape) {
-    return memory_message(file_, keepalive_, ctx_.options.max_message_bytes, offset, index_++,
-                          bytes, unescape);
+    return memory_message(file_, keepalive_, ctx_.options.max_message_bytes, base_offset_ + offset,
+                          index_++, bytes, unescape);
   }
 
   Context& ctx_;
@@ -642,7 +647,9 @@ class MemoryReader : public Reader {
   size_t accounted_ = 0;
   size_t released_ = 0;
   size_t span_begin_ = 0;
-  uint64_t index_ = 0;
+  uint64_t base_offset_;
+  uint64_t first_index_;
+  uint64_t index_;
 };
 
 // PST/OST and .msg files: the container reader renders each item as a message (outlook.hpp).
@@ -833,8 +840,18 @@ void MessageSource::Impl::open_regular(const Item& item) {
     ctx.not_mail(item.path, kUnrecognisedContent);
     return;
   }
-  current = std::make_unique<MemoryReader>(ctx, std::move(file), std::move(keepalive), data,
-                                           format == InputFormat::Mbox, !counted);
+  const bool mbox = format == InputFormat::Mbox;
+  uint64_t base_offset = 0, first_index = 0;
+  if (const auto slice = ctx.options.slices.find(item.path);
+      mbox && slice != ctx.options.slices.end()) {
+    // A shard's byte range, cut by the plan at message separators.
+    base_offset = std::min<uint64_t>(slice->second.begin, data.size());
+    data =
+        data.substr(base_offset, std::min<uint64_t>(slice->second.end, data.size()) - base_offset);
+    first_index = slice->second.first_index;
+  }
+  current = std::make_unique<MemoryReader>(ctx, std::move(file), std::move(keepalive), data, mbox,
+                                           !counted, base_offset, first_index);
 }
 
 // PST/OST by their magic, .msg by the OLE2 magic and its MAPI streams; true when handled.
@@ -887,6 +904,12 @@ void MessageSource::Impl::open(const Item& item) {
   if (S_ISDIR(st.st_mode)) {
     expand_directory(item.path);
   } else if (S_ISREG(st.st_mode)) {
+    const std::pair<uint64_t, uint64_t> id{st.st_dev, st.st_ino};
+    if (std::find(ctx.options.excluded_files.begin(), ctx.options.excluded_files.end(), id) !=
+        ctx.options.excluded_files.end()) {
+      ctx.report(Level::Warning, item.path, 0, "skipped: a file of the case store");
+      return;
+    }
     open_regular(item);
   } else if (item.role == Role::Explicit) {
     // A fifo or device named by the user, e.g. <(zcat archive.gz): stream it.
@@ -906,7 +929,14 @@ MessageSource::MessageSource(std::vector<std::string> inputs, SourceOptions opti
     : impl_(std::make_unique<Impl>()) {
   impl_->ctx.options = options;
   impl_->ctx.sink = std::move(diagnostics);
-  for (auto& input : inputs) impl_->pending.push_back({std::move(input), Role::Explicit});
+  for (auto& input : inputs) {
+    Role role = Role::Explicit;
+    if (const auto slice = options.slices.find(input); slice != options.slices.end())
+      role = slice->second.maildir  ? Role::Maildir
+             : slice->second.walked ? Role::Walked
+                                    : Role::Explicit;
+    impl_->pending.push_back({std::move(input), role});
+  }
 }
 
 MessageSource::~MessageSource() = default;
