@@ -50,13 +50,13 @@ bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; 
 
 // Keys only a Graph or Gmail message carries, and generic ones that count only in pairs.
 constexpr std::array<std::string_view, 16> kStrongKeys{
-    "internetMessageId", "toRecipients", "ccRecipients",  "bccRecipients",
-    "bodyPreview",       "sentDateTime", "receivedDateTime", "internetMessageHeaders",
-    "conversationId",    "hasAttachments", "threadId",    "labelIds",
-    "historyId",         "internalDate", "sizeEstimate",  "parentFolderId"};
+    "internetMessageId", "toRecipients",   "ccRecipients",     "bccRecipients",
+    "bodyPreview",       "sentDateTime",   "receivedDateTime", "internetMessageHeaders",
+    "conversationId",    "hasAttachments", "threadId",         "labelIds",
+    "historyId",         "internalDate",   "sizeEstimate",     "parentFolderId"};
 constexpr std::array<std::string_view, 10> kWeakKeys{
-    "raw",  "payload", "body", "subject", "from", "sender", "attachments", "snippet",
-    "@odata.context", "@odata.etag"};
+    "raw",    "payload",     "body",    "subject",        "from",
+    "sender", "attachments", "snippet", "@odata.context", "@odata.etag"};
 
 }  // namespace
 
@@ -363,9 +363,8 @@ void append_addresses(std::string& out, std::string_view field, const std::vecto
     }
     out += '<';
     for (const char c : a.address)
-      out.push_back(c == '\r' || c == '\n' || c == '\0' || c == '<' || c == '>' || c == ','
-                        ? ' '
-                        : c);
+      out.push_back(c == '\r' || c == '\n' || c == '\0' || c == '<' || c == '>' || c == ',' ? ' '
+                                                                                            : c);
     out += '>';
   }
   out += '\n';
@@ -414,8 +413,8 @@ void append_name_param(std::string& out, std::string_view param, std::string_vie
   static constexpr char kHex[] = "0123456789ABCDEF";
   for (const char c : name) {
     const auto u = static_cast<unsigned char>(c);
-    if ((u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || (u >= '0' && u <= '9') ||
-        c == '.' || c == '-' || c == '_') {
+    if ((u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || (u >= '0' && u <= '9') || c == '.' ||
+        c == '-' || c == '_') {
       out += c;
     } else {
       out += '%';
@@ -750,8 +749,8 @@ void collect(od::value message, size_t depth, Collected& c, RenderContext& rc) {
     } else if (key == "internalDate") {
       read_string(v, c.internal_date);
       c.gmail = true;
-    } else if (key == "threadId" || key == "labelIds" || key == "historyId" ||
-               key == "snippet" || key == "sizeEstimate") {
+    } else if (key == "threadId" || key == "labelIds" || key == "historyId" || key == "snippet" ||
+               key == "sizeEstimate") {
       c.gmail = true;
     } else if (key == "conversationId" || key == "parentFolderId" || key == "hasAttachments" ||
                key == "@odata.etag" || key == "@odata.type") {
@@ -764,9 +763,8 @@ std::string render_graph(const Collected& c, size_t depth) {
   std::string out;
   // Transport headers first when the export has them; the fields built from the resource fill
   // in only what they lack. Their MIME fields describe the original structure, not ours.
-  bool have_from = false, have_sender = false, have_to = false, have_cc = false,
-       have_bcc = false, have_reply_to = false, have_subject = false, have_date = false,
-       have_id = false;
+  bool have_from = false, have_sender = false, have_to = false, have_cc = false, have_bcc = false,
+       have_reply_to = false, have_subject = false, have_date = false, have_id = false;
   for (const Header& h : c.headers) {
     if (iequals(h.name, "Content-Type") || iequals(h.name, "Content-Transfer-Encoding") ||
         iequals(h.name, "MIME-Version"))
@@ -799,7 +797,8 @@ std::string render_graph(const Collected& c, size_t depth) {
   if (!have_id && !c.message_id.empty()) append_header(out, "Message-ID", c.message_id);
   out += "MIME-Version: 1.0\n";
   const std::string b = boundary("graph", depth);
-  if (!c.attachments.empty()) out += "Content-Type: multipart/mixed; boundary=\"" + b + "\"\n\n--" + b + "\n";
+  if (!c.attachments.empty())
+    out += "Content-Type: multipart/mixed; boundary=\"" + b + "\"\n\n--" + b + "\n";
   out += iequals(c.body_type, "html") ? "Content-Type: text/html; charset=utf-8\n"
                                       : "Content-Type: text/plain; charset=utf-8\n";
   out += "Content-Transfer-Encoding: base64\n\n";
@@ -996,8 +995,8 @@ struct JsonExportReader::Impl {
       }
       if (length > limits.max_message_bytes) {
         Message m = message(line_offset, index);
-        m.skip_reason = "JSON line larger than " + std::to_string(limits.max_message_bytes) +
-                        " bytes";
+        m.skip_reason =
+            "JSON line larger than " + std::to_string(limits.max_message_bytes) + " bytes";
         if (at_end) mode = Mode::Done;
         return m;
       }
@@ -1146,7 +1145,8 @@ struct JsonExportReader::Impl {
     try {
       od::value element;
       check((*it).get(element));
-      offset = record_offset + static_cast<uint64_t>(element.raw_json_token().data() - record.data());
+      offset =
+          record_offset + static_cast<uint64_t>(element.raw_json_token().data() - record.data());
       std::optional<Message> m;
       if (type_of(element) != od::json_type::object) {
         m = message(offset, index);
@@ -1193,8 +1193,7 @@ struct JsonExportReader::Impl {
       return m;
     }
     if (bytes.size() > limits.max_message_bytes) {
-      m.skip_reason =
-          "message larger than " + std::to_string(limits.max_message_bytes) + " bytes";
+      m.skip_reason = "message larger than " + std::to_string(limits.max_message_bytes) + " bytes";
       return m;
     }
     auto owned = std::make_shared<const std::string>(std::move(bytes));
@@ -1222,9 +1221,8 @@ struct JsonExportReader::Impl {
   }
 };
 
-JsonExportReader::JsonExportReader(std::shared_ptr<const std::string> file,
-                                   JsonExportLimits limits, JsonExportEvents events,
-                                   PullBytes pull)
+JsonExportReader::JsonExportReader(std::shared_ptr<const std::string> file, JsonExportLimits limits,
+                                   JsonExportEvents events, PullBytes pull)
     : impl_(std::make_unique<Impl>()) {
   impl_->file = std::move(file);
   impl_->limits = limits;
