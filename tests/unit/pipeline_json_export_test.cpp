@@ -8,6 +8,7 @@
 #include <zlib.h>
 
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -653,6 +654,54 @@ TEST(JsonExport, FiftyMegabytesOfLinesStreamedInBoundedMemory) {
   EXPECT_GT(bytes, size / 2);
   EXPECT_LT(grown_mb, 24) << "peak RSS grew by " << grown_mb << " MB for a " << (size >> 20)
                           << " MB file";
+}
+
+}  // namespace
+}  // namespace credsift
+
+namespace credsift {
+namespace {
+
+// The fuzz target's seeds and any input it found (tests/fuzz/regressions/json_export/), replayed
+// with its property: every record comes out as a message, a skip or a failure, within limits.
+TEST(JsonExport, FuzzSeedsAndRegressionsReplay) {
+  const fs::path fuzz = fs::path(CREDSIFT_SOURCE_DIR) / "tests/fuzz";
+  size_t inputs = 0;
+  for (const fs::path& dir : {fuzz / "json_export", fuzz / "regressions" / "json_export"}) {
+    if (!fs::exists(dir)) continue;
+    for (const auto& entry : fs::directory_iterator(dir)) {
+      std::ifstream in(entry.path(), std::ios::binary);
+      const std::string data((std::istreambuf_iterator<char>(in)), {});
+      if (data.empty()) continue;
+      const std::string_view input = std::string_view(data).substr(1);
+      source_detail::JsonExportLimits limits;
+      limits.max_message_bytes = 1 << 16;
+      limits.read_chunk_bytes = 1 + static_cast<unsigned char>(data[0]) % 64;
+      size_t at = 0, messages = 0, scanned = 0;
+      source_detail::JsonExportReader reader(
+          std::make_shared<const std::string>(entry.path().string()), limits, {},
+          [&](char* dst, size_t n) {
+            const size_t k = std::min(n, input.size() - at);
+            memcpy(dst, input.data() + at, k);
+            at += k;
+            return k;
+          });
+      while (auto m = reader.next()) {
+        ++messages;
+        EXPECT_LE(m->origin.offset, input.size());
+        if (m->skip_reason.empty() && m->failure.empty()) {
+          ++scanned;
+          EXPECT_LE(decode_message(m->bytes).problems.size(), 100u) << entry.path();
+        }
+      }
+      EXPECT_LE(messages, input.size()) << entry.path();
+      if (dir == fuzz / "json_export") {
+        EXPECT_GT(scanned, 0u) << entry.path();  // the seeds are real exports
+      }
+      ++inputs;
+    }
+  }
+  EXPECT_GE(inputs, 3u);
 }
 
 }  // namespace
