@@ -15,6 +15,9 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
+#include <cctype>
+#include <cstdio>
 #include <cstring>
 #include <vector>
 
