@@ -829,6 +829,7 @@ struct JsonExportReader::Impl {
   JsonExportLimits limits;
   JsonExportEvents events;
   PullBytes pull;
+  uint64_t size_hint = 0;
   Mode mode = Mode::Start;
 
   // Input window: buf[pos, end) not yet consumed, buf[0] at file offset `base`.
@@ -1024,6 +1025,11 @@ struct JsonExportReader::Impl {
 
   std::optional<Message> read_document() {
     mode = Mode::Done;
+    // One allocation for the whole document (with room for the last read and the padding):
+    // growing by doubling would copy it and keep up to twice its size.
+    if (size_hint > buf.size() && size_hint <= limits.max_document_bytes)
+      buf.reserve(size_hint + std::max<size_t>(limits.read_chunk_bytes, 1) +
+                  simdjson::SIMDJSON_PADDING);
     while (!eof) {
       if (buf.size() - pos > limits.max_document_bytes) {
         fail_file(base + pos, "JSON document larger than " +
@@ -1225,8 +1231,9 @@ struct JsonExportReader::Impl {
 };
 
 JsonExportReader::JsonExportReader(std::shared_ptr<const std::string> file, JsonExportLimits limits,
-                                   JsonExportEvents events, PullBytes pull)
+                                   JsonExportEvents events, PullBytes pull, uint64_t size_hint)
     : impl_(std::make_unique<Impl>()) {
+  impl_->size_hint = size_hint;
   impl_->file = std::move(file);
   impl_->limits = limits;
   impl_->events = std::move(events);
