@@ -15,6 +15,9 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
+#include <cctype>
+#include <cstdio>
 #include <cstring>
 #include <vector>
 
@@ -50,13 +53,13 @@ bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; 
 
 // Keys only a Graph or Gmail message carries, and generic ones that count only in pairs.
 constexpr std::array<std::string_view, 16> kStrongKeys{
-    "internetMessageId", "toRecipients", "ccRecipients",  "bccRecipients",
-    "bodyPreview",       "sentDateTime", "receivedDateTime", "internetMessageHeaders",
-    "conversationId",    "hasAttachments", "threadId",    "labelIds",
-    "historyId",         "internalDate", "sizeEstimate",  "parentFolderId"};
+    "internetMessageId", "toRecipients",   "ccRecipients",     "bccRecipients",
+    "bodyPreview",       "sentDateTime",   "receivedDateTime", "internetMessageHeaders",
+    "conversationId",    "hasAttachments", "threadId",         "labelIds",
+    "historyId",         "internalDate",   "sizeEstimate",     "parentFolderId"};
 constexpr std::array<std::string_view, 10> kWeakKeys{
-    "raw",  "payload", "body", "subject", "from", "sender", "attachments", "snippet",
-    "@odata.context", "@odata.etag"};
+    "raw",    "payload",     "body",    "subject",        "from",
+    "sender", "attachments", "snippet", "@odata.context", "@odata.etag"};
 
 }  // namespace
 
@@ -363,9 +366,8 @@ void append_addresses(std::string& out, std::string_view field, const std::vecto
     }
     out += '<';
     for (const char c : a.address)
-      out.push_back(c == '\r' || c == '\n' || c == '\0' || c == '<' || c == '>' || c == ','
-                        ? ' '
-                        : c);
+      out.push_back(c == '\r' || c == '\n' || c == '\0' || c == '<' || c == '>' || c == ',' ? ' '
+                                                                                            : c);
     out += '>';
   }
   out += '\n';
@@ -414,8 +416,8 @@ void append_name_param(std::string& out, std::string_view param, std::string_vie
   static constexpr char kHex[] = "0123456789ABCDEF";
   for (const char c : name) {
     const auto u = static_cast<unsigned char>(c);
-    if ((u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || (u >= '0' && u <= '9') ||
-        c == '.' || c == '-' || c == '_') {
+    if ((u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || (u >= '0' && u <= '9') || c == '.' ||
+        c == '-' || c == '_') {
       out += c;
     } else {
       out += '%';
@@ -750,8 +752,8 @@ void collect(od::value message, size_t depth, Collected& c, RenderContext& rc) {
     } else if (key == "internalDate") {
       read_string(v, c.internal_date);
       c.gmail = true;
-    } else if (key == "threadId" || key == "labelIds" || key == "historyId" ||
-               key == "snippet" || key == "sizeEstimate") {
+    } else if (key == "threadId" || key == "labelIds" || key == "historyId" || key == "snippet" ||
+               key == "sizeEstimate") {
       c.gmail = true;
     } else if (key == "conversationId" || key == "parentFolderId" || key == "hasAttachments" ||
                key == "@odata.etag" || key == "@odata.type") {
@@ -764,9 +766,8 @@ std::string render_graph(const Collected& c, size_t depth) {
   std::string out;
   // Transport headers first when the export has them; the fields built from the resource fill
   // in only what they lack. Their MIME fields describe the original structure, not ours.
-  bool have_from = false, have_sender = false, have_to = false, have_cc = false,
-       have_bcc = false, have_reply_to = false, have_subject = false, have_date = false,
-       have_id = false;
+  bool have_from = false, have_sender = false, have_to = false, have_cc = false, have_bcc = false,
+       have_reply_to = false, have_subject = false, have_date = false, have_id = false;
   for (const Header& h : c.headers) {
     if (iequals(h.name, "Content-Type") || iequals(h.name, "Content-Transfer-Encoding") ||
         iequals(h.name, "MIME-Version"))
@@ -799,7 +800,8 @@ std::string render_graph(const Collected& c, size_t depth) {
   if (!have_id && !c.message_id.empty()) append_header(out, "Message-ID", c.message_id);
   out += "MIME-Version: 1.0\n";
   const std::string b = boundary("graph", depth);
-  if (!c.attachments.empty()) out += "Content-Type: multipart/mixed; boundary=\"" + b + "\"\n\n--" + b + "\n";
+  if (!c.attachments.empty())
+    out += "Content-Type: multipart/mixed; boundary=\"" + b + "\"\n\n--" + b + "\n";
   out += iequals(c.body_type, "html") ? "Content-Type: text/html; charset=utf-8\n"
                                       : "Content-Type: text/plain; charset=utf-8\n";
   out += "Content-Transfer-Encoding: base64\n\n";
@@ -827,6 +829,7 @@ struct JsonExportReader::Impl {
   JsonExportLimits limits;
   JsonExportEvents events;
   PullBytes pull;
+  uint64_t size_hint = 0;
   Mode mode = Mode::Start;
 
   // Input window: buf[pos, end) not yet consumed, buf[0] at file offset `base`.
@@ -996,8 +999,8 @@ struct JsonExportReader::Impl {
       }
       if (length > limits.max_message_bytes) {
         Message m = message(line_offset, index);
-        m.skip_reason = "JSON line larger than " + std::to_string(limits.max_message_bytes) +
-                        " bytes";
+        m.skip_reason =
+            "JSON line larger than " + std::to_string(limits.max_message_bytes) + " bytes";
         if (at_end) mode = Mode::Done;
         return m;
       }
@@ -1022,6 +1025,11 @@ struct JsonExportReader::Impl {
 
   std::optional<Message> read_document() {
     mode = Mode::Done;
+    // One allocation for the whole document (with room for the last read and the padding):
+    // growing by doubling would copy it and keep up to twice its size.
+    if (size_hint > buf.size() && size_hint <= limits.max_document_bytes)
+      buf.reserve(size_hint + std::max<size_t>(limits.read_chunk_bytes, 1) +
+                  simdjson::SIMDJSON_PADDING);
     while (!eof) {
       if (buf.size() - pos > limits.max_document_bytes) {
         fail_file(base + pos, "JSON document larger than " +
@@ -1146,7 +1154,8 @@ struct JsonExportReader::Impl {
     try {
       od::value element;
       check((*it).get(element));
-      offset = record_offset + static_cast<uint64_t>(element.raw_json_token().data() - record.data());
+      offset =
+          record_offset + static_cast<uint64_t>(element.raw_json_token().data() - record.data());
       std::optional<Message> m;
       if (type_of(element) != od::json_type::object) {
         m = message(offset, index);
@@ -1193,8 +1202,7 @@ struct JsonExportReader::Impl {
       return m;
     }
     if (bytes.size() > limits.max_message_bytes) {
-      m.skip_reason =
-          "message larger than " + std::to_string(limits.max_message_bytes) + " bytes";
+      m.skip_reason = "message larger than " + std::to_string(limits.max_message_bytes) + " bytes";
       return m;
     }
     auto owned = std::make_shared<const std::string>(std::move(bytes));
@@ -1222,10 +1230,10 @@ struct JsonExportReader::Impl {
   }
 };
 
-JsonExportReader::JsonExportReader(std::shared_ptr<const std::string> file,
-                                   JsonExportLimits limits, JsonExportEvents events,
-                                   PullBytes pull)
+JsonExportReader::JsonExportReader(std::shared_ptr<const std::string> file, JsonExportLimits limits,
+                                   JsonExportEvents events, PullBytes pull, uint64_t size_hint)
     : impl_(std::make_unique<Impl>()) {
+  impl_->size_hint = size_hint;
   impl_->file = std::move(file);
   impl_->limits = limits;
   impl_->events = std::move(events);

@@ -43,8 +43,10 @@ struct JsonExportLimits {
 
 class JsonExportReader {
  public:
+  // size_hint: the file's size when known (0 otherwise), so that a document is read into one
+  // allocation instead of a growing one.
   JsonExportReader(std::shared_ptr<const std::string> file, JsonExportLimits limits,
-                   JsonExportEvents events, PullBytes pull);
+                   JsonExportEvents events, PullBytes pull, uint64_t size_hint = 0);
   ~JsonExportReader();
   JsonExportReader(const JsonExportReader&) = delete;
   JsonExportReader& operator=(const JsonExportReader&) = delete;

@@ -98,7 +98,8 @@ class Reader {
 // Graph and Gmail JSON exports (json_export.cpp), fed by `pull`.
 class JsonReader : public Reader {
  public:
-  JsonReader(Context& ctx, std::shared_ptr<const std::string> file, PullBytes pull)
+  JsonReader(Context& ctx, std::shared_ptr<const std::string> file, PullBytes pull,
+             uint64_t size_hint = 0)
       : reader_(file,
                 {ctx.options.max_message_bytes, ctx.options.max_message_bytes,
                  std::max<size_t>(ctx.options.stream_chunk_bytes, 1)},
@@ -108,7 +109,7 @@ class JsonReader : public Reader {
                  [&ctx, file](uint64_t offset, std::string message) {
                    ctx.fail(*file, offset, std::move(message));
                  }},
-                std::move(pull)) {}
+                std::move(pull), size_hint) {}
   std::optional<Message> next() override { return reader_.next(); }
 
  private:
@@ -831,8 +832,8 @@ void MessageSource::Impl::open_regular(const Item& item) {
   const std::string_view head = data.substr(0, std::min(data.size(), kSniffBytes));
   if (ctx.is_not_mail(item.path, head)) return;
   if (looks_like_json_export(head)) {
-    current = std::make_unique<JsonReader>(ctx, std::move(file),
-                                           memory_pull(ctx, std::move(keepalive), data, !counted));
+    current = std::make_unique<JsonReader>(
+        ctx, std::move(file), memory_pull(ctx, std::move(keepalive), data, !counted), data.size());
     return;
   }
   const InputFormat format = sniff_format(head);

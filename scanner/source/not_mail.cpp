@@ -26,15 +26,17 @@ constexpr std::array kMagic{
     Magic{0, "MM\0*"sv, "TIFF image"},
     Magic{0, "%PDF-"sv, "PDF document"},
     Magic{0, "SQLite format 3\0"sv, "SQLite database"},
-    Magic{0, "\x7F"
-             "ELF"sv,
+    Magic{0,
+          "\x7F"
+          "ELF"sv,
           "ELF executable"},
     Magic{0, "\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1"sv, "OLE2 compound file (Office document or .msg)"},
     Magic{0, "!BDN"sv, "Outlook PST/OST"},
     Magic{0, "7z\xBC\xAF\x27\x1C"sv, "7-Zip archive"},
     Magic{0, "Rar!\x1A\x07"sv, "RAR archive"},
-    Magic{0, "\xFD"
-             "7zXZ\0"sv,
+    Magic{0,
+          "\xFD"
+          "7zXZ\0"sv,
           "xz data"},
     Magic{0, "\x28\xB5\x2F\xFD"sv, "Zstandard data"},
     Magic{257, "ustar"sv, "tar archive"},
@@ -61,8 +63,8 @@ uint32_t le32(std::string_view head, size_t at) {
 std::string_view zip_type(std::string_view head) {
   constexpr size_t kNameAt = 30;
   if (head.size() >= kNameAt && has(head, 0, "PK\x03\x04"sv)) {
-    const size_t name_length = static_cast<unsigned char>(head[26]) |
-                               size_t(static_cast<unsigned char>(head[27])) << 8;
+    const size_t name_length =
+        static_cast<unsigned char>(head[26]) | size_t(static_cast<unsigned char>(head[27])) << 8;
     const std::string_view name = head.substr(kNameAt, name_length);
     if (name == "[Content_Types].xml" || name.starts_with("_rels/") ||
         name.starts_with("docProps/") || name.starts_with("word/") || name.starts_with("xl/") ||

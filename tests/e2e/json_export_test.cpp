@@ -47,9 +47,8 @@ std::string b64(std::string_view bytes, bool url) {
 }
 
 std::string graph(const std::string& id, const std::string& body, const std::string& extra = "") {
-  return R"({"id":")" + id +
-         R"(","sentDateTime":"2024-03-04T09:12:00Z","subject":"Rotation )" + id +
-         R"(","internetMessageId":"<)" + id +
+  return R"({"id":")" + id + R"(","sentDateTime":"2024-03-04T09:12:00Z","subject":"Rotation )" +
+         id + R"(","internetMessageId":"<)" + id +
          R"(@graph.test>","body":{"contentType":"html","content":"<p>)" + body +
          R"(</p>"},"from":{"emailAddress":{"name":"Ann","address":"ann@acme.test"}},)"
          R"("toRecipients":[{"emailAddress":{"name":"Bob","address":"bob@partner.test"}}])" +
@@ -102,9 +101,11 @@ TEST(JsonExportScan, GraphAndGmailSecretsFoundWithTheirItem) {
                                  graph("AAMkAD1", "nothing here") + ",\n" + second + "\n]}\n";
   std::ofstream(temp.path() / "graph.json") << graph_json;
 
-  const std::string raw = "From: eve@acme.test\nTo: ops@partner.test\nSubject: token\n"
-                          "Date: Tue, 5 Mar 2024 10:00:00 +0000\nMessage-ID: <raw@gmail.test>\n\n"
-                          "use " + kGithub + " for the deploy\n";
+  const std::string raw =
+      "From: eve@acme.test\nTo: ops@partner.test\nSubject: token\n"
+      "Date: Tue, 5 Mar 2024 10:00:00 +0000\nMessage-ID: <raw@gmail.test>\n\n"
+      "use " +
+      kGithub + " for the deploy\n";
   const std::string payload =
       R"({"mimeType":"multipart/mixed","headers":[{"name":"Subject","value":"payload"},)"
       R"({"name":"Date","value":"Wed, 6 Mar 2024 10:00:00 +0000"}],"parts":[)"
@@ -112,14 +113,15 @@ TEST(JsonExportScan, GraphAndGmailSecretsFoundWithTheirItem) {
       b64("hello\n", true) +
       R"("}},{"partId":"1","mimeType":"text/plain","filename":"keys.txt","headers":[)"
       R"({"name":"Content-Disposition","value":"attachment; filename=\"keys.txt\""}],)"
-      R"("body":{"data":")" + b64("stripe " + kStripe + "\n", true) + R"("}}]})";
+      R"("body":{"data":")" +
+      b64("stripe " + kStripe + "\n", true) + R"("}}]})";
   const std::string line0 = R"({"id":"18e0","threadId":"18e0","raw":")" + b64(raw, true) + "\"}";
   const std::string line1 = R"({"id":"18e1","threadId":"18e1","payload":)" + payload + "}";
   std::ofstream(temp.path() / "gmail.jsonl") << line0 << "\n" << line1 << "\n";
 
-  const ScanRun run = run_credsift("scan --threads 2 --format findings '" +
-                                   (temp.path() / "graph.json").string() + "' '" +
-                                   (temp.path() / "gmail.jsonl").string() + "'");
+  const ScanRun run =
+      run_credsift("scan --threads 2 --format findings '" + (temp.path() / "graph.json").string() +
+                   "' '" + (temp.path() / "gmail.jsonl").string() + "'");
   EXPECT_EQ(run.exit_code, 1) << run.err;
   EXPECT_EQ(counts(run.err), (std::array<long, 4>{4, 4, 0, 0})) << run.err;
   const std::vector<Row> want = {
@@ -132,7 +134,8 @@ TEST(JsonExportScan, GraphAndGmailSecretsFoundWithTheirItem) {
   EXPECT_EQ(findings(run.out), want) << run.out << run.err;
 
   // Tickets: the occurrence says where the message is, and the Date came from sentDateTime.
-  const ScanRun tickets = run_credsift("scan --format json '" + (temp.path() / "graph.json").string() + "'");
+  const ScanRun tickets =
+      run_credsift("scan --format json '" + (temp.path() / "graph.json").string() + "'");
   EXPECT_EQ(tickets.exit_code, 1) << tickets.err;
   EXPECT_NE(tickets.out.find("\"item_id\":\"AAMkAD2\""), std::string::npos) << tickets.out;
   EXPECT_NE(tickets.out.find("\"date_utc\":\"2024-03-04T09:12:00Z\""), std::string::npos)
@@ -163,7 +166,8 @@ TEST(NotMailScan, JpegSqliteElfReportedWithTheirTypeNotCounted) {
                               "'); c.execute('create table t(password text)'); "
                               "c.execute(\\\"insert into t values ('hunter2')\\\"); c.commit()\"";
   ASSERT_EQ(std::system(make_db.c_str()), 0);
-  std::ofstream(mbox) << "From a@b Mon Jan  1 00:00:00 2024\nFrom: a@acme.test\nSubject: hi\n\nhello\n";
+  std::ofstream(mbox)
+      << "From a@b Mon Jan  1 00:00:00 2024\nFrom: a@acme.test\nSubject: hi\n\nhello\n";
   const std::string elf = CREDSIFT_BINARY;
 
   const ScanRun run = run_credsift("scan --format json '" + jpeg.string() + "' '" + db.string() +

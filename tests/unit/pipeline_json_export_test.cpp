@@ -8,6 +8,7 @@
 #include <zlib.h>
 
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -93,8 +94,8 @@ std::string graph_message(const std::string& id, const std::string& body, bool h
   return R"({"@odata.etag":"W/\"x\"","id":)" + json_string(id) +
          R"(,"receivedDateTime":"2024-03-04T09:13:00Z","sentDateTime":"2024-03-04T09:12:00Z","subject":"Deploy )" +
          id + R"(","internetMessageId":"<)" + id + R"(@graph.test>","body":{"contentType":")" +
-         (html ? "html" : "text") + R"(","content":)" + json_string(body) +
-         R"(},"sender":)" + recipient("Ops", "ops@acme.test") + R"(,"from":)" +
+         (html ? "html" : "text") + R"(","content":)" + json_string(body) + R"(},"sender":)" +
+         recipient("Ops", "ops@acme.test") + R"(,"from":)" +
          recipient("Ann \"the admin\" Lee", "ann@acme.test") + R"(,"toRecipients":[)" +
          recipient("Bob", "bob@partner.test") + "," + recipient("", "carol@acme.test") +
          R"(],"ccRecipients":[],"bccRecipients":[)" + recipient("Dan", "dan@acme.test") + "]" +
@@ -171,9 +172,11 @@ const std::string kSecretD = "tok_Nb6Yc3Hd5Gf0Js2E";
 
 TEST(JsonExportSniff, GraphAndGmailShapesOnly) {
   EXPECT_TRUE(looks_like_json_export("[" + graph_message("m1", "hi") + "]"));
-  EXPECT_TRUE(looks_like_json_export(R"({"@odata.context":"x","value":[{"id":"1","subject":"s"}]})"));
+  EXPECT_TRUE(
+      looks_like_json_export(R"({"@odata.context":"x","value":[{"id":"1","subject":"s"}]})"));
   EXPECT_TRUE(looks_like_json_export("\xEF\xBB\xBF  \n" + gmail_raw("g1", "Subject: x\n\nhi\n")));
-  EXPECT_TRUE(looks_like_json_export(R"({"id":"1","payload":{"mimeType":"text/plain"},"snippet":"")"));
+  EXPECT_TRUE(
+      looks_like_json_export(R"({"id":"1","payload":{"mimeType":"text/plain"},"snippet":"")"));
   EXPECT_FALSE(looks_like_json_export(R"({"name":"app","version":"1.0","dependencies":{}})"));
   EXPECT_FALSE(looks_like_json_export(R"({"body":"only one generic key"})"));
   EXPECT_FALSE(looks_like_json_export("From: a@b\nSubject: {\"threadId\":1}\n\nx"));
@@ -212,7 +215,9 @@ TEST(NotMail, MagicTable) {
   EXPECT_EQ(not_mail_type("\xFF\xD8\xFF\xE0\x00\x10JFIF"), "JPEG image");
   EXPECT_EQ(not_mail_type("\x89PNG\r\n\x1A\n...."), "PNG image");
   EXPECT_EQ(not_mail_type(std::string("SQLite format 3\0rest", 20)), "SQLite database");
-  EXPECT_EQ(not_mail_type("\x7F" "ELF\x02\x01\x01"), "ELF executable");
+  EXPECT_EQ(not_mail_type("\x7F"
+                          "ELF\x02\x01\x01"),
+            "ELF executable");
   EXPECT_EQ(not_mail_type("!BDN\x00\x00"), "Outlook PST/OST");
   std::string zip = std::string("PK\x03\x04", 4) + std::string(22, '\0') + "\x13" + '\0' +
                     std::string(2, '\0') + "[Content_Types].xml";
@@ -261,10 +266,12 @@ TEST(JsonExport, GraphArrayRenderedAsMail) {
 
 TEST(JsonExport, GraphPageWithValueAndNextLink) {
   TempDir dir;
-  const std::string json = "{\n \"@odata.context\": \"https://graph.microsoft.com/v1.0/$metadata#users('x')/messages\",\n"
-                           " \"value\": [" +
-                           graph_message("p1", kSecretA) + ", " + graph_message("p2", "nothing") +
-                           "],\n \"@odata.nextLink\": \"https://graph.microsoft.com/v1.0/next\"\n}\n";
+  const std::string json =
+      "{\n \"@odata.context\": "
+      "\"https://graph.microsoft.com/v1.0/$metadata#users('x')/messages\",\n"
+      " \"value\": [" +
+      graph_message("p1", kSecretA) + ", " + graph_message("p2", "nothing") +
+      "],\n \"@odata.nextLink\": \"https://graph.microsoft.com/v1.0/next\"\n}\n";
   const SourceRun run = read_all({dir.write("page.json", json)});
   ASSERT_EQ(run.messages.size(), 2u);
   EXPECT_EQ(run.messages[0].item_id, "p1");
@@ -277,7 +284,8 @@ TEST(JsonExport, GraphPageWithValueAndNextLink) {
 TEST(JsonExport, JsonLinesIndexIsTheLineOffsetItsStart) {
   TempDir dir;
   const std::string l0 = graph_message("L0", "a " + kSecretA);
-  const std::string l2 = gmail_raw("G2", "From: x@y.test\nSubject: raw\n\nraw body " + kSecretB + "\n");
+  const std::string l2 =
+      gmail_raw("G2", "From: x@y.test\nSubject: raw\n\nraw body " + kSecretB + "\n");
   const std::string l3 = graph_message("L3", "c");
   const std::string jsonl = l0 + "\n\n" + l2 + "\r\n" + l3;  // a blank line; CRLF; no final LF
   const SourceRun run = read_all({dir.write("export.jsonl", jsonl)});
@@ -289,8 +297,7 @@ TEST(JsonExport, JsonLinesIndexIsTheLineOffsetItsStart) {
   EXPECT_EQ(run.messages[1].offset, jsonl.find(l2));
   EXPECT_EQ(run.messages[2].offset, jsonl.find(l3));
   EXPECT_EQ(run.messages[1].item_id, "G2");
-  EXPECT_EQ(run.messages[1].bytes,
-            "From: x@y.test\nSubject: raw\n\nraw body " + kSecretB + "\n");
+  EXPECT_EQ(run.messages[1].bytes, "From: x@y.test\nSubject: raw\n\nraw body " + kSecretB + "\n");
 }
 
 TEST(JsonExport, GmailRawBinarySafe) {
@@ -345,13 +352,14 @@ TEST(JsonExport, GmailPayloadTreeRendered) {
 TEST(JsonExport, GraphAttachmentsFilesAndNestedItems) {
   TempDir dir;
   const std::string innermost = graph_message("inner2", "deepest " + kSecretD, false);
-  const std::string inner = graph_message(
-      "inner1", "forwarded " + kSecretC, false,
-      R"(,"attachments":[)" + item_attachment("Older mail", innermost) + "]");
+  const std::string inner =
+      graph_message("inner1", "forwarded " + kSecretC, false,
+                    R"(,"attachments":[)" + item_attachment("Older mail", innermost) + "]");
   const std::string outer = graph_message(
       "outer", "see attached", true,
-      R"(,"attachments":[)" + file_attachment("conf/app.env", "text/plain", "KEY=" + kSecretA + "\n") +
-          "," + file_attachment("naïve.txt", "text/plain; charset=utf-8", kSecretB) + "," +
+      R"(,"attachments":[)" +
+          file_attachment("conf/app.env", "text/plain", "KEY=" + kSecretA + "\n") + "," +
+          file_attachment("naïve.txt", "text/plain; charset=utf-8", kSecretB) + "," +
           item_attachment("Fwd: creds", inner) + "," +
           R"({"@odata.type":"#microsoft.graph.fileAttachment","name":"absent.bin","contentType":"application/octet-stream"})" +
           "]");
@@ -433,7 +441,8 @@ TEST(JsonExport, LineOverTheLimitSkippedWithItsOffset) {
   options.max_message_bytes = 4096;
   options.stream_chunk_bytes = 1000;  // the long line spans many reads
   const std::string big = graph_message("big", std::string(20000, 'x'));
-  const std::string jsonl = graph_message("a", "1") + "\n" + big + "\n" + graph_message("b", "2") + "\n";
+  const std::string jsonl =
+      graph_message("a", "1") + "\n" + big + "\n" + graph_message("b", "2") + "\n";
   const SourceRun run = read_all({dir.write("big.jsonl", jsonl)}, options);
   ASSERT_EQ(run.messages.size(), 3u);
   EXPECT_EQ(run.messages[1].skip, "JSON line larger than 4096 bytes");
@@ -449,7 +458,8 @@ TEST(JsonExport, DocumentOverTheLimitReportedNotHalfRead) {
   SourceOptions options;
   options.max_message_bytes = 4096;
   std::string json = "[\n";
-  for (int i = 0; i < 40; ++i) json += (i ? ",\n" : "") + graph_message("m" + std::to_string(i), "x");
+  for (int i = 0; i < 40; ++i)
+    json += (i ? ",\n" : "") + graph_message("m" + std::to_string(i), "x");
   json += "\n]\n";
   const SourceRun run = read_all({dir.write("big.json", json)}, options);
   EXPECT_TRUE(run.messages.empty());
@@ -516,8 +526,12 @@ TEST(JsonExport, GzipAndStdinStreamsAreReadToo) {
 
 TEST(NotMail, NamedFilesOfKnownTypesAreNeverMessages) {
   TempDir dir;
-  const std::string jpeg = dir.write("photo.jpg", std::string("\xFF\xD8\xFF\xE0\0\x10JFIF\0", 11) + std::string(5000, 'x'));
-  const std::string elf = dir.write("tool", std::string("\x7F" "ELF\x02\x01\x01\0", 8) + std::string(100000, '\0'));
+  const std::string jpeg = dir.write(
+      "photo.jpg", std::string("\xFF\xD8\xFF\xE0\0\x10JFIF\0", 11) + std::string(5000, 'x'));
+  const std::string elf = dir.write("tool", std::string("\x7F"
+                                                        "ELF\x02\x01\x01\0",
+                                                        8) +
+                                                std::string(100000, '\0'));
   const std::string text = dir.write("notes.txt", "just a note, password: hunter2\n");
   const SourceRun run = read_all({jpeg, elf, text});
   ASSERT_EQ(run.messages.size(), 1u);  // the text file, named by the user, as before
@@ -584,8 +598,8 @@ TEST(JsonExportScan, SummaryAddsUpAndFindingsCarryTheItem) {
   options.threads = 2;
   options.include_rejected = true;
   std::vector<Finding> findings;
-  const ScanSummary summary = run_scan(
-      inputs, matcher, options, [&](const Finding& f) { findings.push_back(f); }, {});
+  const ScanSummary summary =
+      run_scan(inputs, matcher, options, [&](const Finding& f) { findings.push_back(f); }, {});
   // 2 mbox messages + 5 JSON lines: 4 scanned, 1 skipped (huge), 1 skipped (minimal), 1 failed.
   EXPECT_EQ(summary.messages(), 7u);
   EXPECT_EQ(summary.messages_scanned, 4u);
@@ -640,6 +654,54 @@ TEST(JsonExport, FiftyMegabytesOfLinesStreamedInBoundedMemory) {
   EXPECT_GT(bytes, size / 2);
   EXPECT_LT(grown_mb, 24) << "peak RSS grew by " << grown_mb << " MB for a " << (size >> 20)
                           << " MB file";
+}
+
+}  // namespace
+}  // namespace credsift
+
+namespace credsift {
+namespace {
+
+// The fuzz target's seeds and any input it found (tests/fuzz/regressions/json_export/), replayed
+// with its property: every record comes out as a message, a skip or a failure, within limits.
+TEST(JsonExport, FuzzSeedsAndRegressionsReplay) {
+  const fs::path fuzz = fs::path(CREDSIFT_SOURCE_DIR) / "tests/fuzz";
+  size_t inputs = 0;
+  for (const fs::path& dir : {fuzz / "json_export", fuzz / "regressions" / "json_export"}) {
+    if (!fs::exists(dir)) continue;
+    for (const auto& entry : fs::directory_iterator(dir)) {
+      std::ifstream in(entry.path(), std::ios::binary);
+      const std::string data((std::istreambuf_iterator<char>(in)), {});
+      if (data.empty()) continue;
+      const std::string_view input = std::string_view(data).substr(1);
+      source_detail::JsonExportLimits limits;
+      limits.max_message_bytes = 1 << 16;
+      limits.read_chunk_bytes = 1 + static_cast<unsigned char>(data[0]) % 64;
+      size_t at = 0, messages = 0, scanned = 0;
+      source_detail::JsonExportReader reader(
+          std::make_shared<const std::string>(entry.path().string()), limits, {},
+          [&](char* dst, size_t n) {
+            const size_t k = std::min(n, input.size() - at);
+            memcpy(dst, input.data() + at, k);
+            at += k;
+            return k;
+          });
+      while (auto m = reader.next()) {
+        ++messages;
+        EXPECT_LE(m->origin.offset, input.size());
+        if (m->skip_reason.empty() && m->failure.empty()) {
+          ++scanned;
+          EXPECT_LE(decode_message(m->bytes).problems.size(), 100u) << entry.path();
+        }
+      }
+      EXPECT_LE(messages, input.size()) << entry.path();
+      if (dir == fuzz / "json_export") {
+        EXPECT_GT(scanned, 0u) << entry.path();  // the seeds are real exports
+      }
+      ++inputs;
+    }
+  }
+  EXPECT_GE(inputs, 3u);
 }
 
 }  // namespace
