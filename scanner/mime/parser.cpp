@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "../extract/extract_internal.hpp"
 #include "credsift/mime.hpp"
 #include "credsift/text.hpp"
 #include "mime_internal.hpp"

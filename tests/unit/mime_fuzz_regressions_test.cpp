@@ -7,6 +7,7 @@
 #include <sstream>
 #include <string>
 
+#include "credsift/extract.hpp"
 #include "credsift/mime.hpp"
 
 namespace fs = std::filesystem;

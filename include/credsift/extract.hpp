@@ -1,0 +1,23 @@
+#pragma once
+// Extract: the text hidden inside one attachment's bytes (archives, OOXML, PDF, credential
+// files, text in any charset), as segments appended to the message being decoded. Called by the
+// decode stage (mime) for every attachment; it calls back into that stage for messages found
+// inside archives. Bounded by the message's DecodeLimits.
+#include <string>
+#include <string_view>
+
+#include "credsift/mime.hpp"
+
+namespace credsift {
+
+// One attachment's bytes (after transfer decoding) decoded as the decode stage does: archive
+// entries, OOXML text, PDF text, credential files, text in any charset; appends to *dm.
+// Exposed for the archive fuzz target and tests.
+void decode_attachment(std::string_view bytes, std::string_view filename,
+                       const std::string& part_path, const DecodeLimits& limits,
+                       DecodedMessage& dm);
+// Kind of credential file the bytes are ("pkcs12", "jks", "jceks", "kdbx", "openssh",
+// "ssh2", "putty", "openvpn", "rdp"), or empty when they are none.
+std::string credential_file_kind(std::string_view bytes);
+
+}  // namespace credsift
