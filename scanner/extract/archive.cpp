@@ -172,6 +172,28 @@ void decode_archive(std::string_view bytes, std::string_view name, const std::st
   bool ooxml = kind == Container::Zip &&
                std::any_of(entries.begin(), entries.end(),
                            [](const Entry& e) { return e.name == "[Content_Types].xml"; });
+  // OpenDocument (.odt, .ods, .odp): a zip with a "mimetype" entry; the text is in content.xml
+  // (and in the content.xml of embedded objects), read by the same XML text reader.
+  bool odf =
+      kind == Container::Zip && !ooxml &&
+      std::any_of(entries.begin(), entries.end(), [](const Entry& e) {
+        return e.name == "mimetype" && e.data->starts_with("application/vnd.oasis.opendocument");
+      });
+  if (odf) {
+    for (const Entry& e : entries) {
+      if (e.name == "content.xml" || e.name.ends_with("/content.xml")) {
+        std::string text = ooxml_text(*e.data, nullptr);
+        if (trim(text).empty()) continue;
+        dm.storage.push_back(std::make_unique<std::string>(std::move(text)));
+        dm.segments.push_back(
+            {*dm.storage.back(), path + "!" + e.name, SegmentKind::AttachmentContent});
+      } else if (!e.name.ends_with(".xml") && e.name != "mimetype" &&
+                 !istarts_with(e.name, "Thumbnails/") && !istarts_with(e.name, "META-INF/")) {
+        decode_entry(e, path + "!" + e.name, offset, depth + 1, ctx, dm);  // embedded files
+      }
+    }
+    return;
+  }
   if (ooxml) {
     std::vector<std::string> shared;
     for (const Entry& e : entries)

@@ -115,6 +115,15 @@ void decode_blob(std::string_view bytes, std::string_view name, const std::strin
     decode_pdf(bytes, path, offset, ctx, dm);
     return;
   }
+  if (is_rtf(bytes)) {
+    decode_rtf(bytes, path, offset, SegmentKind::AttachmentContent, ctx, dm);
+    return;
+  }
+  if (is_tnef(bytes)) {
+    decode_tnef(bytes, path, offset, depth, ctx, dm);
+    return;
+  }
+  if (is_ole2(bytes) && decode_ole_document(bytes, path, offset, ctx, dm)) return;
   std::string text;
   if (utf16_with_bom(bytes)) {
     text = utf16_to_utf8(bytes);

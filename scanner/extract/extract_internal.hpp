@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -82,6 +84,47 @@ std::string_view attribute(std::string_view raw, std::string_view name);
 std::string ooxml_text(std::string_view xml, const std::vector<std::string>* shared);
 std::vector<std::string> shared_strings(std::string_view xml);
 bool is_ooxml_text_part(std::string_view name);
+
+// --- RTF (rtf.cpp) ---
+bool is_rtf(std::string_view bytes);
+void decode_rtf(std::string_view bytes, const std::string& path, uint64_t offset, SegmentKind kind,
+                DecodeContext& ctx, DecodedMessage& dm);
+
+// --- TNEF (tnef.cpp) ---
+bool is_tnef(std::string_view bytes);
+void decode_tnef(std::string_view bytes, const std::string& path, uint64_t offset, size_t depth,
+                 DecodeContext& ctx, DecodedMessage& dm);
+
+// --- legacy Office in OLE2 compound files (office*.cpp) ---
+bool is_ole2(std::string_view bytes);
+// A compound file read from memory through libolecf.
+class OleFile {
+ public:
+  explicit OleFile(std::string_view bytes);  // `bytes` must outlive the object
+  ~OleFile();
+  OleFile(const OleFile&) = delete;
+  OleFile& operator=(const OleFile&) = delete;
+  bool ok() const;
+  // A stream of the root storage, whole (never more bytes than the file has); none when absent
+  // or unreadable.
+  std::optional<std::string> stream(std::string_view name) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+// Text of a Word, Excel or PowerPoint document; false when the compound file is none of them.
+bool decode_ole_document(std::string_view bytes, const std::string& path, uint64_t offset,
+                         DecodeContext& ctx, DecodedMessage& dm);
+// The readers of each format's streams, at most max_output bytes of UTF-8 text each.
+struct OfficeText {
+  std::string text;
+  std::vector<std::string> problems;
+};
+OfficeText doc_text(std::string_view word_document, std::string_view table0,
+                    std::string_view table1, uint64_t max_output);
+OfficeText xls_text(std::string_view workbook, uint64_t max_output);
+OfficeText ppt_text(std::string_view powerpoint_document, uint64_t max_output);
 
 // --- PDF (pdf.cpp) ---
 // poppler-backed text of a PDF attachment, our own reader first.

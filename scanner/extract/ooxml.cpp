@@ -142,14 +142,19 @@ std::string ooxml_text(std::string_view xml, const std::vector<std::string>* sha
         else
           out += decoded;
       }
-    } else if (t.closing && (n == "c" || n == "tc")) {
+    } else if (t.closing && (n == "c" || n == "tc" || n == "table-cell")) {
       out.push_back('\t');
-    } else if ((t.closing && (n == "p" || n == "row" || n == "si" || n == "tr")) ||
-               ((n == "br" || n == "cr") && !t.closing)) {
+    } else if (t.closing && n == "p" && xml.substr(t.end).starts_with("</table:table-cell")) {
+      // OpenDocument: a cell's last paragraph ends with the cell, a tab rather than a line.
+    } else if ((t.closing && (n == "p" || n == "row" || n == "si" || n == "tr" || n == "h" ||
+                              n == "table-row")) ||
+               ((n == "br" || n == "cr" || n == "line-break") && !t.closing)) {
       while (!out.empty() && out.back() == '\t') out.pop_back();
       out.push_back('\n');
     } else if (n == "tab" && !t.closing) {
       out.push_back('\t');
+    } else if (n == "s" && !t.closing) {
+      out.push_back(' ');  // OpenDocument's <text:s/>: a space
     }
   }
   return out;
