@@ -1,8 +1,10 @@
-// Legacy Office binaries (OLE2 compound files, read through libolecf from memory): Word .doc
+// Legacy Office binaries (OLE2 compound files, read through libolecf): Word .doc
 // (office_doc.cpp), Excel .xls (office_xls.cpp) and PowerPoint .ppt (office_ppt.cpp) text.
 // Streams are read whole, but never more than the file's own size (a stream's sectors are
 // distinct sectors of the file), and their text is charged to the message's budget.
 #include <libolecf.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <memory>
 #include <optional>
@@ -26,7 +28,7 @@ struct OleError {
 }  // namespace
 
 struct OleFile::Impl {
-  libbfio_handle_t* io = nullptr;
+  int fd = -1;
   libolecf_file_t* file = nullptr;
   size_t file_size = 0;
   ~Impl() {
@@ -34,7 +36,7 @@ struct OleFile::Impl {
       libolecf_file_close(file, nullptr);
       libolecf_file_free(&file, nullptr);
     }
-    if (io) libbfio_handle_free(&io, nullptr);
+    if (fd >= 0) ::close(fd);
   }
 };
 
@@ -44,15 +46,22 @@ bool is_ole2(std::string_view bytes) {
 
 OleFile::OleFile(std::string_view bytes) : impl_(std::make_unique<Impl>()) {
   impl_->file_size = bytes.size();
-  if (libbfio_memory_range_initialize(&impl_->io, nullptr) != 1) return;
-  // libbfio takes a non-const pointer but only reads through a read-only handle.
-  if (libbfio_memory_range_set(impl_->io,
-                               reinterpret_cast<uint8_t*>(const_cast<char*>(bytes.data())),
-                               bytes.size(), nullptr) != 1)
-    return;
+  // libolecf reads the file through an anonymous in-memory file, not libbfio's memory range:
+  // libbfio 20170123's memory_range_read copies whole sectors past the end of a short buffer
+  // (found by tests/fuzz/tnef_fuzz, regression in tests/fuzz/regressions/office/), and read(2)
+  // cannot.
+  if (bytes.size() < 512) return;  // smaller than the compound file header
+  impl_->fd = ::memfd_create("credsift-ole2", MFD_CLOEXEC);
+  if (impl_->fd < 0) return;
+  for (size_t done = 0; done < bytes.size();) {
+    const ssize_t wrote = ::write(impl_->fd, bytes.data() + done, bytes.size() - done);
+    if (wrote <= 0) return;
+    done += size_t(wrote);
+  }
+  const std::string name = "/proc/self/fd/" + std::to_string(impl_->fd);
   OleError error;
   if (libolecf_file_initialize(&impl_->file, &error) != 1) return;
-  if (libolecf_file_open_file_io_handle(impl_->file, impl_->io, LIBOLECF_OPEN_READ, &error) != 1) {
+  if (libolecf_file_open(impl_->file, name.c_str(), LIBOLECF_OPEN_READ, &error) != 1) {
     libolecf_file_free(&impl_->file, nullptr);
     impl_->file = nullptr;
   }
