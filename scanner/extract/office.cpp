@@ -25,6 +25,24 @@ struct OleError {
   libolecf_error_t** operator&() { return &error; }
 };
 
+uint32_t header32(std::string_view b, size_t at) {
+  return uint32_t(uint8_t(b[at])) | uint32_t(uint8_t(b[at + 1])) << 8 |
+         uint32_t(uint8_t(b[at + 2])) << 16 | uint32_t(uint8_t(b[at + 3])) << 24;
+}
+
+// libolecf 20181231 sizes its tables from the header's counts before reading them: a header that
+// claims more FAT, DIFAT, mini FAT or directory sectors than the file holds made it allocate
+// gigabytes (found by tests/fuzz/office_fuzz). Such files are refused before it sees them.
+bool plausible_header(std::string_view b) {
+  if (b.size() < 512) return false;  // smaller than the compound file header
+  const unsigned shift = uint8_t(b[0x1E]) | uint8_t(b[0x1F]) << 8;
+  if (shift != 9 && shift != 12) return false;
+  const uint64_t sectors = b.size() / (uint64_t(1) << shift) + 1;
+  for (size_t count_at : {size_t(0x28), size_t(0x2C), size_t(0x40), size_t(0x48)})
+    if (header32(b, count_at) > sectors) return false;
+  return true;
+}
+
 }  // namespace
 
 struct OleFile::Impl {
@@ -50,7 +68,7 @@ OleFile::OleFile(std::string_view bytes) : impl_(std::make_unique<Impl>()) {
   // libbfio 20170123's memory_range_read copies whole sectors past the end of a short buffer
   // (found by tests/fuzz/tnef_fuzz, regression in tests/fuzz/regressions/office/), and read(2)
   // cannot.
-  if (bytes.size() < 512) return;  // smaller than the compound file header
+  if (!plausible_header(bytes)) return;
   impl_->fd = ::memfd_create("credsift-ole2", MFD_CLOEXEC);
   if (impl_->fd < 0) return;
   for (size_t done = 0; done < bytes.size();) {
@@ -117,7 +135,8 @@ bool decode_ole_document(std::string_view bytes, const std::string& path, uint64
                          DecodeContext& ctx, DecodedMessage& dm) {
   OleFile ole(bytes);
   if (!ole.ok()) {
-    add_problem(dm.problems, offset, path + ": OLE2 compound file unreadable");
+    add_problem(dm.problems, offset,
+                path + ": OLE2 compound file unreadable (damaged header or sector tables)");
     return true;
   }
   const uint64_t budget = ctx.limits.max_decompressed_bytes - ctx.decompressed;
