@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "../scanner/extract/extract_internal.hpp"
 #include "../scanner/mime/base64.hpp"
 #include "../scanner/mime/mime_internal.hpp"
 #include "../scanner/mime/text_decode.hpp"

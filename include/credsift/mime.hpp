@@ -73,15 +73,6 @@ std::string decode_rfc2047(std::string_view header_value);
 std::string to_utf8(std::string_view bytes, std::string_view charset,
                     bool* unknown_charset = nullptr);
 bool is_valid_utf8(std::string_view bytes);
-// One attachment's bytes (after transfer decoding) decoded as the decode stage does: archive
-// entries, OOXML text, PDF text, credential files, text in any charset; appends to *dm.
-// Exposed for the archive fuzz target and tests.
-void decode_attachment(std::string_view bytes, std::string_view filename,
-                       const std::string& part_path, const DecodeLimits& limits,
-                       DecodedMessage& dm);
-// Kind of credential file the bytes are ("pkcs12", "jks", "jceks", "kdbx", "openssh",
-// "ssh2", "putty", "openvpn", "rdp"), or empty when they are none.
-std::string credential_file_kind(std::string_view bytes);
 // RFC 3676 format=flowed: soft line breaks joined, space stuffing removed.
 std::string join_flowed(std::string_view text, bool delsp);
 // HTML to text: tags removed, entities decoded, <br> and block elements as line breaks.

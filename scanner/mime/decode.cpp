@@ -1264,4 +1264,35 @@ std::string decode_rfc2047(std::string_view v) {
   return out;
 }
 
+// RFC 3676 format=flowed.
+std::string join_flowed(std::string_view text, bool delsp) {
+  std::string out;
+  out.reserve(text.size());
+  size_t i = 0;
+  bool joining = false;  // the previous line was soft-broken
+  size_t joining_depth = 0;
+  while (i < text.size()) {
+    size_t e = text.find('\n', i);
+    std::string_view line = text.substr(i, (e == std::string_view::npos ? text.size() : e) - i);
+    i = e == std::string_view::npos ? text.size() : e + 1;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    size_t depth = 0;
+    while (depth < line.size() && line[depth] == '>') ++depth;
+    std::string_view content = line.substr(depth);
+    if (!content.empty() && content[0] == ' ') content.remove_prefix(1);  // stuffing
+    if (joining && depth != joining_depth) out.push_back('\n');           // quote depth changed
+    if (!joining || depth != joining_depth) {
+      out.append(depth, '>');
+      if (depth) out.push_back(' ');
+    }
+    bool soft = !content.empty() && content.back() == ' ' && content != "-- ";
+    if (soft && delsp) content.remove_suffix(1);
+    out.append(content);
+    joining = soft;
+    joining_depth = depth;
+    if (!soft && e != std::string_view::npos) out.push_back('\n');
+  }
+  return out;
+}
+
 }  // namespace credsift

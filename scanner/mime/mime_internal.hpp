@@ -74,40 +74,4 @@ void add_problem(std::vector<DecodeProblem>& problems, uint64_t offset, std::str
 void decode_into(std::string_view raw, DecodeContext& ctx, DecodedMessage& dm,
                  size_t archive_depth);
 
-// An attachment or archive entry that is not plain text (or may hide more): archives, OOXML,
-// PDF, credential files, UTF-16 or sniffed text. `path` names it; `offset` is where its part
-// starts in the top-level message (problems point there).
-void decode_blob(std::string_view bytes, std::string_view name, const std::string& path,
-                 uint64_t offset, size_t archive_depth, DecodeContext& ctx, DecodedMessage& dm);
-
-// Emits a CredentialFile segment when the bytes are a credential file; true when they were.
-bool emit_credential_file(std::string_view bytes, const std::string& path, DecodedMessage& dm);
-
-// uuencoded blocks ("begin 644 name" ... "end") in a text body, decoded as attachments.
-void decode_uuencoded_blocks(std::string_view text, const std::string& path, uint64_t offset,
-                             size_t archive_depth, DecodeContext& ctx, DecodedMessage& dm);
-
-// Do the bytes start with a UTF-16 byte order mark?
-bool utf16_with_bom(std::string_view bytes);
-// No NUL and few control bytes in the first 8 KiB: decoded as text.
-bool is_text_like(std::string_view bytes);
-
-// Our own PDF text extractor (pdf.cpp), tried before poppler: it reads plain and Flate content
-// streams with simple fonts in standard encodings or ToUnicode CMaps, and declines everything
-// else (handled == false: nothing was reported, poppler must read the file).
-struct PdfTextLimits {
-  size_t max_pages = 2000;                 // pages read; page_count still counts them all
-  uint64_t max_inflated = 256ull << 20;    // bytes inflated from streams
-  double max_compression_ratio = 200;      // inflated / file bytes, above 1 MB (deflate bombs)
-};
-struct PdfText {
-  bool handled = false;
-  size_t page_count = 0;
-  std::vector<std::string> pages;  // UTF-8, poppler's page::text() layout ("\f" ends a page)
-};
-// A limit that stops inflation is reported to `problems` (naming `path`, at `offset`); the
-// pages read before it keep their text and the result is still handled.
-PdfText pdf_text_fast(std::string_view bytes, const PdfTextLimits& limits, const std::string& path,
-                      uint64_t offset, std::vector<DecodeProblem>& problems);
-
 }  // namespace credsift::mime_detail

@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "../extract/extract_internal.hpp"
 #include "credsift/mime.hpp"
 #include "credsift/text.hpp"
 #include "mime_internal.hpp"
@@ -542,6 +543,7 @@ bool has_text_extension(std::string_view filename) {
 
 bool is_textual(const ContentInfo& ci) {
   std::string_view t = ci.type;
+  if (t == "text/rtf") return false;  // RTF is read by the extract stage (rtf.cpp)
   if (t.starts_with("text/")) return true;
   static constexpr std::string_view kTypes[] = {
       "application/json",       "application/xml",          "application/yaml",
@@ -639,7 +641,10 @@ void decode_into(std::string_view raw, DecodeContext& ctx, DecodedMessage& dm,
       std::string decoded;
       std::string_view bytes = transfer_decode(leaf, &decoded, dm.problems);
       if (bytes.data() == decoded.data() && !decoded.empty()) bytes = keep(std::move(decoded));
-      decode_blob(bytes, ci.filename, path, leaf.offset, archive_depth, ctx, dm);
+      if (!attachment && is_rtf(bytes))  // an RTF body (Outlook's, or a PST's text/rtf part)
+        decode_rtf(bytes, path, leaf.offset, SegmentKind::Body, ctx, dm);
+      else
+        decode_blob(bytes, ci.filename, path, leaf.offset, archive_depth, ctx, dm);
       return;
     }
     std::string decoded;

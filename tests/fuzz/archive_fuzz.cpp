@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "credsift/mime.hpp"
+#include "credsift/extract.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   credsift::DecodeLimits limits;

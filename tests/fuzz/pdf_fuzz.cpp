@@ -1,4 +1,4 @@
-// libFuzzer: our own PDF text extractor (scanner/mime/pdf.cpp) alone, without poppler behind it,
+// libFuzzer: our own PDF text extractor (scanner/extract/pdf.cpp) alone, without poppler behind it,
 // so that the fuzzer spends its time in our parser. A declined file must have reported nothing.
 #include <cstddef>
 #include <cstdint>
@@ -6,7 +6,7 @@
 #include <string_view>
 #include <vector>
 
-#include "../../scanner/mime/mime_internal.hpp"
+#include "../../scanner/extract/extract_internal.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   credsift::mime_detail::PdfTextLimits limits;

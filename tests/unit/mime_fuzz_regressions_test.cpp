@@ -7,6 +7,7 @@
 #include <sstream>
 #include <string>
 
+#include "credsift/extract.hpp"
 #include "credsift/mime.hpp"
 
 namespace fs = std::filesystem;
@@ -46,7 +47,7 @@ TEST(FuzzRegressions, HtmlUrlAttributesAreEmittedOnce) {
 
 // Every regression input of the other targets decodes without a crash or sanitizer report.
 TEST(FuzzRegressions, MessagesAndAttachmentsDecode) {
-  for (const char* target : {"mime", "archive"}) {
+  for (const char* target : {"mime", "archive", "office", "rtf", "tnef"}) {
     const fs::path dir = kRegressions / target;
     if (!fs::exists(dir)) continue;
     for (const auto& entry : fs::directory_iterator(dir)) {

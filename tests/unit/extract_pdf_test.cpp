@@ -1,4 +1,4 @@
-// Our own PDF text extractor (scanner/mime/pdf.cpp) held against poppler: on every PDF it
+// Our own PDF text extractor (scanner/extract/pdf.cpp) held against poppler: on every PDF it
 // accepts its text must be poppler's (whitespace runs collapsed), on the PDFs it must not read it
 // declines and the decoded message carries poppler's text, and hostile PDFs neither crash it
 // nor escape the decompression limits.
@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "../../scanner/mime/mime_internal.hpp"
+#include "../../scanner/extract/extract_internal.hpp"
 #include "credsift/mime.hpp"
 #include "mime_test_support.hpp"
 

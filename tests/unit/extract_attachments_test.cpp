@@ -8,9 +8,9 @@
 #include <utility>
 #include <vector>
 
-#include "../../scanner/mime/mime_internal.hpp"
+#include "../../scanner/extract/extract_internal.hpp"
 #include "../archive_writer.hpp"
-#include "credsift/mime.hpp"
+#include "credsift/extract.hpp"
 #include "mime_test_support.hpp"
 
 using namespace credsift;

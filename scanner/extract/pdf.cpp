@@ -19,7 +19,7 @@
 #include <utility>
 #include <vector>
 
-#include "mime_internal.hpp"
+#include "extract_internal.hpp"
 
 namespace credsift::mime_detail {
 

@@ -1,0 +1,43 @@
+#pragma once
+// Extract: the text hidden inside one attachment's bytes (archives, OOXML, OpenDocument, PDF,
+// RTF, TNEF, legacy Office binaries, credential files, text in any charset), as segments appended
+// to the message being decoded. Called by the decode stage (mime) for every attachment; it calls
+// back into that stage for messages found inside archives. Bounded by the message's DecodeLimits.
+#include <string>
+#include <string_view>
+
+#include "credsift/mime.hpp"
+
+namespace credsift {
+
+// One attachment's bytes (after transfer decoding) decoded as the decode stage does: archive
+// entries, OOXML text, PDF text, credential files, text in any charset; appends to *dm.
+// Exposed for the archive fuzz target and tests.
+void decode_attachment(std::string_view bytes, std::string_view filename,
+                       const std::string& part_path, const DecodeLimits& limits,
+                       DecodedMessage& dm);
+// Kind of credential file the bytes are ("pkcs12", "jks", "jceks", "kdbx", "openssh",
+// "ssh2", "putty", "openvpn", "rdp"), or empty when they are none.
+std::string credential_file_kind(std::string_view bytes);
+
+// RTF to UTF-8 text (scanner/extract/rtf.cpp): paragraphs as lines, cells as tabs, \'hh bytes in
+// the document's or the font's code page, \uN characters; font tables, pictures, object data
+// and other non-text destinations skipped. Never more than max_output bytes of text.
+struct RtfText {
+  std::string text;
+  bool truncated = false;   // max_output reached
+  bool unbalanced = false;  // the input ended inside a group
+};
+RtfText rtf_to_text(std::string_view rtf, size_t max_output = size_t(64) << 20);
+
+// Compressed RTF (MS-OXRTFCP, Outlook's PR_RTF_COMPRESSED: "LZFu" or stored "MELA") to the RTF
+// bytes, never more than max_output (nor the header's raw size). `error` names what stopped the
+// decompression early (the text up to there is kept).
+struct LzfuResult {
+  std::string text;
+  std::string error;
+  bool truncated = false;  // max_output reached before the raw size
+};
+LzfuResult decompress_lzfu(std::string_view compressed, size_t max_output = size_t(64) << 20);
+
+}  // namespace credsift
