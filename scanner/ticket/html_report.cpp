@@ -5,8 +5,11 @@
 // script (by hash): no request can leave the page.
 #include <openssl/evp.h>
 #include <openssl/sha.h>
+#include <zlib.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <stdexcept>
 #include <string>
 
 #include "html_assets.hpp"
@@ -95,39 +98,46 @@ std::string js_counts(const std::map<std::string, uint64_t>& counts) {
   return out + '}';
 }
 
-// Occurrences: [date epoch|null, Date header, from, to, cc, subject, part path, location,
-// message id, rule id, line].
-std::string occurrences_json(const Ticket& t, bool show_secrets) {
-  return js_array(
-      t.occurrences,
-      [&](const Occurrence& o) {
-        return "[" + js_epoch(o.date_epoch) + "," + js(cap_header(o.date)) + "," +
-               js(shown_header(o.from, t, show_secrets)) + "," +
-               js(shown_header(o.to, t, show_secrets)) + "," +
-               js(shown_header(o.cc, t, show_secrets)) + "," +
-               js(shown_header(o.subject, t, show_secrets)) + "," + js(o.part_path) + "," +
-               js(location_text(o)) + "," + js(cap_header(o.message_id)) + "," + js(o.rule_id) +
-               "," + std::to_string(o.line) + "]";
-      },
-      kHtmlOccurrences);
+// What a ticket shows when opened, parsed only then: [fingerprint, addresses (capped), their
+// number, occurrences (capped)], each occurrence [date epoch|null, Date header, from, to, cc,
+// subject, part path, location, message id, rule id, line].
+std::string details_json(const Ticket& t, bool show_secrets) {
+  return "[" + js(t.fingerprint) + "," + js_strings(t.addresses, kHtmlAddresses) + "," +
+         std::to_string(t.addresses.size()) + "," +
+         js_array(
+             t.occurrences,
+             [&](const Occurrence& o) {
+               return "[" + js_epoch(o.date_epoch) + "," + js(cap_header(o.date)) + "," +
+                      js(shown_header(o.from, t, show_secrets)) + "," +
+                      js(shown_header(o.to, t, show_secrets)) + "," +
+                      js(shown_header(o.cc, t, show_secrets)) + "," +
+                      js(shown_header(o.subject, t, show_secrets)) + "," + js(o.part_path) + "," +
+                      js(location_text(o)) + "," + js(cap_header(o.message_id)) + "," +
+                      js(o.rule_id) + "," + std::to_string(o.line) + "]";
+             },
+             kHtmlOccurrences) +
+         "]";
 }
 
-// One ticket; keys are short because a report can hold 100,000 of them. i id, r rule id,
-// sev severity, st status, cf confidence, tr triage, vs verification state, vr its reason,
-// sec secret (redacted unless asked), fp fingerprint, idn identity, rel related captures,
-// fs/ls first and last seen (epoch seconds), und undated occurrences, mc messages,
-// oc occurrences in all, d domains, x external domains, a addresses (capped), an their number.
+// One ticket's row; keys are short because a report can hold 100,000 of them. i id, r rule id,
+// sev severity, st status, cf confidence, tr triage, vs verification state (both left out when
+// open / not-checked), vr its reason, sec secret (redacted unless asked), idn identity, rel
+// related captures, fs/ls first and last seen (epoch seconds), und undated occurrences,
+// mc messages, oc occurrences in all, d domains, x external domains.
 std::string ticket_json(const Ticket& t, bool show_secrets) {
   std::string related;
   for (const RelatedCapture& r : t.related)
     related += (related.empty() ? "" : "; ") + r.role + "=" + shown(r.secret, show_secrets);
-  std::string out =
-      "{\"i\":" + js(t.id) + ",\"r\":" + js(t.rule->id) +
-      ",\"sev\":" + js(to_string(t.rule->severity)) +
-      ",\"st\":" + js(to_string(t.validation.status)) + ",\"cf\":" + js(t.validation.confidence) +
-      ",\"tr\":" + js(to_string(t.triage)) + ",\"vs\":" + js(to_string(t.verification.state));
+  std::string out = "{\"i\":" + js(t.id) + ",\"r\":" + js(t.rule->id) +
+                    ",\"sev\":" + js(to_string(t.rule->severity)) +
+                    ",\"st\":" + js(to_string(t.validation.status)) +
+                    ",\"cf\":" + js(t.validation.confidence);
+  // Defaults (open, not checked) are left out: most tickets of a plain scan have them.
+  if (t.triage != Triage::Open) out += ",\"tr\":" + js(to_string(t.triage));
+  if (t.verification.state != VerificationState::NotChecked)
+    out += ",\"vs\":" + js(to_string(t.verification.state));
   if (!t.verification.reason.empty()) out += ",\"vr\":" + js(t.verification.reason);
-  out += ",\"sec\":" + js(shown(t.secret, show_secrets)) + ",\"fp\":" + js(t.fingerprint);
+  out += ",\"sec\":" + js(shown(t.secret, show_secrets));
   if (!t.identity.empty()) out += ",\"idn\":" + js(identity_text(shown_identity(t, show_secrets)));
   if (!related.empty()) out += ",\"rel\":" + js(related);
   if (!t.validation.reason.empty()) out += ",\"why\":" + js(t.validation.reason);
@@ -135,9 +145,7 @@ std::string ticket_json(const Ticket& t, bool show_secrets) {
   if (t.undated) out += ",\"und\":1";
   out += ",\"mc\":" + std::to_string(t.messages()) +
          ",\"oc\":" + std::to_string(t.occurrences.size()) + ",\"d\":" + js_strings(t.domains) +
-         ",\"x\":" + js_strings(t.external_domains) +
-         ",\"a\":" + js_strings(t.addresses, kHtmlAddresses) +
-         ",\"an\":" + std::to_string(t.addresses.size());
+         ",\"x\":" + js_strings(t.external_domains);
   if (t.rules.size() > 1)
     out += ",\"rs\":" + js_array(t.rules, [](const std::string& r) { return js(r); });
   return out + "}";
@@ -223,6 +231,46 @@ std::string csp_hash(std::string_view text) {
   return "'sha256-" + std::string(reinterpret_cast<char*>(base64), length) + "'";
 }
 
+// Blobs larger than this go in gzip-compressed and base64-encoded (the page inflates them with
+// the browser's DecompressionStream): a browser parses a 100 MB page for tens of seconds before
+// any script runs, and a 15 MB one far sooner. CREDSIFT_HTML_COMPRESS_BYTES overrides it (tests).
+size_t compress_threshold() {
+  if (const char* value = std::getenv("CREDSIFT_HTML_COMPRESS_BYTES"))
+    return std::strtoull(value, nullptr, 10);
+  return size_t{1} << 20;
+}
+
+std::string gzip_base64(std::string_view text) {
+  z_stream stream{};
+  if (deflateInit2(&stream, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+    throw std::runtime_error("html report: deflateInit2 failed");
+  std::string packed(deflateBound(&stream, text.size()), '\0');
+  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
+  stream.avail_in = static_cast<uInt>(text.size());
+  stream.next_out = reinterpret_cast<Bytef*>(packed.data());
+  stream.avail_out = static_cast<uInt>(packed.size());
+  const int result = deflate(&stream, Z_FINISH);
+  packed.resize(stream.total_out);
+  deflateEnd(&stream);
+  if (result != Z_STREAM_END) throw std::runtime_error("html report: deflate failed");
+  std::string out(4 * ((packed.size() + 2) / 3) + 1, '\0');
+  const int length = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                     reinterpret_cast<const unsigned char*>(packed.data()),
+                                     static_cast<int>(packed.size()));
+  out.resize(static_cast<size_t>(length));
+  return out;
+}
+
+// A data element: JSON as is (every '<' already \u003c), or gzip+base64 when large.
+std::string data_element(std::string_view id, const std::string& json) {
+  const bool pack = json.size() > compress_threshold() && json.size() < (size_t{1} << 31);
+  std::string out = "<script type=\"application/" + std::string(pack ? "octet-stream" : "json") +
+                    "\" id=\"" + std::string(id) + "\"" +
+                    (pack ? " data-encoding=\"gzip-base64\">" : ">");
+  out += pack ? gzip_base64(json) : json;
+  return out + "</script>\n";
+}
+
 }  // namespace
 
 std::string format_html(const std::vector<Ticket>& tickets, const ReportContext& context) {
@@ -245,12 +293,11 @@ std::string format_html(const std::vector<Ticket>& tickets, const ReportContext&
   out += "</style>\n</head>\n<body>\n";
   out += html_assets::kBody;
   // Occurrences apart: they are most of the bytes and are only parsed when a ticket is opened.
-  out += "<script type=\"application/json\" id=\"credsift-data\">";
-  out += data_json(tickets, context, model);
-  out += "</script>\n<script type=\"application/json\" id=\"credsift-occurrences\">";
-  out +=
-      js_array(tickets, [&](const Ticket& t) { return occurrences_json(t, context.show_secrets); });
-  out += "</script>\n<script>";
+  out += data_element("credsift-data", data_json(tickets, context, model));
+  out += data_element("credsift-occurrences", js_array(tickets, [&](const Ticket& t) {
+                        return details_json(t, context.show_secrets);
+                      }));
+  out += "<script>";
   out += script;
   out += "</script>\n</body>\n</html>\n";
   return out;

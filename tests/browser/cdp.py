@@ -166,6 +166,14 @@ class Browser:
             raise RuntimeError("page: " + json.dumps(result["exceptionDetails"])[:2000])
         return result["result"].get("value")
 
+    def open_report(self, url, timeout=300):
+        """Loads an HTML report and waits until its script has drawn it (body data-ready)."""
+        self.call("Page.navigate", url=url)
+        self.wait_for("Page.loadEventFired", timeout=timeout)
+        self.evaluate("new Promise((resolve) => { const poll = () => document.body &&"
+                      " document.body.dataset.ready === '1' ? resolve(true) : setTimeout(poll, 10);"
+                      " poll(); })")
+
     def screenshot(self, path, full_page=True):
         params = {"format": "png"}
         if full_page:

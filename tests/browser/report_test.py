@@ -63,8 +63,7 @@ def main():
         for domain in ("Runtime", "Page", "Network", "Log"):
             browser.call(domain + ".enable")
         url = "file://" + report + "#selftest"
-        browser.call("Page.navigate", url=url)
-        browser.wait_for("Page.loadEventFired")
+        browser.open_report(url)
 
         selftest = browser.evaluate(
             "(() => { const r = document.getElementById('selftest-result');"
@@ -122,6 +121,16 @@ def main():
         check(not errors, "no console error: " + json.dumps(errors)[:1500])
         dialogs = [e for e in browser.events if e.get("method") == "Page.javascriptDialogOpening"]
         check(not dialogs, "no alert() ran")
+        # The same report with its data gzip+base64 (as large reports are): same self-test.
+        packed = os.path.join(work, "packed.html")
+        subprocess.run([credsift, "scan", "--quiet", "--internal-domain", "acme.test", "--output",
+                        "html=" + packed, archive], env=dict(os.environ, CREDSIFT_HTML_COMPRESS_BYTES="1"))
+        check(open(packed).read().count('data-encoding="gzip-base64"') == 2, "packed report")
+        browser.open_report("file://" + packed + "#selftest")
+        selftest = browser.evaluate(
+            "(() => { const r = document.getElementById('selftest-result');"
+            " return r ? [r.dataset.result, r.textContent] : ['missing', '']; })()")
+        check(selftest[0] == "pass", "in-page self-test of the packed report:\n" + selftest[1])
         if failures:
             os.makedirs(artifacts, exist_ok=True)
             shot = os.path.join(artifacts, "report-failure.png")
