@@ -44,6 +44,7 @@ tr.ticket.open{background:#eef3fd}
 td .id{color:var(--mute);font-size:12px;font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
 code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px}
 code{background:#f1f3f6;border-radius:3px;padding:1px 4px;word-break:break-all}
+td.date,td code{white-space:nowrap}
 tr.detail>td{background:#fafbfc;padding:12px 18px 16px}
 .detail dl{display:grid;grid-template-columns:max-content 1fr;gap:3px 14px;margin:0 0 8px}
 .detail dt{color:var(--mute)}.detail dd{margin:0;word-break:break-word}
@@ -213,7 +214,9 @@ inline constexpr const char* kScript = R"JS(
     const labels = Math.min(n, 8);
     for (let k = 0; k < labels; k++) {
       const i = labels === 1 ? 0 : Math.round(k * (n - 1) / (labels - 1));
-      chart.append(svg('text', {x: L + i * slot + slot / 2, y: H - 6, 'text-anchor': 'middle'}, day(tl.buckets[i][0])));
+      const anchor = labels > 1 && k === 0 ? 'start' : labels > 1 && k === labels - 1 ? 'end' : 'middle';
+      const x = anchor === 'start' ? L + i * slot : anchor === 'end' ? L + (i + 1) * slot : L + i * slot + slot / 2;
+      chart.append(svg('text', {x: x, y: H - 6, 'text-anchor': anchor}, day(tl.buckets[i][0])));
     }
     const note = 'Messages carrying credentials per ' + tl.unit + ' (UTC)' + (tl.undated ? '; ' + fmt(tl.undated) + ' without a parseable Date' : '') + '.';
     box.replaceChildren(el('p', {class: 'muted'}, note), chart);
@@ -264,10 +267,10 @@ inline constexpr const char* kScript = R"JS(
     data.domains, (d) => el('tr', null,
       el('td', null, el('button', {class: 'link', type: 'button', onclick: () => { setFilter('domain', d[0]); $('tickets').scrollIntoView(); }}, d[0] || '(none)')),
       extCell(d[1]), el('td', {class: 'num'}, fmt(d[2])), el('td', null, el('span', {class: 'sev ' + d[3]}, d[3])),
-      el('td', null, d[4].slice(0, 4).join(', ') + (d[5] > 4 ? ' +' + fmt(d[5] - 4) + ' more' : ''))), 25);
+      el('td', null, d[4].slice(0, 4).join(', ') + (d[5] > 4 ? ' +' + fmt(d[5] - 4) + ' more' : ''))), 12);
   pagedTable($('addresses'), [el('th', null, 'address'), el('th', null, ''), el('th', {class: 'num'}, 'credentials'), el('th', null, 'worst')],
     data.addresses, (a) => el('tr', null, el('td', {class: 'mono'}, a[0]), extCell(a[2]), el('td', {class: 'num'}, fmt(a[3])),
-      el('td', null, el('span', {class: 'sev ' + a[4]}, a[4]))), 25);
+      el('td', null, el('span', {class: 'sev ' + a[4]}, a[4]))), 12);
 
   // ---- tickets: filters, sorting, pages ----
   const distinct = (key) => [...new Set(tickets.map((t) => t[key]))].sort();
@@ -373,7 +376,7 @@ inline constexpr const char* kScript = R"JS(
       el('td', null, el('div', null, t.title), el('div', {class: 'id'}, t.i)),
       el('td', null, t.pv), el('td', null, t.st, el('div', {class: 'muted'}, t.cf + ' confidence')),
       el('td', null, el('code', null, t.sec)),
-      el('td', null, spark(t), el('div', {class: 'muted'}, day(t.fs))), el('td', null, day(t.ls)),
+      el('td', {class: 'date'}, spark(t), el('div', {class: 'muted'}, day(t.fs))), el('td', {class: 'date'}, day(t.ls)),
       el('td', {class: 'num'}, fmt(t.mc)), exposureCell(t),
       el('td', null, t.tr, t.vs !== 'not-checked' ? el('div', {class: t.vs === 'live' ? 'ext' : 'muted'}, t.vs) : null));
     const toggle = () => { if (openTickets.has(t.n)) openTickets.delete(t.n); else openTickets.add(t.n); drawTable(); };

@@ -174,12 +174,12 @@ class Browser:
                       " document.body.dataset.ready === '1' ? resolve(true) : setTimeout(poll, 10);"
                       " poll(); })")
 
-    def screenshot(self, path, full_page=True):
+    def screenshot(self, path, full_page=True, max_height=6000):
         params = {"format": "png"}
         if full_page:
             metrics = self.call("Page.getLayoutMetrics")["cssContentSize"]
             params["clip"] = {"x": 0, "y": 0, "width": metrics["width"],
-                              "height": min(metrics["height"], 6000), "scale": 1}
+                              "height": min(metrics["height"], max_height), "scale": 1}
             params["captureBeyondViewport"] = True
         data = self.call("Page.captureScreenshot", **params)["data"]
         with open(path, "wb") as out:
