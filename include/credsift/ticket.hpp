@@ -1,7 +1,7 @@
 #pragma once
 // Tickets: findings grouped into one rotation ticket per credential (fingerprint), with the
 // identity it unlocks, every occurrence, who it was exposed to and how to rotate it; and the
-// output formats for them (JSON lines, JSON, CSV, SARIF 2.1.0, Markdown).
+// output formats for them (JSON lines, JSON, CSV, SARIF 2.1.0, Markdown, HTML, terminal).
 #include <cstdint>
 #include <optional>
 #include <set>
@@ -111,7 +111,7 @@ std::set<std::string> load_baseline(const std::string& path);
 // A baseline document for the given fingerprints.
 std::string baseline_json(const std::set<std::string>& fingerprints);
 
-enum class OutputFormat { TicketsJsonl, TicketsJson, Csv, Sarif, Markdown, Findings };
+enum class OutputFormat { TicketsJsonl, TicketsJson, Csv, Sarif, Markdown, Findings, Html, Human };
 std::optional<OutputFormat> parse_output_format(std::string_view name);
 
 struct ReportContext {
@@ -119,7 +119,10 @@ struct ReportContext {
   uint64_t suppressed_by_baseline = 0;
   bool show_secrets = false;
   bool include_rejected = false;
-  std::string version;  // credsift version for SARIF and JSON
+  std::string version;                        // credsift version for SARIF and JSON
+  std::vector<std::string> internal_domains;  // the reports' exposure tables mark the others
+  bool color = false;                         // Human: ANSI colours
+  size_t width = 0;                           // Human: terminal columns (0: 100)
 };
 
 std::string ticket_to_json(const Ticket& ticket, bool show_secrets);  // one object

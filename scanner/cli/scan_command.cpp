@@ -21,7 +21,7 @@ int command_scan(const Arguments& arguments) {
       "them (walked recursively),\na gzip-compressed file of any of "
       "these, or - for standard input.\n\nOptions");
   std::vector<std::string> inputs, extra_rules;
-  std::string format = "jsonl";
+  std::string format = "auto";
   std::vector<std::string> outputs;
   TicketSettings ticket_settings;
   unsigned threads = 0;
@@ -30,9 +30,11 @@ int command_scan(const Arguments& arguments) {
   DecodeLimits decode_limits;
   uint64_t max_decompressed_mb = decode_limits.max_decompressed_bytes >> 20;
   visible.add_options()("help,h", "show this help")(
-      "format,f", po::value(&format)->default_value("jsonl"),
-      "output format: jsonl (one rotation ticket per line), json (one document), csv, sarif "
-      "(SARIF 2.1.0), markdown, or findings (one raw finding per line)")(
+      "format,f", po::value(&format)->default_value("auto"),
+      "output format: auto (human on a terminal without --output, else jsonl), human (the "
+      "terminal view), jsonl (one rotation ticket per line), json (one document), csv, sarif "
+      "(SARIF 2.1.0), markdown, html (one self-contained page), or findings (one raw finding "
+      "per line)")(
       "output,o", po::value(&outputs)->composing(),
       "[FORMAT=]PATH: write FORMAT (default: --format) to PATH, mode 0600; repeatable, one "
       "file per format; - is standard output")("threads,j", po::value(&threads)->default_value(0),

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "commands.hpp"
+#include "terminal.hpp"
 
 namespace po = boost::program_options;
 namespace fs = std::filesystem;
@@ -29,12 +30,17 @@ void add_ticket_options(po::options_description& options, TicketSettings& settin
       "received a secret are flagged external")(
       "baseline", po::value(&settings.baseline),
       "suppress (and count) tickets whose fingerprints are in FILE (a tickets file or the "
-      "output of credsift baseline)");
+      "output of credsift baseline)")(
+      "color", po::value(&settings.color)->default_value(settings.color),
+      "colour in the terminal view: never, always or auto (a terminal, and NO_COLOR not set)");
 }
 
 std::vector<OutputTarget> parse_output_targets(const std::string& default_format,
                                                const std::vector<std::string>& outputs) {
-  const std::optional<OutputFormat> fallback = parse_output_format(default_format);
+  const std::string resolved = default_format != "auto"                        ? default_format
+                               : outputs.empty() && is_terminal(STDOUT_FILENO) ? "human"
+                                                                               : "jsonl";
+  const std::optional<OutputFormat> fallback = parse_output_format(resolved);
   if (!fallback) throw po::error("unknown --format " + default_format);
   std::vector<OutputTarget> targets;
   for (const std::string& output : outputs) {
@@ -125,6 +131,7 @@ int scan_and_report(const std::vector<std::string>& inputs, const Matcher& match
                     ScanOptions scan_options, const std::vector<OutputTarget>& targets,
                     const TicketSettings& settings, bool quiet, bool show_secrets,
                     const AfterScan& after_scan) {
+  (void)use_color(settings.color, -1);  // a bad --color fails before the scan
   TicketOptions ticket_options;
   ticket_options.internal_domains = settings.internal_domains;
   if (!settings.baseline.empty()) ticket_options.baseline = load_baseline(settings.baseline);
@@ -174,10 +181,18 @@ int scan_and_report(const std::vector<std::string>& inputs, const Matcher& match
   context.show_secrets = show_secrets;
   context.include_rejected = scan_options.include_rejected;
   context.version = CREDSIFT_VERSION;
+  context.internal_domains = settings.internal_domains;
   for (size_t i = 0; i < targets.size(); ++i) {
     if (targets[i].format != OutputFormat::Findings) {
+      ReportContext target_context = context;
+      if (targets[i].format == OutputFormat::Human) {
+        // Colour and width follow the terminal; a file gets no colour unless --color=always.
+        const int fd = targets[i].path == "-" ? STDOUT_FILENO : -1;
+        target_context.color = fd < 0 ? settings.color == "always" : use_color(settings.color, fd);
+        target_context.width = fd < 0 ? 0 : terminal_width(fd);
+      }
       const std::string text =
-          format_tickets(targets[i].format, tickets, builder.rejected(), context);
+          format_tickets(targets[i].format, tickets, builder.rejected(), target_context);
       std::fwrite(text.data(), 1, text.size(), streams[i]);
     }
     if (std::fflush(streams[i]) != 0)

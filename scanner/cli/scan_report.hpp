@@ -15,9 +15,10 @@ namespace credsift::cli {
 struct TicketSettings {
   std::vector<std::string> internal_domains;
   std::string baseline, since, until;
+  std::string color = "auto";  // the terminal view: never, always, auto
 };
 
-// --since, --until, --internal-domain, --baseline.
+// --since, --until, --internal-domain, --baseline, --color.
 void add_ticket_options(boost::program_options::options_description& options,
                         TicketSettings& settings);
 
@@ -27,6 +28,8 @@ struct OutputTarget {
 };
 
 // Each --output is FORMAT=PATH or PATH (in the --format format); none: --format on stdout.
+// --format auto is the terminal view when stdout is a terminal and no --output is given, else
+// JSON lines.
 // Throws boost::program_options::error on an unknown format.
 std::vector<OutputTarget> parse_output_targets(const std::string& default_format,
                                                const std::vector<std::string>& outputs);

@@ -1,4 +1,5 @@
-// Ticket output formats: JSON lines, one JSON document, CSV, SARIF 2.1.0 and Markdown.
+// Ticket output formats: JSON lines, one JSON document, CSV, SARIF 2.1.0 and Markdown (HTML and
+// the terminal view live in html_report.cpp and human.cpp).
 #include <algorithm>
 #include <cstdio>
 #include <iomanip>
@@ -6,9 +7,13 @@
 #include <ostream>
 #include <sstream>
 
+#include "credsift/escape.hpp"
 #include "credsift/ticket.hpp"
+#include "report_parts.hpp"
 
 namespace credsift {
+
+using namespace report_parts;
 
 std::optional<OutputFormat> parse_output_format(std::string_view name) {
   if (name == "jsonl" || name == "tickets") return OutputFormat::TicketsJsonl;
@@ -17,6 +22,8 @@ std::optional<OutputFormat> parse_output_format(std::string_view name) {
   if (name == "sarif") return OutputFormat::Sarif;
   if (name == "markdown" || name == "md") return OutputFormat::Markdown;
   if (name == "findings") return OutputFormat::Findings;
+  if (name == "html") return OutputFormat::Html;
+  if (name == "human") return OutputFormat::Human;
   return std::nullopt;
 }
 
@@ -63,19 +70,9 @@ std::string evidence_object(const Evidence& evidence) {
   return object.done();
 }
 
-std::string shown(std::string_view secret, bool show_secrets) {
-  return show_secrets ? std::string(secret) : redact(secret);
-}
-
 // Header values can hold the secret itself (a token pasted into a Subject).
 std::string masked(std::string_view text, std::string_view secret, bool show_secrets) {
   return show_secrets ? std::string(text) : redact_within(text, secret);
-}
-
-// Key ids stay recognisable (first and last 4 characters) so the right key can be revoked.
-std::string partial(std::string_view id, bool show_secrets) {
-  if (show_secrets || id.size() <= 12) return show_secrets ? std::string(id) : redact(id);
-  return std::string(id.substr(0, 4)) + "…" + std::string(id.substr(id.size() - 4));
 }
 
 std::string occurrence_json(const Occurrence& o, const Ticket& t, bool show_secrets) {
@@ -111,18 +108,6 @@ std::string occurrence_json(const Occurrence& o, const Ticket& t, bool show_secr
   return object.done();
 }
 
-// Where to find a message again: file@offset, and inside a container its entry, folder and node.
-std::string location_text(const Occurrence& o) {
-  std::string out = o.file;
-  if (!o.location.container.empty()) out += "!" + o.location.container;
-  out += "@" + std::to_string(o.offset);
-  if (!o.location.folder.empty()) out += " folder=" + o.location.folder;
-  if (o.location.node_id) out += " node=" + std::to_string(*o.location.node_id);
-  if (!o.location.item_id.empty()) out += " id=" + o.location.item_id;
-  if (o.location.recovered) out += " recovered";
-  return out;
-}
-
 std::string verification_json(const Verification& v) {
   Object object;
   object.field("state", to_string(v.state));
@@ -137,31 +122,6 @@ std::string rotation_json(const Rule& rule) {
   Object object;
   object.field("steps", rule.rotation).raw("references", array(rule.references, json_string));
   return object.done();
-}
-
-std::string identity_text(const Evidence& identity) {
-  std::string out;
-  for (const auto& [name, value] : identity) {
-    if (!out.empty()) out += "; ";
-    out += name + "=" + value;
-  }
-  return out;
-}
-
-std::string join(const std::set<std::string>& values, std::string_view separator) {
-  std::string out;
-  for (const std::string& value : values) {
-    if (!out.empty()) out += separator;
-    out += value;
-  }
-  return out;
-}
-
-Evidence shown_identity(const Ticket& ticket, bool show_secrets) {
-  Evidence identity = ticket.identity;
-  for (auto& [name, value] : identity)
-    if (name == "access_key_id") value = partial(value, show_secrets);
-  return identity;
 }
 
 }  // namespace
@@ -420,7 +380,10 @@ std::string format_sarif(const std::vector<Ticket>& tickets, const ReportContext
          "\n";
 }
 
-std::string md(std::string_view text) {
+// Markdown is read in terminals too (cat, less -R): control characters and escape sequences
+// from mail are made visible first.
+std::string md(std::string_view raw) {
+  const std::string text = escape_for_terminal(raw);
   std::string out;
   for (char c : text) {
     if (c == '|' || c == '\\' || c == '`' || c == '*' || c == '_' || c == '<' || c == '>' ||
@@ -435,28 +398,114 @@ std::string md(std::string_view text) {
   return out;
 }
 
+// At most this many occurrences of a ticket are listed in the Markdown and HTML reports; the
+// total is always shown (the JSON formats carry every one).
+constexpr size_t kReportOccurrences = 20;
+
+// A bar of up to `width` block characters for a value out of `max`.
+std::string text_bar(uint64_t value, uint64_t max, size_t width) {
+  if (max == 0 || value == 0) return "";
+  const size_t cells = std::max<size_t>(1, static_cast<size_t>(value * width / max));
+  std::string out;
+  for (size_t i = 0; i < cells; ++i) out += "█";
+  return out;
+}
+
+// A reference as a Markdown autolink when it is a plain web link, else as text.
+std::string md_link(std::string_view url) {
+  if (is_web_link(url) && url.find_first_of("<>") == std::string_view::npos)
+    return "<" + std::string(url) + ">";
+  return md(url);
+}
+
+std::string count_list(const std::map<std::string, uint64_t>& counts) {
+  std::string out;
+  for (const auto& [name, count] : counts) {
+    if (!out.empty()) out += ", ";
+    out += std::to_string(count) + " " + name;
+  }
+  return out.empty() ? "none" : out;
+}
+
 std::string format_markdown(const std::vector<Ticket>& tickets,
                             const std::vector<Finding>& rejected, const ReportContext& context) {
+  const ReportModel model = build_report_model(tickets, context.internal_domains);
+  const bool show = context.show_secrets;
   std::ostringstream out;
-  out << "# credsift rotation report\n\n## Summary\n\n| | count |\n|---|---:|\n";
+  out << "# credsift rotation report\n\n";
+  if (!context.version.empty()) out << "credsift " << context.version << ". ";
+  out << "Secrets are " << (show ? "shown in clear (--show-secrets)" : "redacted") << ".\n\n";
+
+  out << "## Summary\n\n| | count |\n|---|---:|\n";
   if (const ScanSummary* s = context.summary) {
     out << "| messages scanned | " << s->messages_scanned << " |\n"
         << "| messages skipped | " << s->messages_skipped << " |\n"
         << "| messages failed | " << s->messages_failed << " |\n"
         << "| messages outside the date window | " << s->messages_outside_window << " |\n"
-        << "| messages without a parseable Date | " << s->messages_undated << " |\n"
-        << "| findings | " << s->findings << " |\n"
+        << "| messages without a parseable Date | " << s->messages_undated << " |\n";
+    if (s->files_not_mail) out << "| files that are not mail | " << s->files_not_mail << " |\n";
+    out << "| findings | " << s->findings << " |\n"
         << "| rejected hits | " << s->rejected << " |\n";
   }
-  out << "| tickets | " << tickets.size() << " |\n"
+  out << "| messages carrying credentials | " << model.messages_with_credentials << " |\n"
+      << "| tickets | " << tickets.size() << " |\n"
       << "| suppressed by baseline | " << context.suppressed_by_baseline << " |\n\n";
+  out << "* by severity:";
+  bool any = false;
+  for (Severity severity : kSeverityOrder)
+    if (const auto it = model.by_severity.find(severity); it != model.by_severity.end()) {
+      out << (any ? ", " : " ") << it->second << " " << to_string(severity);
+      any = true;
+    }
+  out << (any ? "\n" : " none\n");
+  out << "* by validation status: " << count_list(model.by_status) << "\n";
+  if (model.by_triage.size() > 1 || (model.by_triage.size() == 1 && !model.by_triage.count("open")))
+    out << "* by triage: " << count_list(model.by_triage) << "\n";
+  if (model.by_verification.size() > 1 ||
+      (model.by_verification.size() == 1 && !model.by_verification.count("not-checked")))
+    out << "* by live verification: " << count_list(model.by_verification) << "\n";
+  out << "* exposure window: ";
+  if (model.first_seen)
+    out << format_iso8601(*model.first_seen) << " to " << format_iso8601(*model.last_seen) << " ("
+        << (*model.last_seen - *model.first_seen) / 86400 + 1 << " days)\n";
+  else
+    out << "unknown (no dated message)\n";
 
-  static constexpr Severity kOrder[] = {Severity::Critical, Severity::High, Severity::Medium,
-                                        Severity::Low};
-  out << "## Tickets by severity\n";
-  for (Severity severity : kOrder) {
-    const auto count = std::count_if(tickets.begin(), tickets.end(),
-                                     [&](const Ticket& t) { return t.rule->severity == severity; });
+  out << "\n## Exposure window\n\nMessages carrying credentials, per " << model.timeline.unit
+      << " (UTC)";
+  if (model.timeline.undated_messages)
+    out << "; " << model.timeline.undated_messages << " without a parseable Date";
+  out << ".\n\n";
+  if (model.timeline.buckets.empty()) {
+    out << "No dated message.\n";
+  } else {
+    uint64_t max = 0;
+    for (const auto& [start, count] : model.timeline.buckets) max = std::max(max, count);
+    out << "| " << model.timeline.unit << " | messages | |\n|---|---:|---|\n";
+    // Long quiet stretches make a table no one reads: only periods with messages are listed.
+    for (const auto& [start, count] : model.timeline.buckets)
+      if (count)
+        out << "| " << day_text(start) << " | " << count << " | " << text_bar(count, max, 30)
+            << " |\n";
+  }
+
+  out << "\n## Exposure by domain\n\n";
+  if (!model.internal_domains_given)
+    out << "No --internal-domain was given: every domain is listed as not external.\n\n";
+  out << "| domain | external | tickets | worst severity | addresses |\n"
+      << "|---|---|---:|---|---|\n";
+  for (const DomainExposure& d : model.domains)
+    out << "| " << md(d.domain) << " | " << (d.external ? "yes" : "no") << " | " << d.tickets
+        << " | " << to_string(d.worst) << " | " << md(join(d.addresses, ", ")) << " |\n";
+  out << "\n## Exposure by address\n\n| address | external | tickets | worst severity |\n"
+      << "|---|---|---:|---|\n";
+  for (const AddressExposure& a : model.addresses)
+    out << "| " << md(a.address) << " | " << (a.external ? "yes" : "no") << " | " << a.tickets
+        << " | " << to_string(a.worst) << " |\n";
+
+  out << "\n## Tickets\n";
+  for (Severity severity : kSeverityOrder) {
+    const auto count = model.by_severity.count(severity) ? model.by_severity.at(severity) : 0;
     if (count == 0) continue;
     out << "\n### " << to_string(severity) << " (" << count << ")\n\n"
         << "| ticket | credential | status | confidence | secret | identity | first seen | "
@@ -465,8 +514,8 @@ std::string format_markdown(const std::vector<Ticket>& tickets,
     for (const Ticket& t : tickets) {
       if (t.rule->severity != severity) continue;
       out << "| " << t.id << " | " << md(t.rule->name) << " | " << to_string(t.validation.status)
-          << " | " << t.validation.confidence << " | `" << md(shown(t.secret, context.show_secrets))
-          << "` | " << md(identity_text(shown_identity(t, context.show_secrets))) << " | "
+          << " | " << t.validation.confidence << " | `" << md(shown(t.secret, show)) << "` | "
+          << md(identity_text(shown_identity(t, show))) << " | "
           << (t.first_seen ? format_iso8601(*t.first_seen) : "?") << " | "
           << (t.last_seen ? format_iso8601(*t.last_seen) : "?") << " | " << t.messages() << " | "
           << md(join(t.domains, ", ")) << " | " << md(join(t.external_domains, ", ")) << " | "
@@ -474,30 +523,46 @@ std::string format_markdown(const std::vector<Ticket>& tickets,
     }
   }
 
-  struct DomainExposure {
-    std::set<std::string> tickets, addresses;
-    bool external = false;
-  };
-  std::map<std::string, DomainExposure> domains;
-  for (const Ticket& t : tickets)
-    for (const std::string& address : t.addresses) {
-      DomainExposure& d = domains[std::string(address_domain(address))];
-      d.tickets.insert(t.id);
-      d.addresses.insert(address);
-      d.external = d.external || t.external_domains.count(std::string(address_domain(address)));
+  out << "\n## Ticket details\n";
+  for (const Ticket& t : tickets) {
+    out << "\n### " << t.id << ": " << md(t.rule->name) << " (" << to_string(t.rule->severity)
+        << ")\n\n"
+        << "* secret `" << md(shown(t.secret, show)) << "`, " << md(t.fingerprint) << "\n"
+        << "* status " << to_string(t.validation.status) << ", confidence "
+        << t.validation.confidence << "; triage " << to_string(t.triage) << "; verification "
+        << to_string(t.verification.state) << "\n"
+        << "* provider " << md(t.rule->provider) << ", category " << md(t.rule->category)
+        << ", rule " << md(t.rule->id) << "\n";
+    if (!t.identity.empty())
+      out << "* identity: " << md(identity_text(shown_identity(t, show))) << "\n";
+    out << "* seen " << (t.first_seen ? format_iso8601(*t.first_seen) : "?") << " to "
+        << (t.last_seen ? format_iso8601(*t.last_seen) : "?") << " in " << t.messages()
+        << " message(s)" << (t.undated ? ", some without a parseable Date" : "") << "\n";
+    if (!t.addresses.empty()) out << "* exposed to: " << md(join(t.addresses, ", ")) << "\n";
+    if (!t.external_domains.empty())
+      out << "* external domains: " << md(join(t.external_domains, ", ")) << "\n";
+    out << "* rotation: " << md(t.rule->rotation) << "\n";
+    for (const std::string& reference : t.rule->references)
+      out << "  * " << md_link(reference) << "\n";
+    out << "\n| date | from | to | subject | part | location |\n|---|---|---|---|---|---|\n";
+    for (size_t i = 0; i < t.occurrences.size() && i < kReportOccurrences; ++i) {
+      const Occurrence& o = t.occurrences[i];
+      out << "| " << (o.date_epoch ? format_iso8601(*o.date_epoch) : "undated") << " | "
+          << md(shown_header(o.from, t, show)) << " | " << md(shown_header(o.to, t, show)) << " | "
+          << md(shown_header(o.subject, t, show)) << " | " << md(o.part_path) << " | "
+          << md(location_text(o)) << " " << md(cap_header(o.message_id)) << " |\n";
     }
-  out << "\n## Exposure by domain\n\n| domain | external | tickets | addresses |\n"
-      << "|---|---|---:|---|\n";
-  for (const auto& [domain, d] : domains)
-    out << "| " << md(domain) << " | " << (d.external ? "yes" : "no") << " | " << d.tickets.size()
-        << " | " << md(join(d.addresses, ", ")) << " |\n";
+    if (t.occurrences.size() > kReportOccurrences)
+      out << "\n"
+          << kReportOccurrences << " of " << t.occurrences.size()
+          << " occurrences listed; the JSON output holds every one.\n";
+  }
 
   if (context.include_rejected && !rejected.empty()) {
     out << "\n## Rejected hits\n\n| rule | reason | secret | message |\n|---|---|---|---|\n";
     for (const Finding& f : rejected)
       out << "| " << md(f.rule->id) << " | " << md(f.validation.reason) << " | `"
-          << md(shown(f.secret, context.show_secrets)) << "` | " << md(f.envelope.message_id)
-          << " |\n";
+          << md(shown(f.secret, show)) << "` | " << md(f.envelope.message_id) << " |\n";
   }
   return out.str();
 }
@@ -534,6 +599,10 @@ std::string format_tickets(OutputFormat format, const std::vector<Ticket>& ticke
       return format_sarif(tickets, context);
     case OutputFormat::Markdown:
       return format_markdown(tickets, rejected, context);
+    case OutputFormat::Html:
+      return format_html(tickets, context);
+    case OutputFormat::Human:
+      return format_human(tickets, context);
   }
   return {};
 }

@@ -1,0 +1,306 @@
+// The HTML report (--format html): one self-contained page. The data goes in as JSON inside
+// <script type="application/json"> elements (every '<', '>' and '&' written as \u00XX so that
+// no text from mail can close the element), and the embedded script renders it with
+// textContent only. A Content-Security-Policy allows nothing but the page's own style and
+// script (by hash): no request can leave the page.
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+#include <zlib.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+
+#include "html_assets.hpp"
+#include "report_parts.hpp"
+
+namespace credsift::report_parts {
+
+namespace {
+
+constexpr size_t kHtmlOccurrences = 20;  // per ticket embedded; the total is shown
+constexpr size_t kHtmlAddresses = 50;    // per ticket and per domain embedded; the total is shown
+
+std::string html_escape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+// A JSON string safe inside a <script> element: json_escape, and the characters HTML would
+// read ('<' of "</script>" or "<!--", '>' and '&') as \u escapes.
+std::string js(std::string_view text) {
+  const std::string escaped = json_escape(text);
+  std::string out = "\"";
+  out.reserve(escaped.size() + 2);
+  for (char c : escaped) {
+    if (c == '<')
+      out += "\\u003c";
+    else if (c == '>')
+      out += "\\u003e";
+    else if (c == '&')
+      out += "\\u0026";
+    else
+      out += c;
+  }
+  return out + '"';
+}
+
+std::string js_epoch(const std::optional<int64_t>& epoch) {
+  return epoch ? std::to_string(*epoch) : "null";
+}
+
+template <typename Range, typename ToJson>
+std::string js_array(const Range& range, ToJson to_json, size_t cap = SIZE_MAX) {
+  std::string out = "[";
+  size_t n = 0;
+  for (const auto& item : range) {
+    if (n++ == cap) break;
+    if (out.size() > 1) out += ',';
+    out += to_json(item);
+  }
+  return out + ']';
+}
+
+std::string js_strings(const std::set<std::string>& values, size_t cap = SIZE_MAX) {
+  return js_array(
+      values, [](const std::string& v) { return js(v); }, cap);
+}
+
+std::string js_counts(const std::map<std::string, uint64_t>& counts) {
+  std::string out = "{";
+  for (const auto& [name, count] : counts) {
+    if (out.size() > 1) out += ',';
+    out += js(name) + ":" + std::to_string(count);
+  }
+  return out + '}';
+}
+
+// What a ticket shows when opened, parsed only then: [fingerprint, addresses (capped), their
+// number, occurrences (capped)], each occurrence [date epoch|null, Date header, from, to, cc,
+// subject, part path, location, message id, rule id, line].
+std::string details_json(const Ticket& t, bool show_secrets) {
+  return "[" + js(t.fingerprint) + "," + js_strings(t.addresses, kHtmlAddresses) + "," +
+         std::to_string(t.addresses.size()) + "," +
+         js_array(
+             t.occurrences,
+             [&](const Occurrence& o) {
+               return "[" + js_epoch(o.date_epoch) + "," + js(cap_header(o.date)) + "," +
+                      js(shown_header(o.from, t, show_secrets)) + "," +
+                      js(shown_header(o.to, t, show_secrets)) + "," +
+                      js(shown_header(o.cc, t, show_secrets)) + "," +
+                      js(shown_header(o.subject, t, show_secrets)) + "," + js(o.part_path) + "," +
+                      js(location_text(o)) + "," + js(cap_header(o.message_id)) + "," +
+                      js(o.rule_id) + "," + std::to_string(o.line) + "]";
+             },
+             kHtmlOccurrences) +
+         "]";
+}
+
+// One ticket's row; keys are short because a report can hold 100,000 of them. i id, r rule id,
+// sev severity, st status, cf confidence, tr triage, vs verification state (both left out when
+// open / not-checked), vr its reason, sec secret (redacted unless asked), idn identity, rel
+// related captures, fs/ls first and last seen (epoch seconds), und undated occurrences,
+// mc messages, oc occurrences in all, d domains, x external domains.
+std::string ticket_json(const Ticket& t, bool show_secrets) {
+  std::string related;
+  for (const RelatedCapture& r : t.related)
+    related += (related.empty() ? "" : "; ") + r.role + "=" + shown(r.secret, show_secrets);
+  std::string out = "{\"i\":" + js(t.id) + ",\"r\":" + js(t.rule->id) +
+                    ",\"sev\":" + js(to_string(t.rule->severity)) +
+                    ",\"st\":" + js(to_string(t.validation.status)) +
+                    ",\"cf\":" + js(t.validation.confidence);
+  // Defaults (open, not checked) are left out: most tickets of a plain scan have them.
+  if (t.triage != Triage::Open) out += ",\"tr\":" + js(to_string(t.triage));
+  if (t.verification.state != VerificationState::NotChecked)
+    out += ",\"vs\":" + js(to_string(t.verification.state));
+  if (!t.verification.reason.empty()) out += ",\"vr\":" + js(t.verification.reason);
+  out += ",\"sec\":" + js(shown(t.secret, show_secrets));
+  if (!t.identity.empty()) out += ",\"idn\":" + js(identity_text(shown_identity(t, show_secrets)));
+  if (!related.empty()) out += ",\"rel\":" + js(related);
+  if (!t.validation.reason.empty()) out += ",\"why\":" + js(t.validation.reason);
+  out += ",\"fs\":" + js_epoch(t.first_seen) + ",\"ls\":" + js_epoch(t.last_seen);
+  if (t.undated) out += ",\"und\":1";
+  out += ",\"mc\":" + std::to_string(t.messages()) +
+         ",\"oc\":" + std::to_string(t.occurrences.size()) + ",\"d\":" + js_strings(t.domains) +
+         ",\"x\":" + js_strings(t.external_domains);
+  if (t.rules.size() > 1)
+    out += ",\"rs\":" + js_array(t.rules, [](const std::string& r) { return js(r); });
+  return out + "}";
+}
+
+std::string data_json(const std::vector<Ticket>& tickets, const ReportContext& context,
+                      const ReportModel& model) {
+  std::string out = "{\"version\":" + js(context.version) + ",\"generated\":" +
+                    js(format_iso8601(std::chrono::duration_cast<std::chrono::seconds>(
+                                          std::chrono::system_clock::now().time_since_epoch())
+                                          .count())) +
+                    ",\"show_secrets\":" + (context.show_secrets ? "true" : "false") +
+                    ",\"occurrence_cap\":" + std::to_string(kHtmlOccurrences) +
+                    ",\"internal_domains\":" +
+                    js_array(context.internal_domains, [](const std::string& d) { return js(d); });
+  // Summary: the scan's counts, and the tickets' as the JSON format gives them.
+  out += ",\"summary\":{";
+  if (const ScanSummary* s = context.summary)
+    out += "\"messages_scanned\":" + std::to_string(s->messages_scanned) +
+           ",\"messages_skipped\":" + std::to_string(s->messages_skipped) +
+           ",\"messages_failed\":" + std::to_string(s->messages_failed) +
+           ",\"messages_outside_window\":" + std::to_string(s->messages_outside_window) +
+           ",\"messages_undated\":" + std::to_string(s->messages_undated) +
+           ",\"files_not_mail\":" + std::to_string(s->files_not_mail) +
+           ",\"bytes\":" + std::to_string(s->bytes) +
+           ",\"findings\":" + std::to_string(s->findings) +
+           ",\"rejected\":" + std::to_string(s->rejected) + ",";
+  std::map<std::string, uint64_t> by_severity;
+  for (const auto& [severity, count] : model.by_severity)
+    by_severity[std::string(to_string(severity))] = count;
+  out += "\"tickets\":" + std::to_string(tickets.size()) +
+         ",\"suppressed_by_baseline\":" + std::to_string(context.suppressed_by_baseline) +
+         ",\"messages_with_credentials\":" + std::to_string(model.messages_with_credentials) +
+         ",\"first_seen\":" + js_epoch(model.first_seen) +
+         ",\"last_seen\":" + js_epoch(model.last_seen) +
+         ",\"tickets_by_severity\":" + js_counts(by_severity) +
+         ",\"tickets_by_status\":" + js_counts(model.by_status) +
+         ",\"tickets_by_triage\":" + js_counts(model.by_triage) +
+         ",\"tickets_by_verification\":" + js_counts(model.by_verification) + "}";
+  out += ",\"timeline\":{\"unit\":" + js(model.timeline.unit) +
+         ",\"undated\":" + std::to_string(model.timeline.undated_messages) + ",\"buckets\":" +
+         js_array(model.timeline.buckets,
+                  [](const std::pair<int64_t, uint64_t>& b) {
+                    return "[" + std::to_string(b.first) + "," + std::to_string(b.second) + "]";
+                  }) +
+         "}";
+  // Exposure: [domain, external, credentials, worst severity, addresses (capped), addresses].
+  out += ",\"internal_given\":" + std::string(model.internal_domains_given ? "true" : "false") +
+         ",\"domains\":" + js_array(model.domains, [](const DomainExposure& d) {
+           return "[" + js(d.domain) + "," + (d.external ? "1" : "0") + "," +
+                  std::to_string(d.tickets) + "," + js(to_string(d.worst)) + "," +
+                  js_strings(d.addresses, kHtmlAddresses) + "," +
+                  std::to_string(d.addresses.size()) + "]";
+         });
+  // [address, domain, external, credentials, worst severity]
+  out += ",\"addresses\":" + js_array(model.addresses, [](const AddressExposure& a) {
+           return "[" + js(a.address) + "," + js(a.domain) + "," + (a.external ? "1" : "0") + "," +
+                  std::to_string(a.tickets) + "," + js(to_string(a.worst)) + "]";
+         });
+  // Rules by id: name, provider, category, rotation guidance, references.
+  std::map<std::string, const Rule*> rules;
+  for (const Ticket& t : tickets) rules.emplace(t.rule->id, t.rule);
+  out += ",\"rules\":{";
+  bool first = true;
+  for (const auto& [id, rule] : rules) {
+    out += (first ? "" : ",") + js(id) + ":[" + js(rule->name) + "," + js(rule->provider) + "," +
+           js(rule->category) + "," + js(rule->rotation) + "," +
+           js_array(rule->references, [](const std::string& r) { return js(r); }) + "]";
+    first = false;
+  }
+  out += "},\"tickets\":" +
+         js_array(tickets, [&](const Ticket& t) { return ticket_json(t, context.show_secrets); }) +
+         "}";
+  return out;
+}
+
+// 'sha256-<base64>' of a script or style element's text, for the Content-Security-Policy.
+std::string csp_hash(std::string_view text) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
+  unsigned char base64[64];
+  const int length = EVP_EncodeBlock(base64, digest, SHA256_DIGEST_LENGTH);
+  return "'sha256-" + std::string(reinterpret_cast<char*>(base64), length) + "'";
+}
+
+// Blobs larger than this go in gzip-compressed and base64-encoded (the page inflates them with
+// the browser's DecompressionStream): a browser parses a 100 MB page for tens of seconds before
+// any script runs, and a 15 MB one far sooner. CREDSIFT_HTML_COMPRESS_BYTES overrides it (tests).
+size_t compress_threshold() {
+  if (const char* value = std::getenv("CREDSIFT_HTML_COMPRESS_BYTES"))
+    return std::strtoull(value, nullptr, 10);
+  return size_t{1} << 20;
+}
+
+std::string gzip_base64(std::string_view text) {
+  z_stream stream{};
+  if (deflateInit2(&stream, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+    throw std::runtime_error("html report: deflateInit2 failed");
+  std::string packed(deflateBound(&stream, text.size()), '\0');
+  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
+  stream.avail_in = static_cast<uInt>(text.size());
+  stream.next_out = reinterpret_cast<Bytef*>(packed.data());
+  stream.avail_out = static_cast<uInt>(packed.size());
+  const int result = deflate(&stream, Z_FINISH);
+  packed.resize(stream.total_out);
+  deflateEnd(&stream);
+  if (result != Z_STREAM_END) throw std::runtime_error("html report: deflate failed");
+  std::string out(4 * ((packed.size() + 2) / 3) + 1, '\0');
+  const int length = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                     reinterpret_cast<const unsigned char*>(packed.data()),
+                                     static_cast<int>(packed.size()));
+  out.resize(static_cast<size_t>(length));
+  return out;
+}
+
+// A data element: JSON as is (every '<' already \u003c), or gzip+base64 when large.
+std::string data_element(std::string_view id, const std::string& json) {
+  const bool pack = json.size() > compress_threshold() && json.size() < (size_t{1} << 31);
+  std::string out = "<script type=\"application/" + std::string(pack ? "octet-stream" : "json") +
+                    "\" id=\"" + std::string(id) + "\"" +
+                    (pack ? " data-encoding=\"gzip-base64\">" : ">");
+  out += pack ? gzip_base64(json) : json;
+  return out + "</script>\n";
+}
+
+}  // namespace
+
+std::string format_html(const std::vector<Ticket>& tickets, const ReportContext& context) {
+  const ReportModel model = build_report_model(tickets, context.internal_domains);
+  const std::string_view style = html_assets::kStyle, script = html_assets::kScript;
+  std::string out;
+  out.reserve(4096 + tickets.size() * 600);
+  out += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n";
+  // default-src 'none' blocks every fetch (images, fonts, XHR, frames ...); the page's own style
+  // and script are allowed by hash, nothing else runs.
+  out += "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src " +
+         csp_hash(style) + "; script-src " + csp_hash(script) +
+         "; base-uri 'none'; form-action 'none'\">\n";
+  out += "<meta name=\"referrer\" content=\"no-referrer\">\n";
+  out += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
+  out += "<title>credsift report";
+  if (!context.version.empty()) out += " (credsift " + html_escape(context.version) + ")";
+  out += "</title>\n<style>";
+  out += style;
+  out += "</style>\n</head>\n<body>\n";
+  out += html_assets::kBody;
+  // Occurrences apart: they are most of the bytes and are only parsed when a ticket is opened.
+  out += data_element("credsift-data", data_json(tickets, context, model));
+  out += data_element("credsift-occurrences", js_array(tickets, [&](const Ticket& t) {
+                        return details_json(t, context.show_secrets);
+                      }));
+  out += "<script>";
+  out += script;
+  out += "</script>\n</body>\n</html>\n";
+  return out;
+}
+
+}  // namespace credsift::report_parts
