@@ -253,6 +253,124 @@ TEST_F(Pst, MsgFilesMatchMsgconvert) {
   EXPECT_GT(attachments, 0u);
 }
 
+// MS-PST "compressible encryption" (NDB_CRYPT_PERMUTE, enron.pst's) maps every byte of a data
+// block through one fixed permutation. Rather than copying its table, learn it from the file:
+// a body we read through libpff, as UTF-16LE, has a pattern of equal bytes that occurs once in
+// the file, and lines the plain bytes up with the stored ones.
+struct Learned {
+  std::map<unsigned char, unsigned char> encode;
+  std::vector<std::pair<size_t, const Item*>> bodies;  // file offset of each body's start
+};
+
+Learned learn_permutation(const std::string& file, const std::vector<Item>& items) {
+  // The stored form of U+0000's high byte: the byte that fills every other position of long
+  // runs (UTF-16 text) without filling the positions between (zeroed pages do both).
+  std::map<unsigned char, size_t> runs;
+  for (size_t i = 0; i + 32 < file.size(); ++i) {
+    const char v = file[i];
+    if (file[i + 1] == v) continue;
+    bool run = true;
+    for (size_t k = 2; k < 32 && run; k += 2) run = file[i + k] == v;
+    if (run) ++runs[static_cast<unsigned char>(v)];
+  }
+  const auto zero = std::max_element(runs.begin(), runs.end(), [](auto& a, auto& b) {
+                      return a.second < b.second;
+                    })->first;
+  Learned learned;
+  for (const Item& item : items) {
+    std::string_view text = item.text;
+    if (text.size() < 48) continue;
+    text = text.substr(0, 48);
+    if (!std::all_of(text.begin(), text.end(),
+                     [](char c) { return c >= 0x20 && c < 0x7f; }))
+      continue;
+    std::string plain;
+    for (char c : text) plain += {c, '\0'};
+    size_t found = std::string::npos, hits = 0;
+    for (size_t i = 0; i + plain.size() <= file.size() && hits < 2; ++i) {
+      if (static_cast<unsigned char>(file[i + 1]) != zero) continue;
+      unsigned char forward[256] = {}, backward[256] = {};
+      bool seen_f[256] = {}, seen_b[256] = {};
+      bool ok = true;
+      for (size_t j = 0; j < plain.size() && ok; ++j) {
+        const auto p = static_cast<unsigned char>(plain[j]);
+        const auto c = static_cast<unsigned char>(file[i + j]);
+        if (seen_f[p] ? forward[p] != c : seen_b[c]) ok = false;
+        if (seen_b[c] && backward[c] != p) ok = false;
+        seen_f[p] = seen_b[c] = true;
+        forward[p] = c;
+        backward[c] = p;
+      }
+      if (ok) {
+        found = i;
+        ++hits;
+      }
+    }
+    if (hits != 1) continue;
+    // Past the window, learn along the body while the bytes stay consistent (a body longer
+    // than a data block goes on elsewhere).
+    std::map<unsigned char, unsigned char> encode = learned.encode, decode;
+    for (const auto& [p, c] : encode) decode[c] = p;
+    const std::string_view full = item.text;
+    for (size_t j = 0; j < full.size() && found + 2 * j + 1 < file.size(); ++j) {
+      const auto p = static_cast<unsigned char>(full[j]);
+      if (p >= 0x80 || p < 0x20) break;
+      const auto c = static_cast<unsigned char>(file[found + 2 * j]);
+      const auto z = static_cast<unsigned char>(file[found + 2 * j + 1]);
+      if (z != zero) break;
+      if ((encode.count(p) && encode[p] != c) || (decode.count(c) && decode[c] != p)) break;
+      encode[p] = c;
+      decode[c] = p;
+    }
+    encode[0] = zero;
+    learned.encode = std::move(encode);
+    learned.bodies.emplace_back(found, &item);
+  }
+  return learned;
+}
+
+TEST_F(Pst, PlantedTokenInAnEncryptedBodyIsFoundWithFolderAndNode) {
+  std::string file = slurp(kEnron);
+  ASSERT_EQ(file[0x201], '\x01') << "enron.pst uses compressible encryption";
+  const auto items = read_all({kEnron.string()});
+  const Learned learned = learn_permutation(file, items);
+  ASSERT_FALSE(learned.bodies.empty());
+  // A GitLab runner token made of characters that occur in the bodies learned from: a letter
+  // or digit the bodies lack is swapped for one of the same kind they have.
+  auto covered = [&](char c) { return learned.encode.count(static_cast<unsigned char>(c)) > 0; };
+  std::string token = "token glrt-14JdF3VddBOkGgGcpw4k ";
+  const std::string rule = "gitlab.runner_token";
+  for (size_t i = 11; i + 1 < token.size(); ++i) {
+    if (covered(token[i])) continue;
+    const char* alphabet = std::isdigit(static_cast<unsigned char>(token[i])) ? "0123456789"
+                           : std::isupper(static_cast<unsigned char>(token[i]))
+                               ? "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                               : "abcdefghijklmnopqrstuvwxyz";
+    for (const char* c = alphabet; *c; ++c)
+      if (covered(*c)) {
+        token[i] = *c;
+        break;
+      }
+  }
+  ASSERT_TRUE(std::all_of(token.begin(), token.end(), covered))
+      << "the learned bytes do not cover " << token;
+  const auto [offset, item] = learned.bodies.front();
+  for (size_t j = 0; j < token.size(); ++j) {
+    file[offset + 2 * j] = static_cast<char>(learned.encode.at(static_cast<unsigned char>(token[j])));
+    file[offset + 2 * j + 1] = static_cast<char>(learned.encode.at(0));
+  }
+  TempDir temp;
+  const fs::path planted = temp.path() / "planted.pst";
+  std::ofstream(planted, std::ios::binary) << file;
+  const auto run = run_credsift("scan -f jsonl -o - '" + planted.string() + "'");
+  EXPECT_EQ(run.exit_code, 1) << run.err;
+  EXPECT_NE(run.out.find("\"rule_id\":\"" + rule + "\""), std::string::npos) << run.out;
+  const std::string where = "\"folder\":\"" + item->origin.location.folder + "\",\"node_id\":" +
+                            std::to_string(*item->origin.location.node_id);
+  EXPECT_NE(run.out.find(where), std::string::npos) << where << "\n" << run.out;
+  EXPECT_NE(run.out.find("\"item_type\":\"mail\""), std::string::npos);
+}
+
 TEST_F(Pst, OstIsReadWithEveryItemType) {
   std::vector<std::string> warnings;
   const auto ours = read_all({kOst.string()}, &warnings);
