@@ -25,10 +25,17 @@ std::string take_error(libolecf_error_t*& error) {
   libolecf_error_sprint(error, buf, sizeof buf);
   libolecf_error_free(&error);
   error = nullptr;
-  std::string text(buf);
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
-  const size_t nl = text.rfind('\n');
-  return nl == std::string::npos ? text : text.substr(nl + 1);
+  // A backtrace, one line a call from the innermost out: kept whole on one line.
+  std::string text;
+  for (const char* p = buf; *p; ++p) {
+    if (*p == '\n') {
+      if (!text.empty() && text.back() != ' ') text += "; ";
+    } else {
+      text += *p;
+    }
+  }
+  while (!text.empty() && (text.back() == ' ' || text.back() == ';')) text.pop_back();
+  return text;
 }
 
 struct OleItemFree {

@@ -281,8 +281,7 @@ Learned learn_permutation(const std::string& file, const std::vector<Item>& item
     std::string_view text = item.text;
     if (text.size() < 48) continue;
     text = text.substr(0, 48);
-    if (!std::all_of(text.begin(), text.end(),
-                     [](char c) { return c >= 0x20 && c < 0x7f; }))
+    if (!std::all_of(text.begin(), text.end(), [](char c) { return c >= 0x20 && c < 0x7f; }))
       continue;
     std::string plain;
     for (char c : text) plain += {c, '\0'};
@@ -356,7 +355,8 @@ TEST_F(Pst, PlantedTokenInAnEncryptedBodyIsFoundWithFolderAndNode) {
       << "the learned bytes do not cover " << token;
   const auto [offset, item] = learned.bodies.front();
   for (size_t j = 0; j < token.size(); ++j) {
-    file[offset + 2 * j] = static_cast<char>(learned.encode.at(static_cast<unsigned char>(token[j])));
+    file[offset + 2 * j] =
+        static_cast<char>(learned.encode.at(static_cast<unsigned char>(token[j])));
     file[offset + 2 * j + 1] = static_cast<char>(learned.encode.at(0));
   }
   TempDir temp;
@@ -365,10 +365,67 @@ TEST_F(Pst, PlantedTokenInAnEncryptedBodyIsFoundWithFolderAndNode) {
   const auto run = run_credsift("scan -f jsonl -o - '" + planted.string() + "'");
   EXPECT_EQ(run.exit_code, 1) << run.err;
   EXPECT_NE(run.out.find("\"rule_id\":\"" + rule + "\""), std::string::npos) << run.out;
-  const std::string where = "\"folder\":\"" + item->origin.location.folder + "\",\"node_id\":" +
-                            std::to_string(*item->origin.location.node_id);
+  const std::string where = "\"folder\":\"" + item->origin.location.folder +
+                            "\",\"node_id\":" + std::to_string(*item->origin.location.node_id);
   EXPECT_NE(run.out.find(where), std::string::npos) << where << "\n" << run.out;
   EXPECT_NE(run.out.find("\"item_type\":\"mail\""), std::string::npos);
+}
+
+// Damaged containers: a warning or error that names the file, the other inputs scanned, no
+// crash. s05.eml (a Slack token) comes last to show the scan went on.
+TEST_F(Pst, DamagedFilesAreReportedAndTheScanGoesOn) {
+  TempDir temp;
+  const std::string pst = slurp(kEnron);
+  const fs::path truncated = temp.path() / "truncated.pst";
+  std::ofstream(truncated, std::ios::binary) << pst.substr(0, 1 << 20);
+  std::mt19937 random(12);
+  const fs::path fake = temp.path() / "fake.pst";
+  {
+    std::string bytes = "!BDN";
+    for (int i = 0; i < 5000; ++i) bytes += static_cast<char>(random());
+    std::ofstream(fake, std::ios::binary) << bytes;
+  }
+  const fs::path corrupted = temp.path() / "corrupted.pst";
+  {
+    std::string bytes = pst;
+    for (int i = 0; i < 2000; ++i) {
+      const size_t at = 4096 + random() % (bytes.size() - 4096 - 16);
+      for (size_t k = 0; k < 16; ++k) bytes[at + k] = static_cast<char>(random());
+    }
+    std::ofstream(corrupted, std::ios::binary) << bytes;
+  }
+  // A .msg cut in half, and one cut to its first sector.
+  const std::string readpst = "cd '" + temp.path().string() + "' && readpst -q -m -j 0 -o . '" +
+                              kEnron.string() + "' >/dev/null 2>&1";
+  ASSERT_EQ(std::system(readpst.c_str()), 0);
+  fs::path biggest;
+  for (const auto& entry : fs::recursive_directory_iterator(temp.path()))
+    if (entry.path().extension() == ".msg" &&
+        (biggest.empty() || entry.file_size() > fs::file_size(biggest)))
+      biggest = entry.path();
+  const std::string msg = slurp(biggest);
+  const fs::path cut_msg = temp.path() / "cut.msg";
+  std::ofstream(cut_msg, std::ios::binary) << msg.substr(0, msg.size() / 2);
+  const fs::path not_msg = temp.path() / "sector.msg";
+  std::ofstream(not_msg, std::ios::binary) << msg.substr(0, 512);
+
+  const auto run =
+      run_credsift("scan -f jsonl -o - '" + truncated.string() + "' '" + fake.string() + "' '" +
+                   corrupted.string() + "' '" + cut_msg.string() + "' '" + not_msg.string() +
+                   "' '" + (e2e::kSamples / "eml/s05.eml").string() + "'");
+  EXPECT_EQ(run.exit_code, 1) << run.err;  // 1: the token of s05.eml; a crash gives -1
+  EXPECT_NE(run.out.find("slack.bot_token"), std::string::npos);
+  EXPECT_NE(run.err.find("truncated.pst at byte 0: PST/OST without a readable root folder"),
+            std::string::npos)
+      << run.err;
+  EXPECT_NE(run.err.find("fake.pst at byte 0: not a readable PST/OST file"), std::string::npos)
+      << run.err;
+  EXPECT_NE(run.err.find("cut.msg at byte 0: damaged OLE2 compound file"), std::string::npos)
+      << run.err;
+  EXPECT_NE(run.err.find("sector.msg at byte 0: damaged OLE2 compound file"), std::string::npos);
+  EXPECT_NE(run.err.find("4 files unreadable"), std::string::npos) << run.err;
+  // Items whose properties cannot be read are counted as skipped, with the reason.
+  EXPECT_NE(run.err.find("skipped: unreadable PST item"), std::string::npos);
 }
 
 TEST_F(Pst, OstIsReadWithEveryItemType) {
