@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "credsift/mime.hpp"
+#include "credsift/source.hpp"
 #include "credsift/text.hpp"
 #include "mime_internal.hpp"
 
@@ -666,6 +667,12 @@ void decode_blob(std::string_view bytes, std::string_view name, const std::strin
   }
   if (names_a_message(name) && is_text_like(bytes)) {
     decode_nested_message(bytes, path, offset, depth, ctx, dm);
+    return;
+  }
+  if (auto msg = outlook_item_to_rfc5322(bytes, ctx.limits.max_decompressed_bytes)) {  // .msg
+    if (!charge(ctx, msg->size(), path, offset, dm)) return;
+    dm.storage.push_back(std::make_unique<std::string>(std::move(*msg)));
+    decode_nested_message(*dm.storage.back(), path, offset, depth, ctx, dm);
     return;
   }
   if (starts_with_bytes(bytes, "%PDF-")) {

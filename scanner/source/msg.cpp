@@ -413,3 +413,13 @@ std::optional<std::string> msg_bytes_to_rfc5322(std::string_view bytes, uint64_t
 }
 
 }  // namespace credsift::source_detail
+
+namespace credsift {
+
+std::optional<std::string> outlook_item_to_rfc5322(std::string_view file_bytes, uint64_t max_bytes,
+                                                   std::vector<std::string>* problems) {
+  std::vector<std::string> ignored;
+  return source_detail::msg_bytes_to_rfc5322(file_bytes, max_bytes, problems ? *problems : ignored);
+}
+
+}  // namespace credsift

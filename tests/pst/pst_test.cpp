@@ -369,6 +369,43 @@ TEST_F(Pst, PlantedTokenInAnEncryptedBodyIsFoundWithFolderAndNode) {
                             "\",\"node_id\":" + std::to_string(*item->origin.location.node_id);
   EXPECT_NE(run.out.find(where), std::string::npos) << where << "\n" << run.out;
   EXPECT_NE(run.out.find("\"item_type\":\"mail\""), std::string::npos);
+
+  // The same item as a .msg (readpst -m of the planted file): alone, and forwarded as an
+  // attachment of a mail (part 7: a .msg inside a message).
+  const std::string readpst = "cd '" + temp.path().string() + "' && readpst -q -m -j 0 -o . '" +
+                              planted.string() + "' >/dev/null 2>&1";
+  ASSERT_EQ(std::system(readpst.c_str()), 0);
+  std::string utf16;
+  for (char c : token) utf16 += {c, '\0'};
+  fs::path msg;
+  for (const auto& entry : fs::recursive_directory_iterator(temp.path()))
+    if (entry.path().extension() == ".msg") {
+      const std::string bytes = slurp(entry.path());  // PT_UNICODE or PT_STRING8 body
+      if (bytes.find(utf16) != std::string::npos || bytes.find(token) != std::string::npos)
+        msg = entry.path();
+    }
+  ASSERT_FALSE(msg.empty()) << "readpst -m lost the planted token";
+  const auto alone = run_credsift("scan -f jsonl -o - '" + msg.string() + "'");
+  EXPECT_EQ(alone.exit_code, 1) << alone.err;
+  EXPECT_NE(alone.out.find("\"rule_id\":\"" + rule + "\""), std::string::npos) << alone.out;
+
+  const fs::path eml = temp.path() / "forward.eml";
+  {
+    std::ofstream out(eml, std::ios::binary);
+    out << "From: a@acme.test\r\nTo: b@acme.test\r\nSubject: fwd\r\nMessage-ID: <fwd@acme.test>\r\n"
+           "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\n"
+           "Content-Type: text/plain\r\n\r\nsee attached\r\n--b\r\n"
+           "Content-Type: application/vnd.ms-outlook; name=\"fwd.msg\"\r\n"
+           "Content-Disposition: attachment; filename=\"fwd.msg\"\r\n"
+           "Content-Transfer-Encoding: base64\r\n\r\n";
+  }
+  const std::string encode = "base64 -w 76 '" + msg.string() + "' >>'" + eml.string() +
+                             "' && printf -- '--b--\\r\\n' >>'" + eml.string() + "'";
+  ASSERT_EQ(std::system(encode.c_str()), 0);
+  const auto forwarded = run_credsift("scan -f jsonl -o - '" + eml.string() + "'");
+  EXPECT_EQ(forwarded.exit_code, 1) << forwarded.err;
+  EXPECT_NE(forwarded.out.find("\"rule_id\":\"" + rule + "\""), std::string::npos) << forwarded.out;
+  EXPECT_NE(forwarded.out.find("attachment=fwd.msg"), std::string::npos) << forwarded.out;
 }
 
 // Damaged containers: a warning or error that names the file, the other inputs scanned, no
