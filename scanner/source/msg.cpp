@@ -2,8 +2,9 @@
 // recipients, attachments and embedded messages are decoded here into an OutlookItem.
 #include "msg.hpp"
 
-#include <libbfio.h>
 #include <libolecf.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <cstring>
 
@@ -274,14 +275,11 @@ class MsgDecoder {
 
 struct OleFile {
   libolecf_file_t* file = nullptr;
-  libbfio_handle_t* memory = nullptr;
-  std::string bytes;  // the memory range's storage
   ~OleFile() {
     if (file) {
       libolecf_file_close(file, nullptr);
       libolecf_file_free(&file, nullptr);
     }
-    if (memory) libbfio_handle_free(&memory, nullptr);
   }
 };
 
@@ -300,16 +298,26 @@ std::unique_ptr<OleFile> open_ole(const std::string* path, std::string_view byte
   if (path) {
     rc = libolecf_file_open(ole->file, path->c_str(), LIBOLECF_OPEN_READ, &err);
   } else {
-    ole->bytes.assign(bytes);
-    libbfio_error_t* bfio_err = nullptr;
-    if (libbfio_memory_range_initialize(&ole->memory, &bfio_err) != 1 ||
-        libbfio_memory_range_set(ole->memory, reinterpret_cast<uint8_t*>(ole->bytes.data()),
-                                 ole->bytes.size(), &bfio_err) != 1) {
-      if (bfio_err) libbfio_error_free(&bfio_err);
-      error = "cannot set up a memory range for libolecf";
+    // libbfio's memory ranges read past their end on hostile compound files (found by
+    // msg_fuzz: a heap overflow inside libbfio_memory_range_read, Debian libbfio 20170123). A
+    // memory file read through its path is bounded by the kernel instead: reads past the end are
+    // short.
+    const int fd = memfd_create("credsift-msg", MFD_CLOEXEC);
+    if (fd < 0) {
+      error = "cannot create a memory file for an attached .msg";
       return nullptr;
     }
-    rc = libolecf_file_open_file_io_handle(ole->file, ole->memory, LIBOLECF_OPEN_READ, &err);
+    bool written = true;
+    for (size_t done = 0; done < bytes.size() && written;) {
+      const ssize_t n = write(fd, bytes.data() + done, bytes.size() - done);
+      if (n <= 0)
+        written = false;
+      else
+        done += static_cast<size_t>(n);
+    }
+    const std::string fd_path = "/proc/self/fd/" + std::to_string(fd);
+    rc = written ? libolecf_file_open(ole->file, fd_path.c_str(), LIBOLECF_OPEN_READ, &err) : -1;
+    close(fd);  // libolecf holds its own descriptor of the memory file
   }
   if (rc != 1) {
     error = "damaged OLE2 compound file: " + take_error(err);
