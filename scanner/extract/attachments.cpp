@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "credsift/extract.hpp"
+#include "credsift/source.hpp"
 #include "credsift/text.hpp"
 #include "extract_internal.hpp"
 
@@ -123,7 +124,16 @@ void decode_blob(std::string_view bytes, std::string_view name, const std::strin
     decode_tnef(bytes, path, offset, depth, ctx, dm);
     return;
   }
-  if (is_ole2(bytes) && decode_ole_document(bytes, path, offset, ctx, dm)) return;
+  if (is_ole2(bytes)) {
+    // An Outlook item (.msg, "forward as attachment") is a message: decoded like message/rfc822.
+    if (auto msg = outlook_item_to_rfc5322(bytes, ctx.limits.max_decompressed_bytes)) {
+      if (!charge(ctx, msg->size(), path, offset, dm)) return;
+      dm.storage.push_back(std::make_unique<std::string>(std::move(*msg)));
+      decode_nested_message(*dm.storage.back(), path, offset, depth, ctx, dm);
+      return;
+    }
+    if (decode_ole_document(bytes, path, offset, ctx, dm)) return;
+  }
   std::string text;
   if (utf16_with_bom(bytes)) {
     text = utf16_to_utf8(bytes);

@@ -25,11 +25,17 @@ std::string take_error(libpff_error_t*& error) {
   libpff_error_sprint(error, buf, sizeof buf);
   libpff_error_free(&error);
   error = nullptr;
-  // libpff's message is a backtrace of lines; the last one says what went wrong first.
-  std::string text(buf);
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
-  const size_t nl = text.rfind('\n');
-  return nl == std::string::npos ? text : text.substr(nl + 1);
+  // A backtrace, one line a call from the innermost out: kept whole on one line.
+  std::string text;
+  for (const char* p = buf; *p; ++p) {
+    if (*p == '\n') {
+      if (!text.empty() && text.back() != ' ') text += "; ";
+    } else {
+      text += *p;
+    }
+  }
+  while (!text.empty() && (text.back() == ' ' || text.back() == ';')) text.pop_back();
+  return text;
 }
 
 struct ItemFree {
@@ -78,14 +84,12 @@ class PstReader : public ItemReader {
     }
     libpff_item_t* root = nullptr;
     const int rc = libpff_file_get_root_folder(pff_, &root, &err);
-    if (rc != 1) {
-      report_(Level::Error, 0,
-              "PST has no readable root folder: " +
-                  (rc < 0 ? take_error(err) : std::string("missing")) +
-                  "; only recovered items are read");
-    } else {
-      push_folder(ItemPtr(root), "", 0);
+    if (rc != 1 || !root) {
+      error = "PST/OST without a readable root folder (truncated or damaged index): " +
+              (rc < 0 ? take_error(err) : std::string("none"));
+      return false;
     }
+    push_folder(ItemPtr(root), "", 0);
     return true;
   }
 
@@ -443,6 +447,10 @@ class PstReader : public ItemReader {
     const std::string where = "node " + (node ? std::to_string(*node) : std::string("?")) +
                               (folder.empty() ? std::string() : " in '" + folder + "'");
     for (const std::string& p : problems) report_(Level::Warning, 0, where + ": " + p);
+    if (outlook.props.empty() && outlook.attachments.empty()) {
+      m.skip_reason = "unreadable PST item";  // nothing to scan: not counted as scanned
+      return m;
+    }
     if (text->size() > options_.max_message_bytes) {
       m.skip_reason =
           "message larger than " + std::to_string(options_.max_message_bytes) + " bytes";

@@ -253,6 +253,218 @@ TEST_F(Pst, MsgFilesMatchMsgconvert) {
   EXPECT_GT(attachments, 0u);
 }
 
+// MS-PST "compressible encryption" (NDB_CRYPT_PERMUTE, enron.pst's) maps every byte of a data
+// block through one fixed permutation. Rather than copying its table, learn it from the file:
+// a body we read through libpff, as UTF-16LE, has a pattern of equal bytes that occurs once in
+// the file, and lines the plain bytes up with the stored ones.
+struct Learned {
+  std::map<unsigned char, unsigned char> encode;
+  std::vector<std::pair<size_t, const Item*>> bodies;  // file offset of each body's start
+};
+
+Learned learn_permutation(const std::string& file, const std::vector<Item>& items) {
+  // The stored form of U+0000's high byte: the byte that fills every other position of long
+  // runs (UTF-16 text) without filling the positions between (zeroed pages do both).
+  std::map<unsigned char, size_t> runs;
+  for (size_t i = 0; i + 32 < file.size(); ++i) {
+    const char v = file[i];
+    if (file[i + 1] == v) continue;
+    bool run = true;
+    for (size_t k = 2; k < 32 && run; k += 2) run = file[i + k] == v;
+    if (run) ++runs[static_cast<unsigned char>(v)];
+  }
+  const auto zero = std::max_element(runs.begin(), runs.end(), [](auto& a, auto& b) {
+                      return a.second < b.second;
+                    })->first;
+  Learned learned;
+  for (const Item& item : items) {
+    std::string_view text = item.text;
+    if (text.size() < 48) continue;
+    text = text.substr(0, 48);
+    if (!std::all_of(text.begin(), text.end(), [](char c) { return c >= 0x20 && c < 0x7f; }))
+      continue;
+    std::string plain;
+    for (char c : text) plain += {c, '\0'};
+    size_t found = std::string::npos, hits = 0;
+    for (size_t i = 0; i + plain.size() <= file.size() && hits < 2; ++i) {
+      if (static_cast<unsigned char>(file[i + 1]) != zero) continue;
+      unsigned char forward[256] = {}, backward[256] = {};
+      bool seen_f[256] = {}, seen_b[256] = {};
+      bool ok = true;
+      for (size_t j = 0; j < plain.size() && ok; ++j) {
+        const auto p = static_cast<unsigned char>(plain[j]);
+        const auto c = static_cast<unsigned char>(file[i + j]);
+        if (seen_f[p] ? forward[p] != c : seen_b[c]) ok = false;
+        if (seen_b[c] && backward[c] != p) ok = false;
+        seen_f[p] = seen_b[c] = true;
+        forward[p] = c;
+        backward[c] = p;
+      }
+      if (ok) {
+        found = i;
+        ++hits;
+      }
+    }
+    if (hits != 1) continue;
+    // Past the window, learn along the body while the bytes stay consistent (a body longer
+    // than a data block goes on elsewhere).
+    std::map<unsigned char, unsigned char> encode = learned.encode, decode;
+    for (const auto& [p, c] : encode) decode[c] = p;
+    const std::string_view full = item.text;
+    for (size_t j = 0; j < full.size() && found + 2 * j + 1 < file.size(); ++j) {
+      const auto p = static_cast<unsigned char>(full[j]);
+      if (p >= 0x80 || p < 0x20) break;
+      const auto c = static_cast<unsigned char>(file[found + 2 * j]);
+      const auto z = static_cast<unsigned char>(file[found + 2 * j + 1]);
+      if (z != zero) break;
+      if ((encode.count(p) && encode[p] != c) || (decode.count(c) && decode[c] != p)) break;
+      encode[p] = c;
+      decode[c] = p;
+    }
+    encode[0] = zero;
+    learned.encode = std::move(encode);
+    learned.bodies.emplace_back(found, &item);
+  }
+  return learned;
+}
+
+TEST_F(Pst, PlantedTokenInAnEncryptedBodyIsFoundWithFolderAndNode) {
+  std::string file = slurp(kEnron);
+  ASSERT_EQ(file[0x201], '\x01') << "enron.pst uses compressible encryption";
+  const auto items = read_all({kEnron.string()});
+  const Learned learned = learn_permutation(file, items);
+  ASSERT_FALSE(learned.bodies.empty());
+  // A GitLab runner token made of characters that occur in the bodies learned from: a letter
+  // or digit the bodies lack is swapped for one of the same kind they have.
+  auto covered = [&](char c) { return learned.encode.count(static_cast<unsigned char>(c)) > 0; };
+  std::string token = "token glrt-14JdF3VddBOkGgGcpw4k ";
+  const std::string rule = "gitlab.runner_token";
+  for (size_t i = 11; i + 1 < token.size(); ++i) {
+    if (covered(token[i])) continue;
+    const char* alphabet = std::isdigit(static_cast<unsigned char>(token[i])) ? "0123456789"
+                           : std::isupper(static_cast<unsigned char>(token[i]))
+                               ? "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                               : "abcdefghijklmnopqrstuvwxyz";
+    for (const char* c = alphabet; *c; ++c)
+      if (covered(*c)) {
+        token[i] = *c;
+        break;
+      }
+  }
+  ASSERT_TRUE(std::all_of(token.begin(), token.end(), covered))
+      << "the learned bytes do not cover " << token;
+  const auto [offset, item] = learned.bodies.front();
+  for (size_t j = 0; j < token.size(); ++j) {
+    file[offset + 2 * j] =
+        static_cast<char>(learned.encode.at(static_cast<unsigned char>(token[j])));
+    file[offset + 2 * j + 1] = static_cast<char>(learned.encode.at(0));
+  }
+  TempDir temp;
+  const fs::path planted = temp.path() / "planted.pst";
+  std::ofstream(planted, std::ios::binary) << file;
+  const auto run = run_credsift("scan -f jsonl -o - '" + planted.string() + "'");
+  EXPECT_EQ(run.exit_code, 1) << run.err;
+  EXPECT_NE(run.out.find("\"rule_id\":\"" + rule + "\""), std::string::npos) << run.out;
+  const std::string where = "\"folder\":\"" + item->origin.location.folder +
+                            "\",\"node_id\":" + std::to_string(*item->origin.location.node_id);
+  EXPECT_NE(run.out.find(where), std::string::npos) << where << "\n" << run.out;
+  EXPECT_NE(run.out.find("\"item_type\":\"mail\""), std::string::npos);
+
+  // The same item as a .msg (readpst -m of the planted file): alone, and forwarded as an
+  // attachment of a mail (part 7: a .msg inside a message).
+  const std::string readpst = "cd '" + temp.path().string() + "' && readpst -q -m -j 0 -o . '" +
+                              planted.string() + "' >/dev/null 2>&1";
+  ASSERT_EQ(std::system(readpst.c_str()), 0);
+  std::string utf16;
+  for (char c : token) utf16 += {c, '\0'};
+  fs::path msg;
+  for (const auto& entry : fs::recursive_directory_iterator(temp.path()))
+    if (entry.path().extension() == ".msg") {
+      const std::string bytes = slurp(entry.path());  // PT_UNICODE or PT_STRING8 body
+      if (bytes.find(utf16) != std::string::npos || bytes.find(token) != std::string::npos)
+        msg = entry.path();
+    }
+  ASSERT_FALSE(msg.empty()) << "readpst -m lost the planted token";
+  const auto alone = run_credsift("scan -f jsonl -o - '" + msg.string() + "'");
+  EXPECT_EQ(alone.exit_code, 1) << alone.err;
+  EXPECT_NE(alone.out.find("\"rule_id\":\"" + rule + "\""), std::string::npos) << alone.out;
+
+  const fs::path eml = temp.path() / "forward.eml";
+  {
+    std::ofstream out(eml, std::ios::binary);
+    out << "From: a@acme.test\r\nTo: b@acme.test\r\nSubject: fwd\r\nMessage-ID: <fwd@acme.test>\r\n"
+           "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\n"
+           "Content-Type: text/plain\r\n\r\nsee attached\r\n--b\r\n"
+           "Content-Type: application/vnd.ms-outlook; name=\"fwd.msg\"\r\n"
+           "Content-Disposition: attachment; filename=\"fwd.msg\"\r\n"
+           "Content-Transfer-Encoding: base64\r\n\r\n";
+  }
+  const std::string encode = "base64 -w 76 '" + msg.string() + "' >>'" + eml.string() +
+                             "' && printf -- '--b--\\r\\n' >>'" + eml.string() + "'";
+  ASSERT_EQ(std::system(encode.c_str()), 0);
+  const auto forwarded = run_credsift("scan -f jsonl -o - '" + eml.string() + "'");
+  EXPECT_EQ(forwarded.exit_code, 1) << forwarded.err;
+  EXPECT_NE(forwarded.out.find("\"rule_id\":\"" + rule + "\""), std::string::npos) << forwarded.out;
+  EXPECT_NE(forwarded.out.find("attachment=fwd.msg"), std::string::npos) << forwarded.out;
+}
+
+// Damaged containers: a warning or error that names the file, the other inputs scanned, no
+// crash. s05.eml (a Slack token) comes last to show the scan went on.
+TEST_F(Pst, DamagedFilesAreReportedAndTheScanGoesOn) {
+  TempDir temp;
+  const std::string pst = slurp(kEnron);
+  const fs::path truncated = temp.path() / "truncated.pst";
+  std::ofstream(truncated, std::ios::binary) << pst.substr(0, 1 << 20);
+  std::mt19937 random(12);
+  const fs::path fake = temp.path() / "fake.pst";
+  {
+    std::string bytes = "!BDN";
+    for (int i = 0; i < 5000; ++i) bytes += static_cast<char>(random());
+    std::ofstream(fake, std::ios::binary) << bytes;
+  }
+  const fs::path corrupted = temp.path() / "corrupted.pst";
+  {
+    std::string bytes = pst;
+    for (int i = 0; i < 2000; ++i) {
+      const size_t at = 4096 + random() % (bytes.size() - 4096 - 16);
+      for (size_t k = 0; k < 16; ++k) bytes[at + k] = static_cast<char>(random());
+    }
+    std::ofstream(corrupted, std::ios::binary) << bytes;
+  }
+  // A .msg cut in half, and one cut to its first sector.
+  const std::string readpst = "cd '" + temp.path().string() + "' && readpst -q -m -j 0 -o . '" +
+                              kEnron.string() + "' >/dev/null 2>&1";
+  ASSERT_EQ(std::system(readpst.c_str()), 0);
+  fs::path biggest;
+  for (const auto& entry : fs::recursive_directory_iterator(temp.path()))
+    if (entry.path().extension() == ".msg" &&
+        (biggest.empty() || entry.file_size() > fs::file_size(biggest)))
+      biggest = entry.path();
+  const std::string msg = slurp(biggest);
+  const fs::path cut_msg = temp.path() / "cut.msg";
+  std::ofstream(cut_msg, std::ios::binary) << msg.substr(0, msg.size() / 2);
+  const fs::path not_msg = temp.path() / "sector.msg";
+  std::ofstream(not_msg, std::ios::binary) << msg.substr(0, 512);
+
+  const auto run =
+      run_credsift("scan -f jsonl -o - '" + truncated.string() + "' '" + fake.string() + "' '" +
+                   corrupted.string() + "' '" + cut_msg.string() + "' '" + not_msg.string() +
+                   "' '" + (e2e::kSamples / "eml/s05.eml").string() + "'");
+  EXPECT_EQ(run.exit_code, 1) << run.err;  // 1: the token of s05.eml; a crash gives -1
+  EXPECT_NE(run.out.find("slack.bot_token"), std::string::npos);
+  EXPECT_NE(run.err.find("truncated.pst at byte 0: PST/OST without a readable root folder"),
+            std::string::npos)
+      << run.err;
+  EXPECT_NE(run.err.find("fake.pst at byte 0: not a readable PST/OST file"), std::string::npos)
+      << run.err;
+  EXPECT_NE(run.err.find("cut.msg at byte 0: damaged OLE2 compound file"), std::string::npos)
+      << run.err;
+  EXPECT_NE(run.err.find("sector.msg at byte 0: damaged OLE2 compound file"), std::string::npos);
+  EXPECT_NE(run.err.find("4 files unreadable"), std::string::npos) << run.err;
+  // Items whose properties cannot be read are counted as skipped, with the reason.
+  EXPECT_NE(run.err.find("skipped: unreadable PST item"), std::string::npos);
+}
+
 TEST_F(Pst, OstIsReadWithEveryItemType) {
   std::vector<std::string> warnings;
   const auto ours = read_all({kOst.string()}, &warnings);
