@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "credsift/match.hpp"
 #include "credsift/rules.hpp"
 
 namespace credsift {
@@ -58,6 +59,19 @@ Validation validate_pem_private_key(std::string_view pem);
 Validation validate_azure_storage_key(std::string_view key);
 Validation validate_pypi_macaroon(std::string_view token);
 Validation validate_connection_string(std::string_view text, std::string_view password);
+// Password hashes (category password-hash): evidence hash_type (bcrypt, sha512-crypt, ntlm,
+// cisco-type7 ...), cost where the format has one, and reversible (type 7, Junos $9$).
+Validation validate_password_hash(std::string_view hash, std::string_view rule_id);
+// Why a generic-rule value (generic.*) is not a secret (URL, path, UUID, version, identifier, a
+// digest under a sha/hash/checksum name ...); empty when it may be one. `name_context` is the
+// credential-like name the rule matched, or the matched text before the value.
+std::string generic_secret_rejection(std::string_view value, std::string_view name_context);
+// Drops the hits of generic.* rules whose secret overlaps a hit of a more specific rule in the
+// same segment: the provider rule names the credential; the generic one would only repeat it.
+void drop_generic_hits_shadowed_by_provider_rules(const RuleSet& rules, std::vector<Hit>& hits);
+// A PEM block as code and JSON carry it (\n escapes, quoted string lines joined by +) back to
+// plain PEM text; unchanged when it is plain already.
+std::string unwrap_code_pem(std::string_view text);
 // "md5", "sha1", "sha256", "sha512", "bcrypt", "crypt" when the text looks like a hash digest.
 std::string_view hash_kind(std::string_view text);
 // Standard or URL-safe base64, padding optional; nullopt on a character outside the alphabet.

@@ -249,7 +249,7 @@ std::string_view to_utf8_view(std::string_view bytes, std::string_view charset,
   switch (cs.cls) {
     case CharsetClass::Utf8Compatible:
       if (is_valid_utf8(bytes)) return bytes;
-      // Mislabelled 8-bit text is most often windows-1252.
+      // Mislabelled 8-bit text is most often windows-1252 (WHATWG labels us-ascii so too).
       single_byte_to_utf8(bytes, *storage, true);
       return *storage;
     case CharsetClass::Utf8:
@@ -257,7 +257,10 @@ std::string_view to_utf8_view(std::string_view bytes, std::string_view charset,
       repair_utf8(bytes, *storage);
       return *storage;
     case CharsetClass::Latin1:
-      single_byte_to_utf8(bytes, *storage, false);
+      // WHATWG: a declared iso-8859-1 is decoded as windows-1252 (0x92 is a curly quote, not a
+      // C1 control), after the rule that valid UTF-8 stays UTF-8.
+      if (is_valid_utf8(bytes)) return bytes;
+      single_byte_to_utf8(bytes, *storage, true);
       return *storage;
     case CharsetClass::Cp1252:
       single_byte_to_utf8(bytes, *storage, true);

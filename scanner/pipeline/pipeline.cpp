@@ -87,6 +87,7 @@ MessageResult scan_message(const Message& message, const Matcher& matcher,
       matcher.scan(decoded.segments[i].text, i, scratch, hits);
     }
 
+    drop_generic_hits_shadowed_by_provider_rules(matcher.rules(), hits);
     LineCounter lines;
     const std::string file = message.origin.file ? *message.origin.file : std::string();
     for (const Hit& hit : hits) {

@@ -72,19 +72,36 @@ bool is_one_character_repeated(std::string_view text) {
 
 // Words that, inside a captured secret, mark it as an example or a template value.
 constexpr std::array kPlaceholderWords = {
-    "example",       "changeme",     "change_me",     "change-me",   "placeholder",
-    "your_password", "yourpassword", "your-password", "<password>",  "password_here",
-    "passwordhere",  "replace_me",   "replaceme",     "redacted",    "dummy",
-    "sample",        "xxxx",         "****",          "....",        "your_api_key",
-    "your-api-key",  "yourapikey",   "insert",        "secret_here", "your_token",
-    "your-token",    "<token>",      "<secret>",      "<your",       "[password]",
-    "[your",         "(your"};
+    "example",      "changeme",      "change_me",    "change-me",
+    "placeholder",  "your_password", "yourpassword", "your-password",
+    "<password>",   "password_here", "passwordhere", "replace_me",
+    "replaceme",    "redacted",      "dummy",        "sample",
+    "xxxx",         "****",          "....",         "your_api_key",
+    "your-api-key", "yourapikey",    "insert",       "secret_here",
+    "your_token",   "your-token",    "<token>",      "<secret>",
+    "<your",        "[password]",    "[your",        "(your",
+    "changeit",     "0123456789",    "abcdefghij",   "00000000-0000-0000-0000-000000000000"};
 
 // Key ids and keys printed in providers' documentation: widely copied, never live.
 constexpr std::array kDocumentationKeys = {
-    "AKIAIOSFODNN7EXAMPLE", "AKIAI44QH8DHBEXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-    "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY", "ASIAIOSFODNN7EXAMPLE"};
+    "AKIAIOSFODNN7EXAMPLE",
+    "AKIAI44QH8DHBEXAMPLE",
+    "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY",
+    "ASIAIOSFODNN7EXAMPLE",
+    "abcdef.0123456789abcdef"};  // the kubeadm bootstrap token of the Kubernetes docs
 
+}  // namespace
+
+namespace {
+// For values that legitimately start with $ (crypt hashes): masks and template words only.
+bool has_placeholder_word(std::string_view secret) {
+  if (is_one_character_repeated(secret)) return true;
+  const std::string text = lower(secret);
+  for (std::string_view word : kPlaceholderWords)
+    if (word != "...." && contains(text, word)) return true;  // '.' is a crypt(3) digit
+  return false;
+}
 }  // namespace
 
 bool is_placeholder(std::string_view secret) {
@@ -100,6 +117,7 @@ bool is_placeholder(std::string_view secret) {
   if (text == "%s" || contains(text, "%s") || contains(text, "%(")) return true;
   if (text.front() == '<' && text.back() == '>') return true;
   if (text.front() == '[' && text.back() == ']') return true;
+  if (text.size() > 2 && text.front() == '{' && text.back() == '}') return true;
   if (text == "password" || text == "passwd" || text == "secret" || text == "null" ||
       text == "none" || text == "undefined" || text == "true" || text == "false" ||
       text == "test" || text == "testing" || text == "foobar")
@@ -425,7 +443,21 @@ Validation validate_connection_string(std::string_view text, std::string_view pa
     result.reason = "placeholder or variable password";
     return result;
   }
-  if (parse_uri(text, result.evidence) || parse_key_values(text, result.evidence)) {
+  // A password pasted without percent-encoding (mysql://app:Lm3#kP9!w@db) holds characters that
+  // end the userinfo; parse with it masked. A "password" of port digits and a path is a host.
+  std::string masked(text);
+  if (const size_t at = masked.find(password); !password.empty() && at != std::string::npos)
+    masked.replace(at, password.size(), "x");
+  if (password.size() > 1 && std::isdigit(static_cast<unsigned char>(password.front()))) {
+    const size_t digits = password.find_first_not_of("0123456789");
+    if (digits != std::string_view::npos && digits <= 5 &&
+        std::string_view("/?#").find(password[digits]) != std::string_view::npos) {
+      result.status = ValidationStatus::Rejected;
+      result.reason = "a port and path, not a password";
+      return result;
+    }
+  }
+  if (parse_uri(masked, result.evidence) || parse_key_values(masked, result.evidence)) {
     result.status = ValidationStatus::StructureValid;
   } else {
     result.evidence.clear();
@@ -433,6 +465,36 @@ Validation validate_connection_string(std::string_view text, std::string_view pa
     result.reason = "no host in the connection string";
   }
   return result;
+}
+
+std::string unwrap_code_pem(std::string_view text) {
+  if (!contains(text, "\\n") && !contains(text, "\"") && !contains(text, "'"))
+    return std::string(text);
+  // Keep what is inside the string literals: the block starts inside one, and each quote
+  // toggles; then turn the escapes back into the characters they stand for.
+  std::string inside;
+  bool in_literal = true;
+  for (char c : text) {
+    if (c == '"' || c == '\'') {
+      in_literal = !in_literal;
+      continue;
+    }
+    if (in_literal) inside.push_back(c);
+  }
+  std::string out;
+  out.reserve(inside.size());
+  for (size_t i = 0; i < inside.size(); ++i) {
+    if (inside[i] == '\\' && i + 1 < inside.size()) {
+      const char next = inside[i + 1];
+      if (next == 'n' || next == 'r' || next == 't' || next == '\\' || next == '/') {
+        out.push_back(next == 'n' ? '\n' : next == 'r' ? '\r' : next == 't' ? '\t' : next);
+        ++i;
+        continue;
+      }
+    }
+    out.push_back(inside[i]);
+  }
+  return out;
 }
 
 namespace {
@@ -494,9 +556,17 @@ std::optional<Validation> run_validator(const Rule& rule, std::string_view secre
   if (has_prefix(id, {"jwt."}) ||
       (secret.starts_with("eyJ") && std::count(secret.begin(), secret.end(), '.') == 2))
     return validate_jwt(secret, static_cast<int64_t>(std::time(nullptr)));
-  if (has_prefix(id, {"private_key."}) && secret.starts_with("-----BEGIN") &&
-      !contains(secret, "PGP"))
-    return validate_pem_private_key(secret);
+  if ((has_prefix(id, {"private_key."}) || contains(id, ".private_key")) &&
+      secret.starts_with("-----BEGIN") && !contains(secret, "PGP")) {
+    Validation pem = validate_pem_private_key(unwrap_code_pem(secret));
+    // No END line: whatever the body says, the key is cut short.
+    if (id == "private_key.truncated" && pem.status == ValidationStatus::StructureValid) {
+      pem.status = ValidationStatus::Partial;
+      pem.reason = "no END line: the key is cut short";
+    }
+    return pem;
+  }
+  if (rule.category == "password-hash") return validate_password_hash(secret, id);
   if (has_prefix(id, {"aws."}) && secret.size() == 20 &&
       has_prefix(secret, {"AKIA", "ASIA", "ABIA", "ACCA"})) {
     Validation result;
@@ -535,12 +605,32 @@ Validation validate(const Rule& rule, std::string_view secret, std::string_view 
   };
   for (std::string_view key : kDocumentationKeys)
     if (secret == key) return reject("documentation example key");
-  if (is_placeholder(secret)) return reject("placeholder");
+  const bool hash_rule = rule.category == "password-hash";
+  if (hash_rule ? has_placeholder_word(secret) : is_placeholder(secret))
+    return reject("placeholder");
   if (rule.min_entropy > 0 && shannon_entropy(secret) < rule.min_entropy)
     return reject("low entropy");
   if (rule.category == "password" || rule.id.starts_with("password.")) {
+    // "password = read_secret(...)" in a patch: a function call, not a password.
+    const size_t paren = secret.find('(');
+    if (paren != std::string_view::npos && paren > 0 &&
+        std::all_of(secret.begin(), secret.begin() + static_cast<std::ptrdiff_t>(paren),
+                    [](char c) {
+                      return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.';
+                    }))
+      return reject("a function call, not a password");
     const std::string_view kind = hash_kind(secret);
     if (!kind.empty()) return reject("looks like a " + std::string(kind) + " hash, not a secret");
+  }
+  if (rule.id.starts_with("generic.")) {
+    std::string_view name;
+    for (const auto& [capture, value] : captures)
+      if (capture == "name") name = value;
+    const size_t at = match.find(secret);
+    const std::string_view context =
+        !name.empty() ? name : match.substr(0, at == std::string_view::npos ? 0 : at);
+    if (std::string reason = generic_secret_rejection(secret, context); !reason.empty())
+      return reject(std::move(reason));
   }
   if (std::optional<Validation> checked = run_validator(rule, secret, match)) {
     result = std::move(*checked);

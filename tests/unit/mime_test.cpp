@@ -146,6 +146,16 @@ TEST(Charset, Latin1) {
   EXPECT_EQ(to_utf8("\xA4", "iso-8859-15"), "\xE2\x82\xAC");
 }
 
+// WHATWG: iso-8859-1 and us-ascii labels mean windows-1252; valid UTF-8 stays UTF-8.
+TEST(Charset, Latin1AndAsciiLabelsDecodeAsWindows1252) {
+  EXPECT_EQ(to_utf8("don\x92t", "iso-8859-1"), "don\xE2\x80\x99t");
+  EXPECT_EQ(to_utf8("don\x92t", "ISO_8859-1"), "don\xE2\x80\x99t");
+  EXPECT_EQ(to_utf8("don\x92t", "us-ascii"), "don\xE2\x80\x99t");
+  EXPECT_EQ(to_utf8("\x80 \x85", "latin1"), "\xE2\x82\xAC \xE2\x80\xA6");
+  EXPECT_EQ(to_utf8("don\xE2\x80\x99t", "iso-8859-1"), "don\xE2\x80\x99t");
+  EXPECT_EQ(to_utf8("caf\xE9 \xA0", "iso-8859-1"), "caf\xC3\xA9 \xC2\xA0");
+}
+
 TEST(Charset, Windows1252EuroAndSmartQuotes) {
   EXPECT_EQ(to_utf8("\x80 \x93hi\x94 \x91x\x92", "windows-1252"),
             "\xE2\x82\xAC \xE2\x80\x9Chi\xE2\x80\x9D \xE2\x80\x98x\xE2\x80\x99");
