@@ -348,11 +348,7 @@ CaseStore::CaseStore(const std::string& path, const StoreOptions& options)
     Statement journal(impl_->db, path, "PRAGMA journal_mode=WAL");
     journal.step();
     journal.reset();
-    // A 64 MB page cache (the default 2 MB spills a merge or a big scan batch into the WAL
-    // page by page) and temporary tables in memory.
-    exec(impl_->db, path,
-         "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=OFF; PRAGMA cache_size=-65536; "
-         "PRAGMA temp_store=MEMORY");
+    exec(impl_->db, path, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=OFF");
     migrate(impl_->db, path, kStoreSchemaVersion);
   } else {
     const int version = schema_version();
