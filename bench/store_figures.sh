@@ -14,8 +14,12 @@ trap 'rm -rf "$work"' EXIT
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 time_run() {
-  local start=$EPOCHREALTIME
-  "$@" >/dev/null 2>&1 || [ $? -eq 1 ]
+  local start=$EPOCHREALTIME status=0
+  "$@" >/dev/null 2>"$work/err" || status=$?
+  if [ "$status" -gt 1 ]; then
+    cat "$work/err" >&2
+    return 1
+  fi
   echo "$EPOCHREALTIME - $start" | bc -l
 }
 for input in "$here/corpora/samples" "$work/generated.mbox"; do
@@ -29,4 +33,5 @@ for input in "$here/corpora/samples" "$work/generated.mbox"; do
   b=$(printf '%s\n' "${store[@]}" | median)
   printf '%s: scan to JSONL %.3f s, scan --store %.3f s, ratio %.3f\n' "$(basename "$input")" "$a" "$b" "$(echo "$b / $a" | bc -l)"
 done
-"$build/bench/store_figures" "$work/figures"
+# STORE_FIGURES=0 skips the synthetic stores (several minutes).
+[ "${STORE_FIGURES:-1}" = 0 ] || "$build/bench/store_figures" "$work/figures"
