@@ -52,6 +52,8 @@ struct SourceOptions {
   uint64_t max_message_bytes = 256ull << 20;  // larger messages are skipped, with a reason
   int stdin_fd = 0;  // file descriptor read for the input "-" (tests pass a pipe); not closed
   size_t stream_chunk_bytes = 1 << 20;  // gzip/stdin are read in steps of this many bytes
+  // Follow symbolic links (to files) found while walking that point out of the walked tree.
+  bool follow_symlinks = false;
 };
 
 // Decides the format of a file by its content (after gunzip), not by its name.
@@ -90,6 +92,11 @@ std::vector<Message> split_span(const MboxSpan& span);
 // whatever the file size (a page touched again is read back from the page cache).
 void release_span(const MboxSpan& span);
 
+// How many leading bytes of message.bytes are still backed by the input file: all of them,
+// unless the message is a view into a mapped file that shrank during the scan (its missing
+// bytes then read as zeros, and the message must count as failed).
+size_t message_bytes_intact(const Message& message);
+
 // What MessageSource::next_batch hands out: one message, or one span of a mapped mbox.
 struct InputBatch {
   std::optional<Message> message;
@@ -113,6 +120,9 @@ class MessageSource {
   std::optional<InputBatch> next_batch(size_t span_bytes);
   uint64_t bytes_read() const;    // raw input bytes consumed so far (compressed size for gzip)
   uint64_t files_failed() const;  // inputs that could not be opened or read
+  // Of those, the inputs named by the user (not found by walking a directory), sockets and
+  // other unreadable kinds included: the scan is incomplete.
+  uint64_t inputs_failed() const;
 
  private:
   struct Impl;

@@ -88,6 +88,7 @@ MessageResult scan_message(const Message& message, const Matcher& matcher,
     }
 
     LineCounter lines;
+    const SharedEnvelope envelope = std::make_shared<const Envelope>(std::move(decoded.envelope));
     const std::string file = message.origin.file ? *message.origin.file : std::string();
     for (const Hit& hit : hits) {
       const Rule& rule = matcher.rules().rules[hit.rule];
@@ -116,7 +117,7 @@ MessageResult scan_message(const Message& message, const Matcher& matcher,
       finding.offset = message.origin.offset;
       finding.index = message.origin.index;
       finding.location = message.origin.location;
-      finding.envelope = decoded.envelope;
+      finding.envelope = envelope;
       result.findings.push_back(std::move(finding));
     }
   } catch (const std::exception& error) {
@@ -176,6 +177,29 @@ ScanSummary run_scan(const std::vector<std::string>& inputs, const Matcher& matc
     span_file_messages += work.messages.size();
   };
 
+  // A message whose mapped file shrank while it was scanned read zeros where its end was: it
+  // fails (its findings so far are kept), and the reader reports the file.
+  auto mark_cut_messages = [](Work& work) {
+    for (size_t i = 0; i < work.messages.size(); ++i) {
+      const Message& message = work.messages[i];
+      const size_t intact = message_bytes_intact(message);
+      if (intact == message.bytes.size() || !message.skip_reason.empty()) continue;
+      work.results[i].failed = true;
+      work.results[i].failure = "the file shrank during the scan: only the first " +
+                                std::to_string(intact) + " bytes of the message were read";
+    }
+  };
+
+  auto emit_findings = [&](const MessageResult& result) {
+    for (const Finding& finding : result.findings) {
+      if (finding.validation.status != ValidationStatus::Rejected) {
+        ++summary.findings;
+        ++summary.findings_by_rule[finding.rule->id];
+      }
+      if (on_finding) on_finding(finding);
+    }
+  };
+
   auto emit = [&](const Message& message, const MessageResult& result) {
     const std::string file = message.origin.file ? *message.origin.file : "-";
     bytes_done += message.bytes.size();
@@ -183,6 +207,7 @@ ScanSummary run_scan(const std::vector<std::string>& inputs, const Matcher& matc
     if (options.on_progress) options.on_progress(bytes_done, messages_done);
     if (!message.skip_reason.empty()) {
       ++summary.messages_skipped;
+      if (message.skip_reason.starts_with("message larger than")) ++summary.limits_hit;
       ++summary.skip_reasons[message.skip_reason];
       report(
           {Diagnostic::Level::Warning, file, message.origin.offset,
@@ -193,8 +218,11 @@ ScanSummary run_scan(const std::vector<std::string>& inputs, const Matcher& matc
       report(
           {Diagnostic::Level::Warning, file, message.origin.offset + problem.offset, problem.what});
     summary.decode_problems += result.problems.size();
+    if (std::any_of(result.problems.begin(), result.problems.end(), is_limit_problem))
+      ++summary.limits_hit;
     if (result.failed) {
       ++summary.messages_failed;
+      emit_findings(result);  // none unless the input was cut short under the scan
       report({Diagnostic::Level::Error, file, message.origin.offset,
               "message " + std::to_string(message.origin.index) + " failed: " + result.failure});
       return;
@@ -208,13 +236,7 @@ ScanSummary run_scan(const std::vector<std::string>& inputs, const Matcher& matc
     summary.rejected += result.rejected;
     for (const auto& [reason, count] : result.rejected_by_reason)
       summary.rejected_by_reason[reason] += count;
-    for (const Finding& finding : result.findings) {
-      if (finding.validation.status != ValidationStatus::Rejected) {
-        ++summary.findings;
-        ++summary.findings_by_rule[finding.rule->id];
-      }
-      if (on_finding) on_finding(finding);
-    }
+    emit_findings(result);
   };
 
   tbb::parallel_pipeline(
@@ -243,6 +265,7 @@ ScanSummary run_scan(const std::vector<std::string>& inputs, const Matcher& matc
                 for (size_t i = 0; i < work->messages.size(); ++i)
                   if (work->messages[i].skip_reason.empty())
                     work->results[i] = scan_message(work->messages[i], matcher, scratch, options);
+                mark_cut_messages(*work);
                 if (work->batch.span) release_span(*work->batch.span);
                 return work;
               }) &
@@ -254,6 +277,7 @@ ScanSummary run_scan(const std::vector<std::string>& inputs, const Matcher& matc
 
   summary.bytes = source.bytes_read();
   summary.files_failed = source.files_failed();
+  summary.inputs_failed = source.inputs_failed();
   summary.elapsed_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return summary;

@@ -16,6 +16,7 @@
 #include <system_error>
 
 #include "credsift/source.hpp"
+#include "guarded_map.hpp"
 #include "mbox.hpp"
 
 namespace credsift {
@@ -41,12 +42,15 @@ struct Context {
   DiagnosticSink sink;
   uint64_t bytes_read = 0;
   uint64_t files_failed = 0;
+  uint64_t inputs_failed = 0;     // of them, inputs named by the user (not found by walking)
+  bool reading_explicit = false;  // the item being read was named by the user
 
   void report(Level level, const std::string& file, uint64_t offset, std::string message) {
     if (sink) sink(Diagnostic{level, file, offset, std::move(message)});
   }
   void fail(const std::string& file, uint64_t offset, std::string message) {
     ++files_failed;
+    if (reading_explicit) ++inputs_failed;
     report(Level::Error, file, offset, std::move(message));
   }
   std::string too_large() const { return too_large_reason(options.max_message_bytes); }
@@ -62,6 +66,7 @@ enum class Role {
 struct Item {
   std::string path;
   Role role;
+  std::string root;  // walked items: the real path of the directory named by the user
 };
 
 class Reader {
@@ -325,7 +330,16 @@ class StreamReader : public Reader {
  public:
   StreamReader(Context& ctx, std::shared_ptr<const std::string> file,
                std::unique_ptr<ByteStream> in, Role role)
-      : ctx_(ctx), file_(std::move(file)), in_(std::move(in)), role_(role) {}
+      : ctx_(ctx), file_(std::move(file)), in_(std::move(in)), role_(role) {
+    // The window never holds more than a message at the limit plus one read and the separator
+    // lookahead. Reserved once (address space, not memory: pages are touched as they fill), so
+    // that growth never doubles it past the limit.
+    try {
+      buf_.reserve(std::min<uint64_t>(ctx_.options.max_message_bytes, 4ull << 30) +
+                   2 * std::max<size_t>(ctx_.options.stream_chunk_bytes, 1) + kLookahead);
+    } catch (const std::exception&) {
+    }
+  }
 
   std::optional<Message> next() override {
     if (mode_ == Mode::Sniff) sniff();
@@ -339,9 +353,14 @@ class StreamReader : public Reader {
 
   std::string_view view() const { return buf_; }
 
-  void fill() {
+  // Bytes a separator decision may need past its candidate, plus slack.
+  static constexpr size_t kLookahead = kMaxFromLine + kMaxFieldName + 64;
+
+  // Reads one chunk, or less: at most up_to bytes (a message near the limit reads no further
+  // than needed to know it is over).
+  void fill(size_t up_to = SIZE_MAX) {
     if (eof_) return;
-    const size_t chunk = std::max<size_t>(ctx_.options.stream_chunk_bytes, 1);
+    const size_t chunk = std::max<size_t>(std::min(ctx_.options.stream_chunk_bytes, up_to), 1);
     const size_t old = buf_.size();
     buf_.resize(old + chunk);
     const size_t got = in_->read(buf_.data() + old, chunk);
@@ -400,7 +419,8 @@ class StreamReader : public Reader {
         skipping = true;
         drop(buf_.size());
       }
-      fill();
+      fill(skipping ? SIZE_MAX
+                    : static_cast<size_t>(ctx_.options.max_message_bytes + 1 - buf_.size()));
     }
     const uint64_t size = base_ + buf_.size() - offset;
     if (size == 0) return std::nullopt;
@@ -434,7 +454,14 @@ class StreamReader : public Reader {
         // so it is known to be over the limit once the scan point passes limit + 2.
         if (!skipping_ && scan_ - msg_ > ctx_.options.max_message_bytes + 2) skipping_ = true;
         drop(skipping_ ? (scan_ > kSkipContext ? scan_ - kSkipContext : 0) : msg_);
-        fill();
+        if (skipping_) {
+          fill();
+        } else {
+          // Never more of one message than the limit and the lookahead that proves it over.
+          const uint64_t cap = ctx_.options.max_message_bytes + 2 + 2 * kLookahead;
+          const uint64_t held = buf_.size() - msg_;
+          fill(held < cap ? static_cast<size_t>(cap - held) : kLookahead);
+        }
         continue;
       }
       const bool at_end = s.kind == Decision::No;
@@ -489,34 +516,35 @@ class StreamReader : public Reader {
 // ---------------------------------------------------------------------------------------------
 // A plain file in memory (mapped or read): messages are views, the mapping is their keepalive.
 
-struct Mapping {
-  void* addr = nullptr;
-  size_t length = 0;
-  Mapping(void* a, size_t l) : addr(a), length(l) {}
-  ~Mapping() { munmap(addr, length); }
-  Mapping(const Mapping&) = delete;
-  Mapping& operator=(const Mapping&) = delete;
-};
-
 class MemoryReader : public Reader {
  public:
   MemoryReader(Context& ctx, std::shared_ptr<const std::string> file,
                std::shared_ptr<const void> keepalive, std::string_view data, bool mbox,
-               bool count_bytes)
+               bool count_bytes, const GuardedMapping* mapping)
       : ctx_(ctx),
         file_(std::move(file)),
         keepalive_(std::move(keepalive)),
         data_(data),
         mbox_(mbox),
-        count_bytes_(count_bytes) {}
+        count_bytes_(count_bytes),
+        mapping_(mapping) {}
 
   std::optional<Message> next() override {
     if (mbox_) {
       const auto piece = next_mbox_piece(data_, cursor_);
       account(cursor_.consumed);
-      if (!piece) return std::nullopt;
+      if (!piece) {
+        shrank_before(data_.size());
+        return std::nullopt;
+      }
+      if (shrank_before(piece->offset)) return std::nullopt;
       release_behind(piece->offset);
-      return build(piece->offset, piece->bytes, piece->needs_unescape);
+      Message message = build(piece->offset, piece->bytes, piece->needs_unescape);
+      if (message.skip_reason.empty() && mapping_ &&
+          piece->offset + piece->bytes.size() > mapping_->intact_bytes())
+        message.skip_reason = "incomplete: the file shrank to " +
+                              std::to_string(mapping_->intact_bytes()) + " bytes during the scan";
+      return message;
     }
     if (single_done_) return std::nullopt;
     single_done_ = true;
@@ -527,7 +555,10 @@ class MemoryReader : public Reader {
 
   std::optional<InputBatch> next_batch(size_t span_bytes) override {
     if (!mbox_) return Reader::next_batch(span_bytes);
-    if (span_begin_ >= data_.size()) return std::nullopt;
+    if (span_begin_ >= data_.size()) {
+      shrank_before(data_.size());
+      return std::nullopt;
+    }
     // A span ends at a separator: the separator test looks only at the bytes around a
     // candidate, so the first one found after begin + span_bytes is one that next() finds too.
     const size_t begin = span_begin_;
@@ -539,6 +570,7 @@ class MemoryReader : public Reader {
     }
     span_begin_ = end;
     account(end);
+    if (shrank_before(begin)) return std::nullopt;
     MboxSpan span{data_.substr(begin, end - begin), keepalive_,  file_, begin,
                   ctx_.options.max_message_bytes,   count_bytes_};
     return InputBatch{std::nullopt, std::move(span)};
@@ -564,6 +596,22 @@ class MemoryReader : public Reader {
     released_ = upto;
   }
 
+  // A mapped file that shrank under us ends where its data ends: reported once as failed at
+  // that offset; messages before it are kept (and a message cut by it fails on its own).
+  bool shrank_before(uint64_t offset) {
+    if (!mapping_ || mapping_->intact_bytes() >= data_.size() || offset < mapping_->intact_bytes())
+      return false;
+    if (!shrink_reported_) {
+      shrink_reported_ = true;
+      span_begin_ = data_.size();
+      ctx_.fail(*file_, mapping_->intact_bytes(),
+                "the file shrank to " + std::to_string(mapping_->intact_bytes()) +
+                    " bytes during the scan (of " + std::to_string(data_.size()) +
+                    "): the rest is not scanned");
+    }
+    return true;
+  }
+
   Message build(uint64_t offset, std::string_view bytes, bool unescape) {
     return memory_message(file_, keepalive_, ctx_.options.max_message_bytes, offset, index_++,
                           bytes, unescape);
@@ -575,6 +623,8 @@ class MemoryReader : public Reader {
   std::string_view data_;
   bool mbox_;
   bool count_bytes_;
+  const GuardedMapping* mapping_;  // null for files read into memory
+  bool shrink_reported_ = false;
   MboxCursor cursor_;
   bool single_done_ = false;
   size_t accounted_ = 0;
@@ -598,7 +648,8 @@ struct MessageSource::Impl {
   auto pull(Take take) -> decltype(take(*current));
   void open_regular(const Item& item);
   void open_stream_input(const Item& item, std::unique_ptr<Fd> fd);
-  void expand_directory(const std::string& path);
+  void expand_directory(const std::string& path, const std::string& root);
+  bool outside_tree(const Item& item);
   bool list_directory(const std::string& path, std::vector<fs::directory_entry>& out);
 };
 
@@ -625,7 +676,7 @@ bool MessageSource::Impl::list_directory(const std::string& path,
   return true;
 }
 
-void MessageSource::Impl::expand_directory(const std::string& path) {
+void MessageSource::Impl::expand_directory(const std::string& path, const std::string& root) {
   std::vector<fs::directory_entry> entries;
   if (!list_directory(path, entries)) return;
   auto is_real_dir = [](const fs::directory_entry& e) {
@@ -646,19 +697,28 @@ void MessageSource::Impl::expand_directory(const std::string& path) {
       if (!list_directory((fs::path(path) / sub).string(), messages)) continue;
       for (const auto& e : messages) {
         std::error_code ec;
-        if (!e.is_directory(ec)) items.push_back({e.path().string(), Role::Maildir});
+        if (!e.is_directory(ec)) items.push_back({e.path().string(), Role::Maildir, root});
       }
     }
     for (const auto& e : entries) {
       const auto name = e.path().filename();
       if (name == "cur" || name == "new" || name == "tmp") continue;
       std::error_code ec;
-      if (e.is_directory(ec)) items.push_back({e.path().string(), Role::Walked});
+      if (e.is_directory(ec)) items.push_back({e.path().string(), Role::Walked, root});
     }
   } else {
-    for (const auto& e : entries) items.push_back({e.path().string(), Role::Walked});
+    for (const auto& e : entries) items.push_back({e.path().string(), Role::Walked, root});
   }
   pending.insert(pending.begin(), items.begin(), items.end());
+}
+
+// Whether a walked symbolic link resolves to a file outside the directory the user named.
+bool MessageSource::Impl::outside_tree(const Item& item) {
+  std::error_code ec;
+  const std::string target = fs::canonical(item.path, ec).string();
+  if (ec || item.root.empty()) return true;
+  return !(target.size() > item.root.size() && target.starts_with(item.root) &&
+           (item.root.back() == '/' || target[item.root.size()] == '/'));
 }
 
 void MessageSource::Impl::open_stream_input(const Item& item, std::unique_ptr<Fd> fd) {
@@ -695,6 +755,7 @@ void MessageSource::Impl::open_regular(const Item& item) {
   auto file = std::make_shared<const std::string>(item.path);
   std::shared_ptr<const void> keepalive;
   std::string_view data;
+  const GuardedMapping* guarded = nullptr;
   bool counted = false;
   if (size <= kSmallFile) {
     auto content = std::make_shared<std::string>(size, '\0');
@@ -715,14 +776,14 @@ void MessageSource::Impl::open_regular(const Item& item) {
     data = *content;
     keepalive = std::move(content);
   } else {
-    void* addr = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (addr == MAP_FAILED) {
+    auto mapping = std::make_shared<const GuardedMapping>(fd, size);
+    if (!mapping->ok()) {
       open_stream_input(item, std::move(owner));  // some file systems cannot map: stream
       return;
     }
-    madvise(addr, size, MADV_SEQUENTIAL);
-    auto mapping = std::make_shared<const Mapping>(addr, size);
-    data = std::string_view(static_cast<const char*>(addr), size);
+    data = mapping->bytes();
+    madvise(const_cast<char*>(data.data()), size, MADV_SEQUENTIAL);
+    guarded = mapping.get();
     keepalive = std::move(mapping);
   }
   const InputFormat format = sniff_format(data.substr(0, std::min(data.size(), kSniffBytes)));
@@ -731,7 +792,7 @@ void MessageSource::Impl::open_regular(const Item& item) {
     return;
   }
   current = std::make_unique<MemoryReader>(ctx, std::move(file), std::move(keepalive), data,
-                                           format == InputFormat::Mbox, !counted);
+                                           format == InputFormat::Mbox, !counted, guarded);
 }
 
 void MessageSource::Impl::open(const Item& item) {
@@ -755,15 +816,29 @@ void MessageSource::Impl::open(const Item& item) {
         ctx.report(Level::Warning, item.path, 0, "symbolic link to a directory not followed");
         return;
       }
+      if (!ctx.options.follow_symlinks && outside_tree(item)) {
+        // A Maildir entry pointing at /etc/shadow must not make a root scan report it.
+        ctx.report(Level::Warning, item.path, 0,
+                   "symbolic link out of the tree being walked not followed (--follow "
+                   "follows it)");
+        return;
+      }
     }
   } else if (stat(item.path.c_str(), &st) != 0) {
     ctx.fail(item.path, 0, "cannot open: " + errno_text(errno));
     return;
   }
   if (S_ISDIR(st.st_mode)) {
-    expand_directory(item.path);
+    std::string root = item.root;
+    if (root.empty()) {
+      std::error_code ec;
+      root = fs::canonical(item.path, ec).string();
+    }
+    expand_directory(item.path, root);
   } else if (S_ISREG(st.st_mode)) {
     open_regular(item);
+  } else if (item.role == Role::Explicit && S_ISSOCK(st.st_mode)) {
+    ctx.fail(item.path, 0, "cannot read: a socket, not a mailbox");
   } else if (item.role == Role::Explicit) {
     // A fifo or device named by the user, e.g. <(zcat archive.gz): stream it.
     const int fd = ::open(item.path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -782,7 +857,7 @@ MessageSource::MessageSource(std::vector<std::string> inputs, SourceOptions opti
     : impl_(std::make_unique<Impl>()) {
   impl_->ctx.options = options;
   impl_->ctx.sink = std::move(diagnostics);
-  for (auto& input : inputs) impl_->pending.push_back({std::move(input), Role::Explicit});
+  for (auto& input : inputs) impl_->pending.push_back({std::move(input), Role::Explicit, {}});
 }
 
 MessageSource::~MessageSource() = default;
@@ -798,6 +873,7 @@ auto MessageSource::Impl::pull(Take take) -> decltype(take(*current)) {
     if (pending.empty()) return std::nullopt;
     const Item item = std::move(pending.front());
     pending.pop_front();
+    ctx.reading_explicit = item.role == Role::Explicit;
     open(item);
   }
 }
@@ -818,10 +894,21 @@ std::vector<Message> split_span(const MboxSpan& span) {
   std::vector<Message> messages;
   MboxCursor cursor;
   uint64_t index = 0;
-  while (const auto piece = next_mbox_piece(span.bytes, cursor))
+  std::vector<uint64_t> offsets;
+  while (const auto piece = next_mbox_piece(span.bytes, cursor)) {
+    offsets.push_back(piece->offset);
     messages.push_back(memory_message(span.file, span.keepalive, span.max_message_bytes,
                                       span.offset + piece->offset, index++, piece->bytes,
                                       piece->needs_unescape));
+  }
+  // Past the end of a file that shrank there are only zero pages, not messages (asked after
+  // the split: reading the span is what finds out).
+  if (span.mapped) {
+    const size_t intact = mapped_bytes_intact(span.bytes);
+    size_t keep = 0;
+    while (keep < messages.size() && offsets[keep] < intact) ++keep;
+    messages.resize(keep);
+  }
   return messages;
 }
 
@@ -835,7 +922,10 @@ void release_span(const MboxSpan& span) {
   if (last > first) madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
 }
 
+size_t message_bytes_intact(const Message& message) { return mapped_bytes_intact(message.bytes); }
+
 uint64_t MessageSource::bytes_read() const { return impl_->ctx.bytes_read; }
 uint64_t MessageSource::files_failed() const { return impl_->ctx.files_failed; }
+uint64_t MessageSource::inputs_failed() const { return impl_->ctx.inputs_failed; }
 
 }  // namespace credsift
