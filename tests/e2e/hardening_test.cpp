@@ -124,15 +124,14 @@ TEST(Hardening, LongSubjectWithManyFindingsStaysBounded) {
   std::string body;
   for (int i = 0; i < 300; ++i)
     body += "key " + std::to_string(i) + ": sk_live_" + random_token(random, 24) + "\n";
-  write(temp.path() / "big.eml", message_with(std::string(4 << 20, 's'), body));
-  const ScanRun run = run_credsift(
-      "scan -q " + q(temp.path() / "big.eml") + " -o json=" + q(temp.path() / "r.json") +
-      " -o csv=" + q(temp.path() / "r.csv") + " -o findings=" + q(temp.path() / "r.jsonl"));
-  ASSERT_EQ(run.exit_code, 1) << run.err;
-  struct rusage usage {};
-  ASSERT_EQ(::getrusage(RUSAGE_CHILDREN, &usage), 0);
+  write(temp.path() / "big.eml", message_with(std::string(4 << 20, 'x'), body));
+  const auto [code, rss] =
+      run_measured(std::string("'") + CREDSIFT_BINARY + "' scan -q " + q(temp.path() / "big.eml") +
+                   " -o json=" + q(temp.path() / "r.json") + " -o csv=" + q(temp.path() / "r.csv") +
+                   " -o findings=" + q(temp.path() / "r.jsonl"));
+  ASSERT_EQ(code, 1);
   // Before: 300 copies of the Subject per finding and per occurrence, 2.6 GB at 100 findings.
-  EXPECT_LT(usage.ru_maxrss, 400 * 1024) << "KiB";
+  EXPECT_LT(rss, 400 * 1024) << "KiB";
   for (const char* report : {"r.json", "r.csv", "r.jsonl"})
     EXPECT_LT(fs::file_size(temp.path() / report), 4u << 20) << report;
   EXPECT_NE(slurp(temp.path() / "r.json").find("bytes]"), std::string::npos);  // the cap marker
@@ -148,14 +147,12 @@ TEST(Hardening, CheckStopsReadingAtTheSizeLimit) {
       "'" +
       std::string(CREDSIFT_BINARY) + "' check >" + q(temp.path() / "out") + " 2>" +
       q(temp.path() / "err");
-  const int status = std::system(command.c_str());
-  struct rusage usage {};
-  ::getrusage(RUSAGE_CHILDREN, &usage);
-  EXPECT_EQ(WEXITSTATUS(status), 0) << slurp(temp.path() / "err");  // on_error fail-open: tag
+  const auto [status, rss] = run_measured(command);
+  EXPECT_EQ(status, 0) << slurp(temp.path() / "err");  // on_error fail-open: tag
   const std::string out = slurp(temp.path() / "out");
   EXPECT_NE(out.find("\"action\":\"tag\""), std::string::npos) << out;
   EXPECT_NE(out.find("larger than --max-message-size"), std::string::npos) << out;
-  EXPECT_LT(usage.ru_maxrss, 300 * 1024) << "KiB";
+  EXPECT_LT(rss, 300 * 1024) << "KiB";
   // A smaller limit, and a policy that fails closed: hold, exit 1.
   write(temp.path() / "m.eml", message_with("x", std::string(3 << 20, 'y')));
   const ScanRun run = run_credsift("check --max-message-size 2 --policy " +
