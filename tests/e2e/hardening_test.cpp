@@ -285,6 +285,31 @@ TEST(Hardening, NonUtf8FileNamesStayRecoverable) {
   EXPECT_EQ(slurp(temp.path() / "r.jsonl").find("\xef\xbf\xbd"), std::string::npos);  // no U+FFFD
 }
 
+// ------------------------------------------------------------------------------ item 11
+TEST(Hardening, RulesCompileBuildsTheCacheAGatewayUses) {
+  TempDir temp;
+  const fs::path cache = temp.path() / "cache";
+  ScanRun run = run_credsift("rules compile --cache " + q(cache));
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  size_t files = 0;
+  for (const auto& entry : fs::directory_iterator(cache)) {
+    ++files;
+    struct stat st {};
+    ASSERT_EQ(::stat(entry.path().c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0644u) << entry.path();
+    EXPECT_NE(run.out.find(entry.path().string()), std::string::npos) << run.out;
+  }
+  EXPECT_EQ(files, 2u);  // check/milter (every rule) and scan (the default ruleset)
+  run = run_credsift("rules compile --cache " + q(cache));
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.out.find("already built"), std::string::npos) << run.out;
+  // A cache directory others can write is refused, loudly.
+  ::chmod(cache.c_str(), 0777);
+  run = run_credsift("rules compile --cache " + q(cache));
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_NE(run.err.find("writable by group or others"), std::string::npos) << run.err;
+}
+
 // ------------------------------------------------------------------------------ items 8, 16, 17
 TEST(Hardening, IncompleteScansExit2WithTheirFindingsWritten) {
   TempDir temp;
