@@ -47,18 +47,21 @@ int main(int argc, char** argv) {
       o.file = "/archive/export.mbox";
       o.offset = next() % 4000000000ULL;
       o.message_index = i * 3 + k;
-      o.message_id = "<m" + std::to_string(o.message_index) + "@corp.example>";
+      Envelope envelope;
+      envelope.message_id = "<m" + std::to_string(o.message_index) + "@corp.example>";
       o.date_epoch = start + static_cast<int64_t>(next() % (90 * 86400));
-      o.date = format_iso8601(*o.date_epoch);
+      envelope.date = format_iso8601(*o.date_epoch);
       const std::string partner = "partner" + std::to_string(next() % 300) + ".example";
-      o.from = "Alice Example <alice" + std::to_string(next() % 50) + "@corp.example>";
-      o.to = "contact" + std::to_string(next() % 20) + "@" + partner;
-      o.subject = "Re: deployment credentials for project " + std::to_string(next() % 1000);
+      envelope.from = "Alice Example <alice" + std::to_string(next() % 50) + "@corp.example>";
+      envelope.to = "contact" + std::to_string(next() % 20) + "@" + partner;
+      envelope.subject = "Re: deployment credentials for project " + std::to_string(next() % 1000);
+      o.envelope = std::make_shared<const Envelope>(std::move(envelope));
       o.part_path = "1";
       o.line = 1 + next() % 40;
       t.first_seen = std::min(t.first_seen.value_or(*o.date_epoch), *o.date_epoch);
       t.last_seen = std::max(t.last_seen.value_or(*o.date_epoch), *o.date_epoch);
-      for (const std::string& address : parse_address_list(o.from + ", " + o.to)) {
+      for (const std::string& address :
+           parse_address_list(o.envelope->from + ", " + o.envelope->to)) {
         t.addresses.insert(address);
         const std::string domain(address_domain(address));
         t.domains.insert(domain);

@@ -13,6 +13,12 @@ namespace credsift {
 // that are not UTF-8 as "\xff". Everything else, backslashes included, is kept as it is.
 std::string escape_for_terminal(std::string_view text);
 
+// A file name as reports write it (JSON, CSV, Markdown; SARIF percent-encodes its URIs): bytes
+// that are not UTF-8 as "\xNN" and a backslash as "\\", everything else as it is, so that
+// `printf '%b' NAME` gives the original bytes back, and a UTF-8 name without backslashes is
+// unchanged. (Without it, such bytes became U+FFFD and the file could not be found.)
+std::string escape_file_name(std::string_view name);
+
 // True for the code points that escape_for_terminal shows as "\u{...}" (C1 controls and bidi
 // controls): json_escape writes them as \u escapes too.
 bool is_invisible_control(char32_t code);

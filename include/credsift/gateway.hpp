@@ -2,7 +2,9 @@
 // Gateway: one message at a time, as a mail server sees it. A policy (JSON) maps each finding's
 // severity and validation status to an action (pass, tag, hold, reject); the strongest action
 // over the message's findings is the verdict. Used by `credsift check` and `credsift milter`.
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -98,5 +100,28 @@ std::string verdict_to_json(const Verdict& verdict);
 std::string findings_summary(const Verdict& verdict);
 // The SMTP reply text for a rejected message: what was found and what to do, no secret.
 std::string reject_text(const Verdict& verdict);
+
+// Bytes of mail held across all connections of a milter: each connection is bounded by the
+// message size limit, and this bounds their sum (16 connections of 60 MB must not make 1 GB).
+// A message that cannot get its bytes is answered with a temporary failure: the sender's MTA
+// retries later, nothing passes unscanned.
+class InFlightBudget {
+ public:
+  explicit InFlightBudget(uint64_t limit_bytes) : limit_(limit_bytes) {}
+  bool try_reserve(uint64_t bytes) {
+    uint64_t used = used_.load(std::memory_order_relaxed);
+    do {
+      if (bytes > limit_ || used > limit_ - bytes) return false;
+    } while (!used_.compare_exchange_weak(used, used + bytes, std::memory_order_relaxed));
+    return true;
+  }
+  void release(uint64_t bytes) { used_.fetch_sub(bytes, std::memory_order_relaxed); }
+  uint64_t used() const { return used_.load(std::memory_order_relaxed); }
+  uint64_t limit() const { return limit_; }
+
+ private:
+  const uint64_t limit_;
+  std::atomic<uint64_t> used_{0};
+};
 
 }  // namespace credsift::gateway

@@ -3,6 +3,7 @@
 // re-runs that rule alone in a window bounded by the rule's maximum width to extract captures.
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -38,9 +39,12 @@ struct MatcherOptions {
   // Where compiled Hyperscan databases are kept (hs_serialize_database), keyed by the rules'
   // patterns and flags, the Hyperscan version and the CPU features, so that a second start
   // skips the compile. Empty: $CREDSIFT_CACHE_DIR, else $XDG_CACHE_HOME/credsift, else
-  // ~/.cache/credsift. A cache that cannot be read or written is ignored (compile instead).
+  // ~/.cache/credsift. A cache that cannot be read or written is ignored (compile instead);
+  // one that is not trusted (scanner/match/rule_cache.hpp says when) is logged and ignored.
   std::filesystem::path cache_dir;
   bool use_cache = true;
+  // Where cache problems are logged (default: a warning line on stderr).
+  std::function<void(const std::string&)> on_warning;
 };
 
 class Matcher {
@@ -61,7 +65,8 @@ class Matcher {
 
   const RuleSet& rules() const;
   size_t max_width(uint32_t rule) const;
-  bool loaded_from_cache() const;  // the Hyperscan database came from the cache
+  bool loaded_from_cache() const;                   // the Hyperscan database came from the cache
+  const std::filesystem::path& cache_file() const;  // empty: no cache in use
 
  private:
   struct Impl;

@@ -50,6 +50,10 @@ struct DecodedMessage {
 
 DecodedMessage decode_message(std::string_view raw, const DecodeLimits& limits = {});
 
+// A problem saying a limit (parts, nesting depth, archive depth, decompressed bytes, ratio,
+// header block) stopped decoding: content past it was not scanned.
+bool is_limit_problem(const DecodeProblem& problem);
+
 // One leaf of the MIME tree, for tests and the differential test against GMime.
 struct PartLeaf {
   std::string path;          // "1", "2.1" ...

@@ -26,6 +26,7 @@ struct ScanOptions {
   // Work items in flight: a message, or an 8 MiB span of a mapped mbox. 0: 16 per thread.
   size_t messages_in_flight = 0;
   bool include_rejected = false;  // also hand rejected findings to the sink
+  bool strict_limits = false;     // a limit hit makes the scan incomplete (scan exits 2)
   // Exposure window on the message Date (epoch seconds, inclusive). Messages outside it are
   // counted, not scanned; messages without a parseable Date are scanned and counted as undated.
   std::optional<int64_t> since, until;

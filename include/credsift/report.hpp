@@ -3,6 +3,7 @@
 // Only this stage aggregates.
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -17,6 +18,14 @@
 
 namespace credsift {
 
+// The headers of a message, shared by every finding and occurrence of it: a 4 MB Subject in
+// a message with 300 findings is held once, not 300 (or 600) times.
+using SharedEnvelope = std::shared_ptr<const Envelope>;
+inline const SharedEnvelope& empty_envelope() {
+  static const SharedEnvelope empty = std::make_shared<const Envelope>();
+  return empty;
+}
+
 struct Finding {
   const Rule* rule = nullptr;
   std::string secret;       // the raw secret; redacted at output unless asked otherwise
@@ -29,7 +38,7 @@ struct Finding {
   uint64_t offset = 0;    // byte offset of the message in that file
   uint64_t index = 0;     // message index in that file
   ItemLocation location;  // inside a container file (PST folder, node id ...); empty otherwise
-  Envelope envelope;
+  SharedEnvelope envelope = empty_envelope();  // never null
 };
 
 struct ScanSummary {
@@ -39,7 +48,9 @@ struct ScanSummary {
   uint64_t findings = 0;  // reported (not rejected)
   uint64_t rejected = 0;  // hits that validation rejected, counted not reported
   uint64_t decode_problems = 0;
+  uint64_t limits_hit = 0;  // messages not scanned whole: too large, or a decode limit reached
   uint64_t files_failed = 0;
+  uint64_t inputs_failed = 0;  // of them, named on the command line: the scan is incomplete
   // Inputs that are not mail (a JPEG, a SQLite file ...): never counted as messages.
   uint64_t files_not_mail = 0;
   std::map<std::string, uint64_t> not_mail_by_type;  // detected type -> files

@@ -67,6 +67,8 @@ struct SourceOptions {
   std::vector<std::pair<uint64_t, uint64_t>> excluded_files;
   int stdin_fd = 0;  // file descriptor read for the input "-" (tests pass a pipe); not closed
   size_t stream_chunk_bytes = 1 << 20;  // gzip/stdin are read in steps of this many bytes
+  // Follow symbolic links (to files) found while walking that point out of the walked tree.
+  bool follow_symlinks = false;
 };
 
 // An Outlook item file (.msg, OLE2) as an RFC 5322 message, so that the decoder reads a .msg
@@ -134,6 +136,11 @@ struct MboxCut {
 // last separator give no cut. Reads the file through a mapping.
 std::vector<MboxCut> cut_mbox(const std::string& path, const std::vector<uint64_t>& targets);
 
+// How many leading bytes of message.bytes are still backed by the input file: all of them,
+// unless the message is a view into a mapped file that shrank during the scan (its missing
+// bytes then read as zeros, and the message must count as failed).
+size_t message_bytes_intact(const Message& message);
+
 // What MessageSource::next_batch hands out: one message, or one span of a mapped mbox.
 struct InputBatch {
   std::optional<Message> message;
@@ -160,6 +167,10 @@ class MessageSource {
   // Inputs that are not mail (a JPEG, a SQLite file ...): reported, never read as messages.
   uint64_t files_not_mail() const;
   const std::map<std::string, uint64_t>& not_mail_by_type() const;  // detected type -> files
+
+  // Of those, the inputs named by the user (not found by walking a directory), sockets and
+  // other unreadable kinds included: the scan is incomplete.
+  uint64_t inputs_failed() const;
 
  private:
   struct Impl;

@@ -21,8 +21,8 @@ struct Occurrence {
   std::string file;
   uint64_t offset = 0;  // of the message in the file
   uint64_t message_index = 0;
-  std::string message_id, date, from, to, cc, subject;
-  std::optional<int64_t> date_epoch;  // nullopt: no parseable Date (flagged)
+  SharedEnvelope envelope = empty_envelope();  // message_id, date, from, to, cc, subject
+  std::optional<int64_t> date_epoch;           // nullopt: no parseable Date (flagged)
   std::string part_path;
   uint64_t line = 0;
   ItemLocation location;  // PST folder, node id, archive entry ... (empty for plain mail files)

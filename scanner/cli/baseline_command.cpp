@@ -43,9 +43,10 @@ int command_baseline(const Arguments& arguments) {
     std::cout << text;
     return kExitClean;
   }
+  check_output_paths({output}, {from});
   OutputFile file(output);
-  std::fwrite(text.data(), 1, text.size(), file.get());
-  if (std::fflush(file.get()) != 0) throw std::runtime_error("cannot write " + output);
+  file.write(text);
+  file.finish();
   return kExitClean;
 }
 

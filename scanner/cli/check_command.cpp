@@ -1,5 +1,6 @@
 // credsift check: one message in (a file or stdin), one JSON verdict line out, the action as the
 // exit code. Made for mail gateway hooks (Postfix content_filter pipes, procmail, scripts).
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <boost/program_options.hpp>
@@ -8,8 +9,10 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <optional>
 
 #include "commands.hpp"
+#include "credsift/escape.hpp"
 #include "credsift/gateway.hpp"
 #include "credsift/match.hpp"
 
@@ -19,26 +22,39 @@ namespace credsift::cli {
 
 namespace {
 
-std::string read_message(const std::string& input) {
-  if (input != "-") {
-    std::ifstream in(input, std::ios::binary);
-    if (!in) throw std::runtime_error(input + ": cannot open: " + std::strerror(errno));
-    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (in.bad()) throw std::runtime_error(input + ": read error");
-    return bytes;
-  }
+// The message, or nullopt once it passes max_bytes: reading stops there, so an endless
+// stdin costs max_bytes, not all memory.
+std::optional<std::string> read_message(const std::string& input, uint64_t max_bytes) {
+  const bool is_stdin = input == "-";
+  const int fd = is_stdin ? STDIN_FILENO : ::open(input.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw std::runtime_error(input + ": cannot open: " + std::strerror(errno));
+  const std::string name = is_stdin ? "stdin" : input;
   std::string bytes;
   char buffer[1 << 16];
   for (;;) {
-    const ssize_t got = ::read(STDIN_FILENO, buffer, sizeof buffer);
+    const ssize_t got = ::read(fd, buffer, sizeof buffer);
     if (got == 0) break;
     if (got < 0) {
       if (errno == EINTR) continue;
-      throw std::runtime_error(std::string("stdin: read error: ") + std::strerror(errno));
+      const int error = errno;
+      if (!is_stdin) ::close(fd);
+      throw std::runtime_error(name + ": read error: " + std::strerror(error));
+    }
+    if (bytes.size() + static_cast<size_t>(got) > max_bytes) {
+      if (!is_stdin) ::close(fd);
+      return std::nullopt;
     }
     bytes.append(buffer, static_cast<size_t>(got));
   }
+  if (!is_stdin) ::close(fd);
   return bytes;
+}
+
+int print_verdict(const gateway::Verdict& verdict) {
+  OutputFile out("-");
+  out.write(gateway::verdict_to_json(verdict) + "\n");
+  out.finish();
+  return verdict.action >= gateway::Action::Hold ? kExitFound : kExitClean;
 }
 
 }  // namespace
@@ -52,6 +68,7 @@ int command_check(const Arguments& arguments) {
       "Exit codes: 0 pass or tag, 1 hold or reject, 2 error.\n\nOptions");
   std::string input = "-", policy_file, sender;
   std::vector<std::string> recipients, extra_rules;
+  uint64_t max_message_mb = 64;
   visible.add_options()("help,h", "show this help")(
       "policy,p", po::value(&policy_file),
       "policy file (JSON, see README \"Gateway\"); default: hold critical and high, tag the rest")(
@@ -61,7 +78,10 @@ int command_check(const Arguments& arguments) {
       "rules", po::value(&extra_rules)->composing(),
       "extra rule file or directory (repeatable), loaded after the built-in rules")(
       "no-default-rules", "load only the rules given with --rules")(
-      "no-rule-cache", "compile the rules even when a cached database exists");
+      "no-rule-cache", "compile the rules even when a cached database exists")(
+      "max-message-size", po::value(&max_message_mb)->default_value(64),
+      "larger messages are not scanned (reading stops there) and get the policy's on_error "
+      "action (MB)");
   po::options_description hidden;
   hidden.add_options()("input", po::value(&input));
   const po::variables_map options = parse_arguments(arguments, visible, hidden, "input", 1);
@@ -79,18 +99,24 @@ int command_check(const Arguments& arguments) {
     const Matcher matcher(rules, matcher_options);
     const auto scratch = matcher.make_scratch();
 
-    const std::string message = read_message(input);
+    const std::optional<std::string> read = read_message(input, max_message_mb << 20);
+    if (!read) {
+      gateway::Verdict verdict;
+      verdict.action = gateway::action_of(policy.on_error);
+      verdict.reason = "message larger than --max-message-size (" + std::to_string(max_message_mb) +
+                       " MB), on_error " + std::string(gateway::to_string(policy.on_error));
+      return print_verdict(verdict);
+    }
+    const std::string& message = *read;
     gateway::MailEnvelope envelope = gateway::envelope_from_headers(message);
     if (options.count("sender")) envelope.sender = sender;
     if (!recipients.empty()) envelope.recipients = recipients;
 
     const gateway::Verdict verdict =
         gateway::check_message(message, envelope, policy, matcher, *scratch);
-    write_line(stdout, gateway::verdict_to_json(verdict));
-    std::fflush(stdout);
-    return verdict.action >= gateway::Action::Hold ? kExitFound : kExitClean;
+    return print_verdict(verdict);
   } catch (const std::exception& error) {
-    std::cerr << "credsift check: " << error.what() << "\n";
+    std::cerr << "credsift check: " << escape_for_terminal(error.what()) << "\n";
     return kExitError;
   }
 }

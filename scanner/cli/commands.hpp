@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "credsift/rule_select.hpp"
@@ -36,21 +37,34 @@ RuleSet load_rule_set(const std::vector<std::string>& extra, bool no_default);
 void add_rule_selection_options(boost::program_options::options_description& options,
                                 RuleSelection& selection);
 
-// An output file created with mode 0600 whatever the umask: findings are redacted, but who
-// wrote to whom is sensitive too.
+// An output (output.cpp). A regular file (or a new path) is written to a temporary file
+// created with mode 0600 next to it, then fsync'ed and renamed over the path: a symlink at the
+// path is replaced, never followed, and a reader never sees half a report. "-", /dev/stdout,
+// pipes, FIFOs and character devices are written directly. Every write is checked; finish()
+// throws, naming the path, when any failed (the caller exits 2).
 class OutputFile {
  public:
   explicit OutputFile(const std::string& path);
-  ~OutputFile();
+  ~OutputFile();  // without finish(): the temporary file is removed
   OutputFile(const OutputFile&) = delete;
   OutputFile& operator=(const OutputFile&) = delete;
   FILE* get() { return file_; }
+  void write(std::string_view text);
+  void finish();
+  const std::string& path() const { return path_; }
 
  private:
+  std::string path_, temporary_;
   FILE* file_ = nullptr;
+  bool is_stdout_ = false;
+  int error_ = 0;  // first errno of a failed write
 };
 
-void write_line(FILE* out, const std::string& text);
+// Refuses (throws boost::program_options::error) outputs that name an input file or the same
+// file (or standard output) twice: a report written over the mailbox it scans, or two reports
+// interleaved in one file.
+void check_output_paths(const std::vector<std::string>& outputs,
+                        const std::vector<std::string>& inputs);
 
 // Parses a subcommand's arguments: the visible options (shown by --help) plus the hidden ones,
 // the leftover words going to the hidden option `positional_name` (at most `max_positional`,

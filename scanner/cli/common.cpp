@@ -42,26 +42,6 @@ void add_rule_selection_options(boost::program_options::options_description& opt
       "remove rules by id, category or id glob (repeatable; wins over --enable)");
 }
 
-OutputFile::OutputFile(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) throw std::runtime_error("cannot create " + path + ": " + std::strerror(errno));
-  ::fchmod(fd, 0600);  // an existing file keeps its mode through O_TRUNC
-  file_ = ::fdopen(fd, "w");
-  if (!file_) {
-    ::close(fd);
-    throw std::runtime_error("cannot open " + path);
-  }
-}
-
-OutputFile::~OutputFile() {
-  if (file_) std::fclose(file_);
-}
-
-void write_line(FILE* out, const std::string& text) {
-  std::fwrite(text.data(), 1, text.size(), out);
-  std::fputc('\n', out);
-}
-
 boost::program_options::variables_map parse_arguments(
     const Arguments& arguments, const boost::program_options::options_description& visible,
     const boost::program_options::options_description& hidden, const char* positional_name,

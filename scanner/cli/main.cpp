@@ -6,9 +6,11 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "credsift/escape.hpp"
 
 namespace po = boost::program_options;
 using namespace credsift::cli;
+using credsift::escape_for_terminal;
 
 namespace {
 
@@ -62,13 +64,15 @@ int main(int argc, char** argv) {
     const Arguments rest(arguments.begin() + 1, arguments.end());
     for (const Command& command : kCommands)
       if (arguments[0] == command.name) return command.run(rest);
-    std::cerr << "credsift: unknown command '" << arguments[0] << "'\n\n" << kTopUsage;
+    std::cerr << "credsift: unknown command '" << escape_for_terminal(arguments[0]) << "'\n\n"
+              << kTopUsage;
     return kExitError;
   } catch (const po::error& error) {
-    std::cerr << "credsift: " << error.what() << "\n(see credsift " << arguments[0] << " --help)\n";
+    std::cerr << "credsift: " << escape_for_terminal(error.what()) << "\n(see credsift "
+              << escape_for_terminal(arguments[0]) << " --help)\n";
     return kExitError;
   } catch (const std::exception& error) {
-    std::cerr << "credsift: error: " << error.what() << "\n";
+    std::cerr << "credsift: error: " << escape_for_terminal(error.what()) << "\n";
     return kExitError;
   }
 }

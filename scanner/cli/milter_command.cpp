@@ -17,8 +17,10 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <utility>
 
 #include "commands.hpp"
+#include "credsift/escape.hpp"
 #include "credsift/gateway.hpp"
 #include "credsift/match.hpp"
 
@@ -42,12 +44,13 @@ struct Config {
   bool no_default_rules = false;
   bool use_rule_cache = true;
   uint64_t max_message_bytes = 64ull << 20;
+  uint64_t max_in_flight_bytes = 512ull << 20;  // across all connections
   bool syslog = false;
 };
 
 class Daemon {
  public:
-  explicit Daemon(Config config) : config_(std::move(config)) {}
+  explicit Daemon(Config config) : budget(config.max_in_flight_bytes), config_(std::move(config)) {}
 
   void log(int priority, const char* format, ...) __attribute__((format(printf, 3, 4))) {
     char text[2048];
@@ -65,7 +68,8 @@ class Daemon {
     ::gmtime_r(&now, &utc);
     std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &utc);
     std::lock_guard lock(log_mutex_);
-    std::fprintf(stderr, "%s credsift-milter[%d]: %s\n", stamp, static_cast<int>(::getpid()), text);
+    std::fprintf(stderr, "%s credsift-milter[%d]: %s\n", stamp, static_cast<int>(::getpid()),
+                 escape_for_terminal(text).c_str());
     std::fflush(stderr);
   }
 
@@ -98,6 +102,7 @@ class Daemon {
 
   const Config& config() const { return config_; }
   std::atomic<int> open_connections{0};
+  gateway::InFlightBudget budget;
 
  private:
   Config config_;
@@ -114,13 +119,18 @@ struct Connection {
   std::vector<std::string> recipients;
   std::string message;
   bool too_big = false;
+  bool over_budget = false;  // the milter's total in-flight bytes ran out: tempfail
+  uint64_t reserved = 0;     // bytes of the in-flight budget this message holds
 
   void next_message() {
     sender.clear();
     recipients.clear();
-    message.clear();
+    std::string().swap(message);  // the memory goes back, not only the size
     too_big = false;
+    over_budget = false;
+    daemon_instance->budget.release(std::exchange(reserved, 0));
   }
+  ~Connection() { daemon_instance->budget.release(reserved); }
 };
 
 Connection* connection_of(SMFICTX* context) {
@@ -185,10 +195,16 @@ sfsistat on_envrcpt(SMFICTX* context, char** arguments) {
 void append(Connection& connection, std::initializer_list<std::string_view> pieces) {
   size_t size = 0;
   for (std::string_view piece : pieces) size += piece.size();
+  if (connection.too_big || connection.over_budget) return;
   if (connection.message.size() + size > daemon_instance->config().max_message_bytes) {
     connection.too_big = true;
     return;
   }
+  if (!daemon_instance->budget.try_reserve(size)) {
+    connection.over_budget = true;
+    return;
+  }
+  connection.reserved += size;
   try {
     for (std::string_view piece : pieces) connection.message.append(piece);
   } catch (const std::bad_alloc&) {
@@ -226,6 +242,13 @@ sfsistat on_eom(SMFICTX* context) {
   gateway::Verdict verdict;
   try {
     gateway::MailEnvelope envelope{connection->sender, connection->recipients};
+    if (connection->over_budget) {
+      connection->next_message();
+      daemon.log(LOG_WARNING, "%s: tempfail: the milter's in-flight budget of %llu MB is in use",
+                 id.c_str(),
+                 static_cast<unsigned long long>(daemon.config().max_in_flight_bytes >> 20));
+      return SMFIS_TEMPFAIL;
+    }
     if (connection->too_big) {
       verdict.action = gateway::action_of(engine->policy.on_error);
       verdict.reason = "message larger than the milter's limit, on_error " +
@@ -339,7 +362,7 @@ int command_milter(const Arguments& arguments) {
   Config config;
   std::string socket;
   int timeout = 300;
-  uint64_t max_message_mb = 64;
+  uint64_t max_message_mb = 64, max_in_flight_mb = 512;
   visible.add_options()("help,h", "show this help")(
       "socket,s", po::value(&socket),
       "where to listen: inet:PORT@127.0.0.1, inet6:PORT@::1 or unix:/path/to/socket")(
@@ -353,7 +376,9 @@ int command_milter(const Arguments& arguments) {
       "timeout", po::value(&timeout)->default_value(300),
       "seconds of silence from the MTA before a connection is dropped")(
       "max-message-size", po::value(&max_message_mb)->default_value(64),
-      "larger messages are not scanned and get the policy's on_error action (MB)");
+      "larger messages are not scanned and get the policy's on_error action (MB)")(
+      "max-in-flight", po::value(&max_in_flight_mb)->default_value(512),
+      "MB of mail held across all connections; a message beyond it gets a temporary failure");
   const po::variables_map options = parse_arguments(arguments, visible);
   if (options.count("help")) {
     std::cout << visible;
@@ -367,6 +392,7 @@ int command_milter(const Arguments& arguments) {
   config.use_rule_cache = options.count("no-rule-cache") == 0;
   config.syslog = options.count("syslog") > 0;
   config.max_message_bytes = max_message_mb << 20;
+  config.max_in_flight_bytes = max_in_flight_mb << 20;
   if (config.syslog) ::openlog("credsift", LOG_PID, LOG_MAIL);
 
   Daemon daemon(config);

@@ -59,6 +59,8 @@ int command_scan(const Arguments& arguments) {
       "MIME parts and archive entries decoded per message")(
       "max-line", po::value(&decode_limits.max_line_bytes)->default_value(4u << 20),
       "bytes per line matched; longer lines are split there and reported")(
+      "strict-limits", "exit 2 when any limit kept part of the mail unscanned")(
+      "follow", "follow symbolic links found while walking that point out of the walked tree")(
       "quiet,q", "no summary and no warnings on stderr");
   add_ticket_options(visible, ticket_settings);
   StoreScanSettings store_settings;
@@ -99,6 +101,8 @@ int command_scan(const Arguments& arguments) {
   ScanOptions scan_options;
   scan_options.threads = threads;
   scan_options.source.max_message_bytes = max_message_mb << 20;
+  scan_options.source.follow_symlinks = options.count("follow") > 0;
+  scan_options.strict_limits = options.count("strict-limits") > 0;
   scan_options.decode = decode_limits;
   scan_options.decode.max_depth = max_depth;
   scan_options.decode.max_decompressed_bytes = max_decompressed_mb << 20;

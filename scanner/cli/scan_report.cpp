@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "commands.hpp"
+#include "credsift/escape.hpp"
 #include "terminal.hpp"
 
 namespace po = boost::program_options;
@@ -137,33 +138,30 @@ int scan_and_report(const std::vector<std::string>& inputs, const Matcher& match
   if (!settings.baseline.empty()) ticket_options.baseline = load_baseline(settings.baseline);
 
   // Every file is created before the scan, so that a bad path fails at once.
+  std::vector<std::string> output_paths;
+  for (const OutputTarget& target : targets) output_paths.push_back(target.path);
+  check_output_paths(output_paths, inputs);
   std::vector<std::unique_ptr<OutputFile>> files;
-  std::vector<FILE*> streams;
-  for (const OutputTarget& target : targets) {
-    if (target.path == "-") {
-      streams.push_back(stdout);
-      continue;
-    }
+  for (const OutputTarget& target : targets)
     files.push_back(std::make_unique<OutputFile>(target.path));
-    streams.push_back(files.back()->get());
-  }
 
   TicketBuilder builder(ticket_options);
   const auto on_finding = [&](const Finding& finding) {
     builder.add(finding);
     for (size_t i = 0; i < targets.size(); ++i)
       if (targets[i].format == OutputFormat::Findings)
-        write_line(streams[i], finding_to_json(finding, show_secrets));
-  };
-  const auto on_diagnostic = [&](const Diagnostic& diagnostic) {
-    if (quiet) return;
-    std::cerr << "\r\033[K"
-              << "credsift: "
-              << (diagnostic.level == Diagnostic::Level::Error ? "error: " : "warning: ")
-              << diagnostic.file << " at byte " << diagnostic.offset << ": " << diagnostic.message
-              << "\n";
+        files[i]->write(finding_to_json(finding, show_secrets) + "\n");
   };
   std::unique_ptr<Progress> progress;
+  const auto on_diagnostic = [&](const Diagnostic& diagnostic) {
+    if (quiet) return;
+    // The line-clearing sequence only where a progress line may be drawn (a terminal).
+    if (progress) std::cerr << "\r\033[K";
+    std::cerr << "credsift: "
+              << (diagnostic.level == Diagnostic::Level::Error ? "error: " : "warning: ")
+              << escape_for_terminal(diagnostic.file) << " at byte " << diagnostic.offset << ": "
+              << escape_for_terminal(diagnostic.message) << "\n";
+  };
   if (!quiet && ::isatty(STDERR_FILENO)) {
     progress = std::make_unique<Progress>(total_input_bytes(inputs));
     scan_options.on_progress = [&](uint64_t bytes, uint64_t messages) {
@@ -182,26 +180,45 @@ int scan_and_report(const std::vector<std::string>& inputs, const Matcher& match
   context.include_rejected = scan_options.include_rejected;
   context.version = CREDSIFT_VERSION;
   context.internal_domains = settings.internal_domains;
+  // Every output is finished even when one fails; any failure is then fatal (exit 2).
+  std::string write_errors;
   for (size_t i = 0; i < targets.size(); ++i) {
-    if (targets[i].format != OutputFormat::Findings) {
-      ReportContext target_context = context;
-      if (targets[i].format == OutputFormat::Human) {
-        // Colour and width follow the terminal; a file gets no colour unless --color=always.
-        const int fd = targets[i].path == "-" ? STDOUT_FILENO : -1;
-        target_context.color = fd < 0 ? settings.color == "always" : use_color(settings.color, fd);
-        target_context.width = fd < 0 ? 0 : terminal_width(fd);
+    try {
+      if (targets[i].format != OutputFormat::Findings) {
+        ReportContext target_context = context;
+        if (targets[i].format == OutputFormat::Human) {
+          // Colour and width follow the terminal; a file gets no colour unless --color=always.
+          const int fd = targets[i].path == "-" ? STDOUT_FILENO : -1;
+          target_context.color =
+              fd < 0 ? settings.color == "always" : use_color(settings.color, fd);
+          target_context.width = fd < 0 ? 0 : terminal_width(fd);
+        }
+        files[i]->write(
+            format_tickets(targets[i].format, tickets, builder.rejected(), target_context));
       }
-      const std::string text =
-          format_tickets(targets[i].format, tickets, builder.rejected(), target_context);
-      std::fwrite(text.data(), 1, text.size(), streams[i]);
+      files[i]->finish();
+    } catch (const std::runtime_error& error) {
+      write_errors += (write_errors.empty() ? "" : "; ") + std::string(error.what());
     }
-    if (std::fflush(streams[i]) != 0)
-      throw std::runtime_error("cannot write " +
-                               (targets[i].path == "-" ? std::string("stdout") : targets[i].path));
   }
   if (!quiet) {
     print_summary(std::cerr, summary);
     print_ticket_summary(std::cerr, tickets, builder.suppressed_findings());
+  }
+  if (!write_errors.empty()) throw std::runtime_error(write_errors);
+  // Findings are written above either way; an input the user named that could not be read
+  // makes the scan incomplete, which a pipeline must not mistake for clean (or just found).
+  if (scan_options.strict_limits && summary.limits_hit) {
+    std::cerr << "credsift: error: " << summary.limits_hit << " message"
+              << (summary.limits_hit == 1 ? "" : "s")
+              << " not scanned whole (a limit was reached) and --strict-limits is set\n";
+    return kExitError;
+  }
+  if (summary.inputs_failed) {
+    std::cerr << "credsift: error: " << summary.inputs_failed << " input"
+              << (summary.inputs_failed == 1 ? "" : "s")
+              << " named on the command line could not be read: the scan is incomplete\n";
+    return kExitError;
   }
   return tickets.empty() ? kExitClean : kExitFound;
 }

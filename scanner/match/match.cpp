@@ -1,19 +1,22 @@
 #include "credsift/match.hpp"
 
+#include "rule_cache.hpp"
+
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <hs/hs.h>
-#include <pcre2.h>
-
 #include <openssl/evp.h>
+#include <pcre2.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdlib>
-#include <fstream>
-#include <iterator>
 #include <climits>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <fstream>
+#include <iterator>
+#include <optional>
 #include <utility>
 
 namespace credsift {
@@ -84,6 +87,7 @@ struct Matcher::Impl {
   uint32_t max_groups = 0;
   MatcherOptions options;
   bool from_cache = false;
+  std::filesystem::path cache_file;
 
   void compile();
   void compile_database();
@@ -176,15 +180,16 @@ std::filesystem::path default_cache_dir() {
 
 // The key covers everything the compiled database depends on: each rule's pattern, flags and
 // position (the Hyperscan id), the library version, and the CPU features it was tuned for.
-std::filesystem::path cache_path(const RuleSet& rules, const MatcherOptions& options) {
-  if (!options.use_cache) return {};
+std::optional<match_detail::RuleCache> rule_cache(const RuleSet& rules,
+                                                  const MatcherOptions& options) {
+  if (!options.use_cache) return std::nullopt;
   const std::filesystem::path dir =
       options.cache_dir.empty() ? default_cache_dir() : options.cache_dir;
-  if (dir.empty()) return {};
+  if (dir.empty()) return std::nullopt;
   hs_platform_info_t platform{};
-  if (hs_populate_platform(&platform) != HS_SUCCESS) return {};
+  if (hs_populate_platform(&platform) != HS_SUCCESS) return std::nullopt;
   EVP_MD_CTX* context = EVP_MD_CTX_new();
-  if (!context) return {};
+  if (!context) return std::nullopt;
   EVP_DigestInit_ex(context, EVP_sha256(), nullptr);
   auto feed = [&](std::string_view bytes) {
     const uint64_t size = bytes.size();
@@ -201,73 +206,18 @@ std::filesystem::path cache_path(const RuleSet& rules, const MatcherOptions& opt
   unsigned int length = 0;
   EVP_DigestFinal_ex(context, digest, &length);
   EVP_MD_CTX_free(context);
-  std::string name = "rules-";
+  std::string key;
   static constexpr char kHex[] = "0123456789abcdef";
   for (unsigned int i = 0; i < length; ++i) {
-    name.push_back(kHex[digest[i] >> 4]);
-    name.push_back(kHex[digest[i] & 15]);
+    key.push_back(kHex[digest[i] >> 4]);
+    key.push_back(kHex[digest[i] & 15]);
   }
-  return dir / (name + ".hsdb");
-}
-
-hs_database_t* load_cached_database(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return nullptr;
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  hs_database_t* db = nullptr;
-  // A corrupt or foreign file is refused by Hyperscan; then the rules are compiled again.
-  if (hs_deserialize_database(bytes.data(), bytes.size(), &db) != HS_SUCCESS) return nullptr;
-  return db;
-}
-
-void store_cached_database(const hs_database_t* db, const std::filesystem::path& path) {
-  char* bytes = nullptr;
-  size_t size = 0;
-  if (hs_serialize_database(db, &bytes, &size) != HS_SUCCESS) return;
-  std::error_code error;
-  std::filesystem::create_directories(path.parent_path(), error);
-  // Write aside and rename, so that a concurrent reader never sees half a database.
-  const std::filesystem::path temporary =
-      path.string() + ".tmp" + std::to_string(::getpid());
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    out.write(bytes, static_cast<std::streamsize>(size));
-    if (!out) error = std::make_error_code(std::errc::io_error);
-  }
-  std::free(bytes);
-  if (!error) std::filesystem::rename(temporary, path, error);
-  if (error) std::filesystem::remove(temporary, error);
-}
-
-// Each rule's maximum width, next to the cached database: hs_expression_info analyses every
-// pattern and was most of a warm start (0.2 s CPU for 312 rules), which `credsift check` pays
-// per message. Written only after every width was checked, so a loaded list needs no re-check.
-std::filesystem::path widths_path(const std::filesystem::path& database) {
-  return database.string() + ".widths";
-}
-
-std::vector<unsigned> load_cached_widths(const std::filesystem::path& database, size_t rules) {
-  std::ifstream in(widths_path(database));
-  std::vector<unsigned> widths;
-  unsigned width = 0;
-  while (widths.size() <= rules && in >> width) widths.push_back(width);
-  if (widths.size() != rules || !in.eof()) return {};
-  return widths;
-}
-
-void store_cached_widths(const std::filesystem::path& database,
-                         const std::vector<unsigned>& widths) {
-  std::error_code error;
-  std::filesystem::create_directories(database.parent_path(), error);
-  const std::filesystem::path path = widths_path(database);
-  const std::filesystem::path temporary = path.string() + ".tmp" + std::to_string(::getpid());
-  {
-    std::ofstream out(temporary, std::ios::trunc);
-    for (unsigned width : widths) out << width << '\n';
-    if (!out) error = std::make_error_code(std::errc::io_error);
-  }
-  if (!error) std::filesystem::rename(temporary, path, error);
-  if (error) std::filesystem::remove(temporary, error);
+  match_detail::RuleCache::Warn warn = options.on_warning;
+  if (!warn)
+    warn = [](const std::string& text) {
+      std::fprintf(stderr, "credsift: warning: %s\n", text.c_str());
+    };
+  return match_detail::RuleCache(dir, key, std::move(warn));
 }
 
 }  // namespace
@@ -280,9 +230,11 @@ void Matcher::Impl::compile() {
     errors += (errors.empty() ? "" : "; ") + rule_label(rules.rules[i]) + ": " + why;
   };
 
-  const std::filesystem::path cached = n ? cache_path(rules, options) : std::filesystem::path();
-  const std::vector<unsigned> cached_widths =
-      cached.empty() ? std::vector<unsigned>() : load_cached_widths(cached, n);
+  const std::optional<match_detail::RuleCache> cache =
+      n ? rule_cache(rules, options) : std::nullopt;
+  if (cache) cache_file = cache->file();
+  std::optional<match_detail::CachedRules> cached = cache ? cache->load(n) : std::nullopt;
+  const std::vector<unsigned> cached_widths = cached ? cached->widths : std::vector<unsigned>();
   std::vector<unsigned> widths(n);
 
   // Each rule alone first: this names the rule for any error and gives its bounded width.
@@ -313,18 +265,25 @@ void Matcher::Impl::compile() {
   if (!errors.empty()) throw MatchError(errors);
   if (n == 0) return;  // nothing to scan for; scan() then finds nothing
 
-  if (!cached.empty()) {
-    if (hs_database_t* loaded = load_cached_database(cached)) {
+  if (cached) {
+    hs_database_t* loaded = nullptr;
+    if (hs_deserialize_database(cached->database.data(), cached->database.size(), &loaded) ==
+        HS_SUCCESS) {
       db.reset(loaded);
       from_cache = true;
-      if (cached_widths.empty()) store_cached_widths(cached, widths);
       return;
     }
+    // Digest-checked but refused by this Hyperscan: compile anew (and replace it) below.
+    for (uint32_t i = 0; i < n; ++i) widths[i] = compiled[i].max_width;
   }
   compile_database();
-  if (!cached.empty()) {
-    store_cached_database(db.get(), cached);
-    if (cached_widths.empty()) store_cached_widths(cached, widths);
+  if (cache) {
+    char* bytes = nullptr;
+    size_t size = 0;
+    if (hs_serialize_database(db.get(), &bytes, &size) == HS_SUCCESS) {
+      cache->store(widths, std::string_view(bytes, size));
+      std::free(bytes);
+    }
   }
 }
 
@@ -378,6 +337,7 @@ Matcher::Matcher(const RuleSet& rules, const MatcherOptions& options)
 }
 
 bool Matcher::loaded_from_cache() const { return impl_->from_cache; }
+const std::filesystem::path& Matcher::cache_file() const { return impl_->cache_file; }
 
 Matcher::~Matcher() = default;
 

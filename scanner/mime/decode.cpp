@@ -1161,7 +1161,95 @@ std::string decode_quoted_printable_with(std::string_view in, TextPath path) {
 
 }  // namespace mime_detail
 
+namespace {
+
+bool is_alnum_ascii(unsigned char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+// A line of base64 text (line break and trailing blanks excluded): symbols of the alphabet in
+// use and padding, nothing else.
+bool is_base64_line(std::string_view line, bool url_safe) {
+  for (unsigned char c : line)
+    if (!is_alnum_ascii(c) && c != '=' && c != '\r' &&
+        !(url_safe ? (c == '-' || c == '_') : (c == '+' || c == '/')))
+      return false;
+  return true;
+}
+
+std::string_view trim_blanks(std::string_view line) {
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t'))
+    line.remove_suffix(1);
+  while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
+  return line;
+}
+
+// Every non-blank line of `text` is base64 of the given alphabet.
+bool all_base64_lines(std::string_view text, bool url_safe) {
+  for (size_t start = 0; start < text.size();) {
+    size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    if (!is_base64_line(trim_blanks(text.substr(start, end - start)), url_safe)) return false;
+    start = end + 1;
+  }
+  return true;
+}
+
+// The URL-safe alphabet is in use when the body has neither '+' nor '/' and some line mixes
+// letters or digits with '-' or '_' and nothing else: a "-----" footer or a "-- " signature
+// line does not make a standard body URL-safe.
+bool uses_url_safe_alphabet(std::string_view in) {
+  if (std::memchr(in.data(), '+', in.size()) || std::memchr(in.data(), '/', in.size()))
+    return false;
+  if (!std::memchr(in.data(), '-', in.size()) && !std::memchr(in.data(), '_', in.size()))
+    return false;
+  for (size_t start = 0; start < in.size();) {
+    size_t end = in.find('\n', start);
+    if (end == std::string_view::npos) end = in.size();
+    const std::string_view line = trim_blanks(in.substr(start, end - start));
+    bool safe_letter = false, alnum = false;
+    for (unsigned char c : line) {
+      safe_letter |= c == '-' || c == '_';
+      alnum |= is_alnum_ascii(c);
+    }
+    if (safe_letter && alnum && is_base64_line(line, true)) return true;
+    start = end + 1;
+  }
+  return false;
+}
+
+// Where the data of a base64 body ends: at the end of a padding run followed by text that is
+// not base64 (a mailing-list footer appended to a base64 message; RFC 2045 6.8). Separately
+// padded chunks that are all base64 are kept. Each byte is looked at once.
+size_t base64_data_end(std::string_view in, bool url_safe) {
+  size_t pad = in.find('=');
+  while (pad != std::string_view::npos) {
+    size_t after = pad;
+    while (after < in.size() && in[after] == '=') ++after;
+    const size_t next_pad = in.find('=', after);
+    const size_t until = next_pad == std::string_view::npos ? in.size() : next_pad;
+    // Up to the next padding (or the end): the rest of this line, whole lines, and the start
+    // of the next padding's line must all be base64, else the data ended here.
+    if (!all_base64_lines(in.substr(after, until - after), url_safe)) return after;
+    pad = next_pad;
+  }
+  return in.size();
+}
+
+}  // namespace
+
 std::string decode_base64(std::string_view in, bool* error) {
+  const bool url_safe = uses_url_safe_alphabet(in);
+  in = in.substr(0, base64_data_end(in, url_safe));
+  // Outside the URL-safe alphabet '-' and '_' are characters outside the alphabet: ignored.
+  if (!url_safe &&
+      (std::memchr(in.data(), '-', in.size()) || std::memchr(in.data(), '_', in.size()))) {
+    std::string kept;
+    kept.reserve(in.size());
+    for (char c : in)
+      if (c != '-' && c != '_') kept.push_back(c);
+    return decode_base64_with(kept, error, Base64Path::Best);
+  }
   return decode_base64_with(in, error, Base64Path::Best);
 }
 

@@ -22,6 +22,17 @@ void add_problem(std::vector<DecodeProblem>& problems, uint64_t offset, std::str
 
 }  // namespace mime_detail
 
+// Every limit's message says "<what> limit N ... reached" or names the ratio or the header
+// block; the wording is the contract (tests/unit/mime_rfc2045_test.cpp holds it).
+bool is_limit_problem(const DecodeProblem& problem) {
+  const std::string& what = problem.what;
+  return (what.find(" limit ") != std::string::npos &&
+          what.find(" reached") != std::string::npos) ||
+         what.find("decompression ratio") != std::string::npos ||
+         what.find("inflates beyond") != std::string::npos ||
+         what.find("header block exceeds") != std::string::npos;
+}
+
 using namespace mime_detail;
 
 namespace {
@@ -316,6 +327,8 @@ ContentInfo content_info(const HeaderBlock& hb, bool digest_child) {
     size_t slash = t.find('/');
     if (slash != npos && slash > 0 && slash + 1 < t.size()) {
       std::string_view ty = trim(t.substr(0, slash)), sub = trim(t.substr(slash + 1));
+      // "TEXT/PLAIN charset=US-ASCII" (the ';' forgotten): the subtype ends at whitespace.
+      sub = sub.substr(0, sub.find_first_of(" \t\r\n"));
       if (!ty.empty() && !sub.empty() && ty.find(' ') == npos)
         ci.type = to_lower(ty) + "/" + to_lower(sub);
     }

@@ -89,6 +89,7 @@ MessageResult scan_message(const Message& message, const Matcher& matcher,
 
     drop_generic_hits_shadowed_by_provider_rules(matcher.rules(), hits);
     LineCounter lines;
+    const SharedEnvelope envelope = std::make_shared<const Envelope>(std::move(decoded.envelope));
     const std::string file = message.origin.file ? *message.origin.file : std::string();
     for (const Hit& hit : hits) {
       const Rule& rule = matcher.rules().rules[hit.rule];
@@ -117,7 +118,7 @@ MessageResult scan_message(const Message& message, const Matcher& matcher,
       finding.offset = message.origin.offset;
       finding.index = message.origin.index;
       finding.location = message.origin.location;
-      finding.envelope = decoded.envelope;
+      finding.envelope = envelope;
       result.findings.push_back(std::move(finding));
     }
   } catch (const std::exception& error) {
@@ -177,6 +178,29 @@ ScanSummary run_scan(const std::vector<std::string>& inputs, const Matcher& matc
     span_file_messages += work.messages.size();
   };
 
+  // A message whose mapped file shrank while it was scanned read zeros where its end was: it
+  // fails (its findings so far are kept), and the reader reports the file.
+  auto mark_cut_messages = [](Work& work) {
+    for (size_t i = 0; i < work.messages.size(); ++i) {
+      const Message& message = work.messages[i];
+      const size_t intact = message_bytes_intact(message);
+      if (intact == message.bytes.size() || !message.skip_reason.empty()) continue;
+      work.results[i].failed = true;
+      work.results[i].failure = "the file shrank during the scan: only the first " +
+                                std::to_string(intact) + " bytes of the message were read";
+    }
+  };
+
+  auto emit_findings = [&](const MessageResult& result) {
+    for (const Finding& finding : result.findings) {
+      if (finding.validation.status != ValidationStatus::Rejected) {
+        ++summary.findings;
+        ++summary.findings_by_rule[finding.rule->id];
+      }
+      if (on_finding) on_finding(finding);
+    }
+  };
+
   auto emit_one = [&](const Message& message, const MessageResult& result) {
     const std::string file = message.origin.file ? *message.origin.file : "-";
     bytes_done += message.bytes.size();
@@ -192,6 +216,7 @@ ScanSummary run_scan(const std::vector<std::string>& inputs, const Matcher& matc
     }
     if (!message.skip_reason.empty()) {
       ++summary.messages_skipped;
+      if (message.skip_reason.starts_with("message larger than")) ++summary.limits_hit;
       ++summary.skip_reasons[message.skip_reason];
       report(
           {Diagnostic::Level::Warning, file, message.origin.offset,
@@ -206,8 +231,11 @@ ScanSummary run_scan(const std::vector<std::string>& inputs, const Matcher& matc
       report(
           {Diagnostic::Level::Warning, file, message.origin.offset + problem.offset, problem.what});
     summary.decode_problems += result.problems.size();
+    if (std::any_of(result.problems.begin(), result.problems.end(), is_limit_problem))
+      ++summary.limits_hit;
     if (result.failed) {
       ++summary.messages_failed;
+      emit_findings(result);  // none unless the input was cut short under the scan
       report({Diagnostic::Level::Error, file, message.origin.offset,
               "message " + std::to_string(message.origin.index) + " failed: " + result.failure});
       return;
@@ -221,13 +249,7 @@ ScanSummary run_scan(const std::vector<std::string>& inputs, const Matcher& matc
     summary.rejected += result.rejected;
     for (const auto& [reason, count] : result.rejected_by_reason)
       summary.rejected_by_reason[reason] += count;
-    for (const Finding& finding : result.findings) {
-      if (finding.validation.status != ValidationStatus::Rejected) {
-        ++summary.findings;
-        ++summary.findings_by_rule[finding.rule->id];
-      }
-      if (on_finding) on_finding(finding);
-    }
+    emit_findings(result);
   };
   auto emit = [&](const Message& message, const MessageResult& result) {
     emit_one(message, result);
@@ -269,6 +291,7 @@ ScanSummary run_scan(const std::vector<std::string>& inputs, const Matcher& matc
                   result = scan_message(work->messages[i], matcher, scratch, options);
                   result.case_key = std::move(case_key);
                 }
+                mark_cut_messages(*work);
                 if (work->batch.span) release_span(*work->batch.span);
                 return work;
               }) &
@@ -282,6 +305,7 @@ ScanSummary run_scan(const std::vector<std::string>& inputs, const Matcher& matc
   summary.files_failed = source.files_failed();
   summary.files_not_mail = source.files_not_mail();
   summary.not_mail_by_type = source.not_mail_by_type();
+  summary.inputs_failed = source.inputs_failed();
   summary.elapsed_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return summary;

@@ -45,6 +45,25 @@ Decoded decode_utf8(std::string_view text, size_t i) {
 
 }  // namespace
 
+std::string escape_file_name(std::string_view name) {
+  std::string out;
+  out.reserve(name.size());
+  char buffer[8];
+  for (size_t i = 0; i < name.size();) {
+    const Decoded decoded = decode_utf8(name, i);
+    if (decoded.length == 0) {
+      std::snprintf(buffer, sizeof buffer, "\\x%02x", static_cast<unsigned char>(name[i]));
+      out += buffer;
+      ++i;
+      continue;
+    }
+    if (name[i] == '\\') out += '\\';
+    out.append(name.substr(i, decoded.length));
+    i += decoded.length;
+  }
+  return out;
+}
+
 std::string escape_for_terminal(std::string_view text) {
   std::string out;
   out.reserve(text.size());

@@ -2,11 +2,11 @@
 
 #include <openssl/evp.h>
 
-#include "credsift/escape.hpp"
-
 #include <cstdio>
 #include <iomanip>
 #include <stdexcept>
+
+#include "credsift/escape.hpp"
 
 namespace credsift {
 
@@ -173,18 +173,18 @@ std::string finding_to_json(const Finding& finding, bool show_secrets) {
     }
     out += '}';
   }
-  add_field(out, "file", finding.file);
+  add_field(out, "file", escape_file_name(finding.file));
   add_number(out, "offset", finding.offset);
   add_number(out, "message_index", finding.index);
-  add_field(out, "message_id", finding.envelope.message_id);
-  add_field(out, "date", finding.envelope.date);
-  add_field(out, "from", cap_header(finding.envelope.from));
-  add_field(out, "to", cap_header(finding.envelope.to));
-  add_field(out, "cc", cap_header(finding.envelope.cc));
+  add_field(out, "message_id", cap_header(finding.envelope->message_id));
+  add_field(out, "date", cap_header(finding.envelope->date));
+  add_field(out, "from", cap_header(finding.envelope->from));
+  add_field(out, "to", cap_header(finding.envelope->to));
+  add_field(out, "cc", cap_header(finding.envelope->cc));
   // A token pasted into the Subject must not come out in clear there either.
   add_field(out, "subject",
-            cap_header(show_secrets ? finding.envelope.subject
-                                    : redact_within(finding.envelope.subject, finding.secret)));
+            cap_header(show_secrets ? finding.envelope->subject
+                                    : redact_within(finding.envelope->subject, finding.secret)));
   add_field(out, "part_path", finding.part_path);
   add_number(out, "line", finding.line);
   const ItemLocation& where = finding.location;

@@ -17,10 +17,11 @@
 #include <system_error>
 
 #include "credsift/source.hpp"
+#include "guarded_map.hpp"
 #include "json_export.hpp"
 #include "mbox.hpp"
-#include "outlook.hpp"
 #include "not_mail.hpp"
+#include "outlook.hpp"
 
 namespace credsift {
 namespace {
@@ -47,12 +48,15 @@ struct Context {
   uint64_t files_failed = 0;
   uint64_t files_not_mail = 0;
   std::map<std::string, uint64_t> not_mail_by_type;
+  uint64_t inputs_failed = 0;     // of them, inputs named by the user (not found by walking)
+  bool reading_explicit = false;  // the item being read was named by the user
 
   void report(Level level, const std::string& file, uint64_t offset, std::string message) {
     if (sink) sink(Diagnostic{level, file, offset, std::move(message)});
   }
   void fail(const std::string& file, uint64_t offset, std::string message) {
     ++files_failed;
+    if (reading_explicit) ++inputs_failed;
     report(Level::Error, file, offset, std::move(message));
   }
   std::string too_large() const { return too_large_reason(options.max_message_bytes); }
@@ -82,6 +86,7 @@ enum class Role {
 struct Item {
   std::string path;
   Role role;
+  std::string root;  // walked items: the real path of the directory named by the user
 };
 
 class Reader {
@@ -366,7 +371,16 @@ class StreamReader : public Reader {
  public:
   StreamReader(Context& ctx, std::shared_ptr<const std::string> file,
                std::unique_ptr<ByteStream> in, Role role)
-      : ctx_(ctx), file_(std::move(file)), in_(std::move(in)), role_(role) {}
+      : ctx_(ctx), file_(std::move(file)), in_(std::move(in)), role_(role) {
+    // The window never holds more than a message at the limit plus one read and the separator
+    // lookahead. Reserved once (address space, not memory: pages are touched as they fill), so
+    // that growth never doubles it past the limit.
+    try {
+      buf_.reserve(std::min<uint64_t>(ctx_.options.max_message_bytes, 4ull << 30) +
+                   2 * std::max<size_t>(ctx_.options.stream_chunk_bytes, 1) + kLookahead);
+    } catch (const std::exception&) {
+    }
+  }
 
   std::optional<Message> next() override {
     if (json_) return json_->next();
@@ -382,9 +396,14 @@ class StreamReader : public Reader {
 
   std::string_view view() const { return buf_; }
 
-  void fill() {
+  // Bytes a separator decision may need past its candidate, plus slack.
+  static constexpr size_t kLookahead = kMaxFromLine + kMaxFieldName + 64;
+
+  // Reads one chunk, or less: at most up_to bytes (a message near the limit reads no further
+  // than needed to know it is over).
+  void fill(size_t up_to = SIZE_MAX) {
     if (eof_) return;
-    const size_t chunk = std::max<size_t>(ctx_.options.stream_chunk_bytes, 1);
+    const size_t chunk = std::max<size_t>(std::min(ctx_.options.stream_chunk_bytes, up_to), 1);
     const size_t old = buf_.size();
     buf_.resize(old + chunk);
     const size_t got = in_->read(buf_.data() + old, chunk);
@@ -461,7 +480,8 @@ class StreamReader : public Reader {
         skipping = true;
         drop(buf_.size());
       }
-      fill();
+      fill(skipping ? SIZE_MAX
+                    : static_cast<size_t>(ctx_.options.max_message_bytes + 1 - buf_.size()));
     }
     const uint64_t size = base_ + buf_.size() - offset;
     if (size == 0) return std::nullopt;
@@ -495,7 +515,14 @@ class StreamReader : public Reader {
         // so it is known to be over the limit once the scan point passes limit + 2.
         if (!skipping_ && scan_ - msg_ > ctx_.options.max_message_bytes + 2) skipping_ = true;
         drop(skipping_ ? (scan_ > kSkipContext ? scan_ - kSkipContext : 0) : msg_);
-        fill();
+        if (skipping_) {
+          fill();
+        } else {
+          // Never more of one message than the limit and the lookahead that proves it over.
+          const uint64_t cap = ctx_.options.max_message_bytes + 2 + 2 * kLookahead;
+          const uint64_t held = buf_.size() - msg_;
+          fill(held < cap ? static_cast<size_t>(cap - held) : kLookahead);
+        }
         continue;
       }
       const bool at_end = s.kind == Decision::No;
@@ -552,28 +579,21 @@ class StreamReader : public Reader {
 // ---------------------------------------------------------------------------------------------
 // A plain file in memory (mapped or read): messages are views, the mapping is their keepalive.
 
-struct Mapping {
-  void* addr = nullptr;
-  size_t length = 0;
-  Mapping(void* a, size_t l) : addr(a), length(l) {}
-  ~Mapping() { munmap(addr, length); }
-  Mapping(const Mapping&) = delete;
-  Mapping& operator=(const Mapping&) = delete;
-};
-
 class MemoryReader : public Reader {
  public:
   // data: the whole file, or for a shard the slice of it from base_offset whose first message
   // has index first_index in the file.
   MemoryReader(Context& ctx, std::shared_ptr<const std::string> file,
                std::shared_ptr<const void> keepalive, std::string_view data, bool mbox,
-               bool count_bytes, uint64_t base_offset = 0, uint64_t first_index = 0)
+               bool count_bytes, const GuardedMapping* mapping, uint64_t base_offset = 0,
+               uint64_t first_index = 0)
       : ctx_(ctx),
         file_(std::move(file)),
         keepalive_(std::move(keepalive)),
         data_(data),
         mbox_(mbox),
         count_bytes_(count_bytes),
+        mapping_(mapping),
         base_offset_(base_offset),
         first_index_(first_index),
         index_(first_index) {}
@@ -582,9 +602,18 @@ class MemoryReader : public Reader {
     if (mbox_) {
       const auto piece = next_mbox_piece(data_, cursor_);
       account(cursor_.consumed);
-      if (!piece) return std::nullopt;
+      if (!piece) {
+        shrank_before(data_.size());
+        return std::nullopt;
+      }
+      if (shrank_before(piece->offset)) return std::nullopt;
       release_behind(piece->offset);
-      return build(piece->offset, piece->bytes, piece->needs_unescape);
+      Message message = build(piece->offset, piece->bytes, piece->needs_unescape);
+      if (message.skip_reason.empty() && mapping_ &&
+          piece->offset + piece->bytes.size() > intact_bytes())
+        message.skip_reason = "incomplete: the file shrank to " +
+                              std::to_string(mapping_->intact_bytes()) + " bytes during the scan";
+      return message;
     }
     if (single_done_) return std::nullopt;
     single_done_ = true;
@@ -595,7 +624,10 @@ class MemoryReader : public Reader {
 
   std::optional<InputBatch> next_batch(size_t span_bytes) override {
     if (!mbox_) return Reader::next_batch(span_bytes);
-    if (span_begin_ >= data_.size()) return std::nullopt;
+    if (span_begin_ >= data_.size()) {
+      shrank_before(data_.size());
+      return std::nullopt;
+    }
     // A span ends at a separator: the separator test looks only at the bytes around a
     // candidate, so the first one found after begin + span_bytes is one that next() finds too.
     const size_t begin = span_begin_;
@@ -607,6 +639,7 @@ class MemoryReader : public Reader {
     }
     span_begin_ = end;
     account(end);
+    if (shrank_before(begin)) return std::nullopt;
     MboxSpan span{data_.substr(begin, end - begin), keepalive_,   file_,       base_offset_ + begin,
                   ctx_.options.max_message_bytes,   first_index_, count_bytes_};
     return InputBatch{std::nullopt, std::move(span)};
@@ -632,6 +665,27 @@ class MemoryReader : public Reader {
     released_ = upto;
   }
 
+  // A mapped file that shrank under us ends where its data ends: reported once as failed at
+  // that offset; messages before it are kept (and a message cut by it fails on its own).
+  // Bytes of data_ still backed by the file (data_ starts at base_offset_ for a shard's slice).
+  uint64_t intact_bytes() const {
+    const uint64_t intact = mapping_->intact_bytes();
+    return intact > base_offset_ ? intact - base_offset_ : 0;
+  }
+
+  bool shrank_before(uint64_t offset) {
+    if (!mapping_ || intact_bytes() >= data_.size() || offset < intact_bytes()) return false;
+    if (!shrink_reported_) {
+      shrink_reported_ = true;
+      span_begin_ = data_.size();
+      ctx_.fail(*file_, mapping_->intact_bytes(),
+                "the file shrank to " + std::to_string(mapping_->intact_bytes()) +
+                    " bytes during the scan (of " + std::to_string(data_.size()) +
+                    "): the rest is not scanned");
+    }
+    return true;
+  }
+
   Message build(uint64_t offset, std::string_view bytes, bool unescape) {
     return memory_message(file_, keepalive_, ctx_.options.max_message_bytes, base_offset_ + offset,
                           index_++, bytes, unescape);
@@ -643,6 +697,8 @@ class MemoryReader : public Reader {
   std::string_view data_;
   bool mbox_;
   bool count_bytes_;
+  const GuardedMapping* mapping_;  // null for files read into memory
+  bool shrink_reported_ = false;
   MboxCursor cursor_;
   bool single_done_ = false;
   size_t accounted_ = 0;
@@ -701,7 +757,8 @@ struct MessageSource::Impl {
   void open_regular(const Item& item);
   bool open_outlook(const Item& item, std::string_view magic, uint64_t size);
   void open_stream_input(const Item& item, std::unique_ptr<Fd> fd);
-  void expand_directory(const std::string& path);
+  void expand_directory(const std::string& path, const std::string& root);
+  bool outside_tree(const Item& item);
   bool list_directory(const std::string& path, std::vector<fs::directory_entry>& out);
 };
 
@@ -728,7 +785,7 @@ bool MessageSource::Impl::list_directory(const std::string& path,
   return true;
 }
 
-void MessageSource::Impl::expand_directory(const std::string& path) {
+void MessageSource::Impl::expand_directory(const std::string& path, const std::string& root) {
   std::vector<fs::directory_entry> entries;
   if (!list_directory(path, entries)) return;
   auto is_real_dir = [](const fs::directory_entry& e) {
@@ -749,19 +806,28 @@ void MessageSource::Impl::expand_directory(const std::string& path) {
       if (!list_directory((fs::path(path) / sub).string(), messages)) continue;
       for (const auto& e : messages) {
         std::error_code ec;
-        if (!e.is_directory(ec)) items.push_back({e.path().string(), Role::Maildir});
+        if (!e.is_directory(ec)) items.push_back({e.path().string(), Role::Maildir, root});
       }
     }
     for (const auto& e : entries) {
       const auto name = e.path().filename();
       if (name == "cur" || name == "new" || name == "tmp") continue;
       std::error_code ec;
-      if (e.is_directory(ec)) items.push_back({e.path().string(), Role::Walked});
+      if (e.is_directory(ec)) items.push_back({e.path().string(), Role::Walked, root});
     }
   } else {
-    for (const auto& e : entries) items.push_back({e.path().string(), Role::Walked});
+    for (const auto& e : entries) items.push_back({e.path().string(), Role::Walked, root});
   }
   pending.insert(pending.begin(), items.begin(), items.end());
+}
+
+// Whether a walked symbolic link resolves to a file outside the directory the user named.
+bool MessageSource::Impl::outside_tree(const Item& item) {
+  std::error_code ec;
+  const std::string target = fs::canonical(item.path, ec).string();
+  if (ec || item.root.empty()) return true;
+  return !(target.size() > item.root.size() && target.starts_with(item.root) &&
+           (item.root.back() == '/' || target[item.root.size()] == '/'));
 }
 
 void MessageSource::Impl::open_stream_input(const Item& item, std::unique_ptr<Fd> fd) {
@@ -799,6 +865,7 @@ void MessageSource::Impl::open_regular(const Item& item) {
   auto file = std::make_shared<const std::string>(item.path);
   std::shared_ptr<const void> keepalive;
   std::string_view data;
+  const GuardedMapping* guarded = nullptr;
   bool counted = false;
   if (size <= kSmallFile) {
     auto content = std::make_shared<std::string>(size, '\0');
@@ -819,14 +886,14 @@ void MessageSource::Impl::open_regular(const Item& item) {
     data = *content;
     keepalive = std::move(content);
   } else {
-    void* addr = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (addr == MAP_FAILED) {
+    auto mapping = std::make_shared<const GuardedMapping>(fd, size);
+    if (!mapping->ok()) {
       open_stream_input(item, std::move(owner));  // some file systems cannot map: stream
       return;
     }
-    madvise(addr, size, MADV_SEQUENTIAL);
-    auto mapping = std::make_shared<const Mapping>(addr, size);
-    data = std::string_view(static_cast<const char*>(addr), size);
+    data = mapping->bytes();
+    madvise(const_cast<char*>(data.data()), size, MADV_SEQUENTIAL);
+    guarded = mapping.get();
     keepalive = std::move(mapping);
   }
   const std::string_view head = data.substr(0, std::min(data.size(), kSniffBytes));
@@ -852,7 +919,7 @@ void MessageSource::Impl::open_regular(const Item& item) {
     first_index = slice->second.first_index;
   }
   current = std::make_unique<MemoryReader>(ctx, std::move(file), std::move(keepalive), data, mbox,
-                                           !counted, base_offset, first_index);
+                                           !counted, guarded, base_offset, first_index);
 }
 
 // PST/OST by their magic, .msg by the OLE2 magic and its MAPI streams; true when handled.
@@ -897,13 +964,25 @@ void MessageSource::Impl::open(const Item& item) {
         ctx.report(Level::Warning, item.path, 0, "symbolic link to a directory not followed");
         return;
       }
+      if (!ctx.options.follow_symlinks && outside_tree(item)) {
+        // A Maildir entry pointing at /etc/shadow must not make a root scan report it.
+        ctx.report(Level::Warning, item.path, 0,
+                   "symbolic link out of the tree being walked not followed (--follow "
+                   "follows it)");
+        return;
+      }
     }
   } else if (stat(item.path.c_str(), &st) != 0) {
     ctx.fail(item.path, 0, "cannot open: " + errno_text(errno));
     return;
   }
   if (S_ISDIR(st.st_mode)) {
-    expand_directory(item.path);
+    std::string root = item.root;
+    if (root.empty()) {
+      std::error_code ec;
+      root = fs::canonical(item.path, ec).string();
+    }
+    expand_directory(item.path, root);
   } else if (S_ISREG(st.st_mode)) {
     const std::pair<uint64_t, uint64_t> id{st.st_dev, st.st_ino};
     if (std::find(ctx.options.excluded_files.begin(), ctx.options.excluded_files.end(), id) !=
@@ -912,6 +991,8 @@ void MessageSource::Impl::open(const Item& item) {
       return;
     }
     open_regular(item);
+  } else if (item.role == Role::Explicit && S_ISSOCK(st.st_mode)) {
+    ctx.fail(item.path, 0, "cannot read: a socket, not a mailbox");
   } else if (item.role == Role::Explicit) {
     // A fifo or device named by the user, e.g. <(zcat archive.gz): stream it.
     const int fd = ::open(item.path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -936,7 +1017,7 @@ MessageSource::MessageSource(std::vector<std::string> inputs, SourceOptions opti
       role = slice->second.maildir  ? Role::Maildir
              : slice->second.walked ? Role::Walked
                                     : Role::Explicit;
-    impl_->pending.push_back({std::move(input), role});
+    impl_->pending.push_back({std::move(input), role, {}});
   }
 }
 
@@ -953,6 +1034,7 @@ auto MessageSource::Impl::pull(Take take) -> decltype(take(*current)) {
     if (pending.empty()) return std::nullopt;
     const Item item = std::move(pending.front());
     pending.pop_front();
+    ctx.reading_explicit = item.role == Role::Explicit;
     open(item);
   }
 }
@@ -973,10 +1055,21 @@ std::vector<Message> split_span(const MboxSpan& span) {
   std::vector<Message> messages;
   MboxCursor cursor;
   uint64_t index = 0;
-  while (const auto piece = next_mbox_piece(span.bytes, cursor))
+  std::vector<uint64_t> offsets;
+  while (const auto piece = next_mbox_piece(span.bytes, cursor)) {
+    offsets.push_back(piece->offset);
     messages.push_back(memory_message(span.file, span.keepalive, span.max_message_bytes,
                                       span.offset + piece->offset, index++, piece->bytes,
                                       piece->needs_unescape));
+  }
+  // Past the end of a file that shrank there are only zero pages, not messages (asked after
+  // the split: reading the span is what finds out).
+  if (span.mapped) {
+    const size_t intact = mapped_bytes_intact(span.bytes);
+    size_t keep = 0;
+    while (keep < messages.size() && offsets[keep] < intact) ++keep;
+    messages.resize(keep);
+  }
   return messages;
 }
 
@@ -990,11 +1083,14 @@ void release_span(const MboxSpan& span) {
   if (last > first) madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
 }
 
+size_t message_bytes_intact(const Message& message) { return mapped_bytes_intact(message.bytes); }
+
 uint64_t MessageSource::bytes_read() const { return impl_->ctx.bytes_read; }
 uint64_t MessageSource::files_failed() const { return impl_->ctx.files_failed; }
 uint64_t MessageSource::files_not_mail() const { return impl_->ctx.files_not_mail; }
 const std::map<std::string, uint64_t>& MessageSource::not_mail_by_type() const {
   return impl_->ctx.not_mail_by_type;
 }
+uint64_t MessageSource::inputs_failed() const { return impl_->ctx.inputs_failed; }
 
 }  // namespace credsift

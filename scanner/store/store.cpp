@@ -690,7 +690,7 @@ void StoreScan::on_message(const Message& message, const MessageResult& result) 
     const auto header = [&](const std::string& value) {
       return clear ? value : redact_within(value, finding.secret);
     };
-    const Envelope& envelope = finding.envelope;
+    const Envelope& envelope = *finding.envelope;
     Statement& insert = *s.insert_finding;
     insert.bind(1, file)
         .bind(2, finding.offset)
@@ -911,12 +911,14 @@ std::vector<Ticket> CaseStore::tickets(const TicketFilter& filter, const TicketO
       finding.validation.validator = findings.text(13);
       finding.validation.confidence = findings.text(14);
       finding.validation.evidence = unpack_pairs(findings.text(15));
-      finding.envelope.message_id = findings.text(16);
-      finding.envelope.date = findings.text(17);
-      finding.envelope.from = findings.text(18);
-      finding.envelope.to = findings.text(19);
-      finding.envelope.cc = findings.text(20);
-      finding.envelope.subject = findings.text(21);
+      Envelope envelope;
+      envelope.message_id = findings.text(16);
+      envelope.date = findings.text(17);
+      envelope.from = findings.text(18);
+      envelope.to = findings.text(19);
+      envelope.cc = findings.text(20);
+      envelope.subject = findings.text(21);
+      finding.envelope = std::make_shared<const Envelope>(std::move(envelope));
       builder.add(finding);
     }
     findings.reset();

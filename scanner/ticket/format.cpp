@@ -83,19 +83,19 @@ std::string occurrence_json(const Occurrence& o, const Ticket& t, bool show_secr
   };
   Object object;
   object.field("rule_id", o.rule_id)
-      .field("file", o.file)
+      .field("file", escape_file_name(o.file))
       .number("offset", o.offset)
       .number("message_index", o.message_index)
-      .field("message_id", o.message_id)
-      .field("date", o.date);
+      .field("message_id", cap_header(o.envelope->message_id))
+      .field("date", cap_header(o.envelope->date));
   if (o.date_epoch)
     object.field("date_utc", format_iso8601(*o.date_epoch));
   else
     object.boolean("undated", true);
-  object.field("from", cap_header(mask(o.from)))
-      .field("to", cap_header(mask(o.to)))
-      .field("cc", cap_header(mask(o.cc)))
-      .field("subject", cap_header(mask(o.subject)))
+  object.field("from", cap_header(mask(o.envelope->from)))
+      .field("to", cap_header(mask(o.envelope->to)))
+      .field("cc", cap_header(mask(o.envelope->cc)))
+      .field("subject", cap_header(mask(o.envelope->subject)))
       .field("part_path", o.part_path)
       .number("line", o.line);
   const ItemLocation& where = o.location;
@@ -226,8 +226,16 @@ std::string summary_json(const ReportContext& context, const std::vector<Ticket>
 }
 
 // CSV field (RFC 4180); cells that a spreadsheet would run as a formula get a leading quote.
+// Control characters and bidi overrides are shown escaped; line breaks between entries stay.
 std::string csv(std::string_view text) {
-  std::string value(text);
+  std::string value;
+  for (size_t start = 0;;) {
+    const size_t end = text.find('\n', start);
+    value += escape_for_terminal(text.substr(start, end - start));
+    if (end == std::string_view::npos) break;
+    value += '\n';
+    start = end + 1;
+  }
   if (!value.empty() && std::string_view("=+-@\t\r").find(value.front()) != std::string_view::npos)
     value.insert(0, 1, '\'');
   std::string out = "\"";
@@ -246,7 +254,7 @@ std::string format_csv(const std::vector<Ticket>& tickets, bool show_secrets) {
   for (const Ticket& t : tickets) {
     std::set<std::string> locations;
     for (const Occurrence& o : t.occurrences)
-      locations.insert(location_text(o) + " " + cap_header(o.message_id));
+      locations.insert(location_text(o) + " " + cap_header(o.envelope->message_id));
     const std::string row[] = {t.id,
                                std::string(to_string(t.rule->severity)),
                                std::string(to_string(t.validation.status)),
@@ -338,8 +346,8 @@ std::string format_sarif(const std::vector<Ticket>& tickets, const ReportContext
             << " domain(s). Ticket " << t.id << ".";
     const std::string locations = array(t.occurrences, [](const Occurrence& o) {
       std::ostringstream where;
-      where << "message " << cap_header(o.message_id) << " (" << cap_header(o.date) << "), part "
-            << o.part_path << ", line " << o.line;
+      where << "message " << cap_header(o.envelope->message_id) << " ("
+            << cap_header(o.envelope->date) << "), part " << o.part_path << ", line " << o.line;
       if (!o.location.empty()) where << ", " << location_text(o);
       return Object()
           .raw("physicalLocation",
@@ -383,7 +391,10 @@ std::string format_sarif(const std::vector<Ticket>& tickets, const ReportContext
 // Markdown is read in terminals too (cat, less -R): control characters and escape sequences
 // from mail are made visible first.
 std::string md(std::string_view raw) {
-  const std::string text = escape_for_terminal(raw);
+  std::string flat(raw);
+  std::replace(flat.begin(), flat.end(), '\n', ' ');
+  std::replace(flat.begin(), flat.end(), '\r', ' ');
+  const std::string text = escape_for_terminal(flat);
   std::string out;
   for (char c : text) {
     if (c == '|' || c == '\\' || c == '`' || c == '*' || c == '_' || c == '<' || c == '>' ||
@@ -548,9 +559,10 @@ std::string format_markdown(const std::vector<Ticket>& tickets,
     for (size_t i = 0; i < t.occurrences.size() && i < kReportOccurrences; ++i) {
       const Occurrence& o = t.occurrences[i];
       out << "| " << (o.date_epoch ? format_iso8601(*o.date_epoch) : "undated") << " | "
-          << md(shown_header(o.from, t, show)) << " | " << md(shown_header(o.to, t, show)) << " | "
-          << md(shown_header(o.subject, t, show)) << " | " << md(o.part_path) << " | "
-          << md(location_text(o)) << " " << md(cap_header(o.message_id)) << " |\n";
+          << md(shown_header(o.envelope->from, t, show)) << " | "
+          << md(shown_header(o.envelope->to, t, show)) << " | "
+          << md(shown_header(o.envelope->subject, t, show)) << " | " << md(o.part_path) << " | "
+          << md(location_text(o)) << " " << md(cap_header(o.envelope->message_id)) << " |\n";
     }
     if (t.occurrences.size() > kReportOccurrences)
       out << "\n"
@@ -562,7 +574,8 @@ std::string format_markdown(const std::vector<Ticket>& tickets,
     out << "\n## Rejected hits\n\n| rule | reason | secret | message |\n|---|---|---|---|\n";
     for (const Finding& f : rejected)
       out << "| " << md(f.rule->id) << " | " << md(f.validation.reason) << " | `"
-          << md(shown(f.secret, show)) << "` | " << md(f.envelope.message_id) << " |\n";
+          << md(shown(f.secret, show)) << "` | " << md(cap_header(f.envelope->message_id))
+          << " |\n";
   }
   return out.str();
 }

@@ -107,13 +107,14 @@ std::string details_json(const Ticket& t, bool show_secrets) {
          js_array(
              t.occurrences,
              [&](const Occurrence& o) {
-               return "[" + js_epoch(o.date_epoch) + "," + js(cap_header(o.date)) + "," +
-                      js(shown_header(o.from, t, show_secrets)) + "," +
-                      js(shown_header(o.to, t, show_secrets)) + "," +
-                      js(shown_header(o.cc, t, show_secrets)) + "," +
-                      js(shown_header(o.subject, t, show_secrets)) + "," + js(o.part_path) + "," +
-                      js(location_text(o)) + "," + js(cap_header(o.message_id)) + "," +
-                      js(o.rule_id) + "," + std::to_string(o.line) + "]";
+               return "[" + js_epoch(o.date_epoch) + "," + js(cap_header(o.envelope->date)) + "," +
+                      js(shown_header(o.envelope->from, t, show_secrets)) + "," +
+                      js(shown_header(o.envelope->to, t, show_secrets)) + "," +
+                      js(shown_header(o.envelope->cc, t, show_secrets)) + "," +
+                      js(shown_header(o.envelope->subject, t, show_secrets)) + "," +
+                      js(o.part_path) + "," + js(location_text(o)) + "," +
+                      js(cap_header(o.envelope->message_id)) + "," + js(o.rule_id) + "," +
+                      std::to_string(o.line) + "]";
              },
              kHtmlOccurrences) +
          "]";

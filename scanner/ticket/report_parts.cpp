@@ -5,6 +5,8 @@
 #include <chrono>
 #include <unordered_map>
 
+#include "credsift/escape.hpp"
+
 namespace credsift::report_parts {
 
 std::string shown(std::string_view secret, bool show_secrets) {
@@ -45,7 +47,7 @@ std::string identity_text(const Evidence& identity) {
 }
 
 std::string location_text(const Occurrence& o) {
-  std::string out = o.file;
+  std::string out = escape_file_name(o.file);
   if (!o.location.container.empty()) out += "!" + o.location.container;
   out += "@" + std::to_string(o.offset);
   if (!o.location.folder.empty()) out += " folder=" + o.location.folder;

@@ -207,13 +207,8 @@ Occurrence occurrence_of(const Finding& finding) {
   o.file = finding.file;
   o.offset = finding.offset;
   o.message_index = finding.index;
-  o.message_id = finding.envelope.message_id;
-  o.date = finding.envelope.date;
-  o.date_epoch = parse_mail_date(finding.envelope.date);
-  o.from = finding.envelope.from;
-  o.to = finding.envelope.to;
-  o.cc = finding.envelope.cc;
-  o.subject = finding.envelope.subject;
+  o.envelope = finding.envelope ? finding.envelope : empty_envelope();
+  o.date_epoch = parse_mail_date(o.envelope->date);
   o.part_path = finding.part_path;
   o.line = finding.line;
   o.location = finding.location;
@@ -232,10 +227,12 @@ std::vector<Ticket> TicketBuilder::build() const {
   std::map<std::string, size_t> index_by_fingerprint;
   std::vector<Ticket> tickets;
   std::vector<std::vector<const Finding*>> members;
-  std::vector<const Finding*> key_ids_attached;
+  // Key ids by message, so that each ticket looks only at its own messages: one key pair
+  // repeated in every message made a scan over all key ids per ticket quadratic.
+  std::map<MessageKey, std::vector<const Finding*>> key_ids_by_message;
   for (const Finding& finding : findings_) {
     if (is_aws_key_id(*finding.rule) && aws_secrets_by_message.count(message_of(finding))) {
-      key_ids_attached.push_back(&finding);
+      key_ids_by_message[message_of(finding)].push_back(&finding);
       continue;
     }
     auto [it, inserted] = index_by_fingerprint.emplace(finding.fingerprint, tickets.size());
@@ -269,23 +266,23 @@ std::vector<Ticket> TicketBuilder::build() const {
       identity_from(*f, ticket.identity);
       ticket.occurrences.push_back(occurrence_of(*f));
     }
-    for (const Finding* key_id : key_ids_attached) {
-      const bool same_message = std::any_of(group.begin(), group.end(), [&](const Finding* f) {
-        return f->rule->provider == "aws" && message_of(*f) == message_of(*key_id);
-      });
-      if (!same_message) continue;
-      const bool known = std::any_of(
-          ticket.related.begin(), ticket.related.end(),
-          [&](const RelatedCapture& r) { return r.fingerprint == key_id->fingerprint; });
-      if (!known)
-        ticket.related.push_back(
-            {"access_key_id", key_id->rule->id, key_id->fingerprint, key_id->secret});
-      add_identity(ticket.identity, "access_key_id", key_id->secret);
-      add_identity(ticket.identity, "account_id", key_id->validation.evidence_of("account_id"));
-      ticket.occurrences.push_back(occurrence_of(*key_id));
-      if (std::find(ticket.rules.begin(), ticket.rules.end(), key_id->rule->id) ==
-          ticket.rules.end())
-        ticket.rules.push_back(key_id->rule->id);
+    std::set<MessageKey> aws_messages;
+    std::set<std::string> related_fingerprints;
+    for (const Finding* f : group) {
+      if (f->rule->provider != "aws" || !aws_messages.insert(message_of(*f)).second) continue;
+      const auto key_ids = key_ids_by_message.find(message_of(*f));
+      if (key_ids == key_ids_by_message.end()) continue;
+      for (const Finding* key_id : key_ids->second) {
+        if (related_fingerprints.insert(key_id->fingerprint).second)
+          ticket.related.push_back(
+              {"access_key_id", key_id->rule->id, key_id->fingerprint, key_id->secret});
+        add_identity(ticket.identity, "access_key_id", key_id->secret);
+        add_identity(ticket.identity, "account_id", key_id->validation.evidence_of("account_id"));
+        ticket.occurrences.push_back(occurrence_of(*key_id));
+        if (std::find(ticket.rules.begin(), ticket.rules.end(), key_id->rule->id) ==
+            ticket.rules.end())
+          ticket.rules.push_back(key_id->rule->id);
+      }
     }
     std::set<MessageKey> seen_messages;
     for (const Occurrence& o : ticket.occurrences) {
@@ -297,7 +294,7 @@ std::vector<Ticket> TicketBuilder::build() const {
         ticket.undated = true;
       }
       if (!seen_messages.emplace(o.file, o.offset).second) continue;
-      for (const std::string* header : {&o.from, &o.to, &o.cc})
+      for (const std::string* header : {&o.envelope->from, &o.envelope->to, &o.envelope->cc})
         for (const std::string& address : parse_address_list(*header)) {
           ticket.addresses.insert(address);
           const std::string domain(address_domain(address));

@@ -87,6 +87,16 @@ void expect_all_paths(std::string_view in) {
   if (mime_detail::base64_avx2_available()) {
     EXPECT_EQ(run(in, Base64Path::Avx2), expected) << "AVX2 path, input: " << in;
   }
+  // decode_base64 adds what a body needs on top (the URL-safe letters only in URL-safe bodies,
+  // the end at padding followed by text: tests/unit/mime_rfc2045_test.cpp); on bodies where
+  // neither applies it is the paths' decoder.
+  const size_t pad = in.find('=');
+  const bool plain =
+      in.find_first_of("-_") == std::string_view::npos &&
+      (pad == std::string_view::npos ||
+       in.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=\r\n",
+                            pad) == std::string_view::npos);
+  if (!plain) return;
   bool error = false;
   EXPECT_EQ(decode_base64(in, &error), expected.bytes) << "decode_base64, input: " << in;
   EXPECT_EQ(error, expected.error) << "decode_base64, input: " << in;

@@ -612,7 +612,7 @@ TEST(JsonExportScan, SummaryAddsUpAndFindingsCarryTheItem) {
   EXPECT_EQ(findings[1].location.item_id, "AAMkGood");
   EXPECT_EQ(findings[1].index, 0u);
   EXPECT_EQ(findings[1].offset, 0u);
-  EXPECT_EQ(findings[1].envelope.message_id, "<AAMkGood@graph.test>");
+  EXPECT_EQ(findings[1].envelope->message_id, "<AAMkGood@graph.test>");
   EXPECT_EQ(findings[2].location.item_id, "gm");
   EXPECT_EQ(findings[2].index, 4u);
   EXPECT_EQ(findings[2].offset, jsonl.find("{\"id\":\"gm\""));

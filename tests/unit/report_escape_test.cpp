@@ -48,6 +48,14 @@ TEST(EscapeForTerminal, ShowsBytesThatAreNotUtf8) {
   EXPECT_EQ(escape_for_terminal("\xe2\x80"), "\\xe2\\x80");           // cut short
 }
 
+TEST(EscapeFileName, KeepsUtf8AndEscapesOtherBytesReversibly) {
+  EXPECT_EQ(escape_file_name("/mail/Grüße.mbox"), "/mail/Grüße.mbox");
+  EXPECT_EQ(escape_file_name("/mail/caf\xe9.mbox"), "/mail/caf\\xe9.mbox");
+  EXPECT_EQ(escape_file_name("a\\xe9"), "a\\\\xe9");  // a literal backslash stays apart
+  EXPECT_EQ(escape_file_name("\xff\xfe"), "\\xff\\xfe");
+  EXPECT_EQ(json_escape(escape_file_name("caf\xe9")), "caf\\\\xe9");  // no U+FFFD
+}
+
 TEST(JsonEscape, WritesBidiOverridesAndC1ControlsAsEscapes) {
   EXPECT_EQ(json_escape("a\xe2\x80\xae"
                         "b"),

@@ -29,7 +29,9 @@ TEST(FindingToJson, ShortSecretInSubjectIsRedactedAndTerminates) {
   Finding finding;
   finding.rule = &rule;
   finding.secret = "5393";
-  finding.envelope.subject = "door code 5393";
+  Envelope envelope;
+  envelope.subject = "door code 5393";
+  finding.envelope = std::make_shared<const Envelope>(envelope);
   const std::string json = finding_to_json(finding, false);
   EXPECT_NE(json.find("\"subject\":\"door code 5393…\""), std::string::npos) << json;
   EXPECT_NE(finding_to_json(finding, true).find("\"subject\":\"door code 5393\""),

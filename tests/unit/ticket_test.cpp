@@ -40,10 +40,12 @@ Finding finding(const Rule& rule, std::string secret, std::string file, uint64_t
   f.validation.confidence = "medium";
   f.file = std::move(file);
   f.offset = offset;
-  f.envelope.message_id = "<" + std::to_string(offset) + "@x>";
-  f.envelope.date = std::move(date);
-  f.envelope.from = std::move(from);
-  f.envelope.to = std::move(to);
+  Envelope envelope;
+  envelope.message_id = "<" + std::to_string(offset) + "@x>";
+  envelope.date = std::move(date);
+  envelope.from = std::move(from);
+  envelope.to = std::move(to);
+  f.envelope = std::make_shared<const Envelope>(std::move(envelope));
   f.part_path = "1";
   f.line = 1;
   return f;

@@ -1,0 +1,211 @@
+#include "rule_cache.hpp"
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <random>
+
+namespace credsift::match_detail {
+namespace {
+
+constexpr std::string_view kMagic = "credsift-rule-cache 1\n";
+constexpr size_t kHeaderBytes = 256;  // fixed, so the body can be written before it
+constexpr uint64_t kMaxCacheBytes = 1ull << 30;
+
+std::string hex(const unsigned char* bytes, size_t size) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < size; ++i) {
+    out.push_back(kHex[bytes[i] >> 4]);
+    out.push_back(kHex[bytes[i] & 15]);
+  }
+  return out;
+}
+
+std::string body_digest(std::string_view key, std::string_view body) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_MD_CTX* context = EVP_MD_CTX_new();
+  if (!context) return {};
+  EVP_DigestInit_ex(context, EVP_sha256(), nullptr);
+  EVP_DigestUpdate(context, key.data(), key.size());
+  EVP_DigestUpdate(context, body.data(), body.size());
+  EVP_DigestFinal_ex(context, digest, &length);
+  EVP_MD_CTX_free(context);
+  return hex(digest, length);
+}
+
+std::string header(std::string_view key, std::string_view digest) {
+  std::string out(kMagic);
+  out.append("key ").append(key).append("\ndigest ").append(digest).append("\n");
+  out.resize(kHeaderBytes - 1, ' ');
+  return out + '\n';
+}
+
+// Owned by us or root, and no one else can write it (a sticky directory protects its files).
+std::string untrusted_reason(const struct stat& st, bool directory) {
+  if (st.st_uid != ::geteuid() && st.st_uid != 0)
+    return "owned by uid " + std::to_string(st.st_uid);
+  const bool sticky = directory && (st.st_mode & S_ISVTX);
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !sticky) return "writable by group or others";
+  return {};
+}
+
+bool write_all(int fd, std::string_view bytes, off_t offset) {
+  while (!bytes.empty()) {
+    const ssize_t written = ::pwrite(fd, bytes.data(), bytes.size(), offset);
+    if (written < 0 && errno == EINTR) continue;
+    if (written <= 0) return false;
+    bytes.remove_prefix(static_cast<size_t>(written));
+    offset += written;
+  }
+  return true;
+}
+
+std::atomic<bool> store_warned{false};
+
+}  // namespace
+
+RuleCache::RuleCache(std::filesystem::path dir, std::string key_hex, Warn warn)
+    : dir_(std::move(dir)),
+      key_(std::move(key_hex)),
+      name_("rules-" + key_ + ".cache"),
+      warn_(std::move(warn)) {}
+
+int RuleCache::open_trusted_dir(bool create) const {
+  if (create) {
+    std::error_code error;
+    std::filesystem::create_directories(dir_, error);
+  }
+  const int fd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return -1;  // no cache yet: nothing to say
+  struct stat st {};
+  std::string why =
+      ::fstat(fd, &st) != 0 ? std::string(std::strerror(errno)) : untrusted_reason(st, true);
+  if (why.empty()) return fd;
+  ::close(fd);
+  warn_("rule cache " + dir_.string() + " not used: the directory is " + why);
+  return -1;
+}
+
+std::optional<CachedRules> RuleCache::load(size_t rules) const {
+  const int dir = open_trusted_dir(false);
+  if (dir < 0) return std::nullopt;
+  const int fd = ::openat(dir, name_.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  ::close(dir);
+  if (fd < 0) {
+    if (errno == ELOOP) warn_("rule cache " + file().string() + " not used: a symbolic link");
+    return std::nullopt;
+  }
+  const auto refuse = [&](const std::string& why) -> std::optional<CachedRules> {
+    ::close(fd);
+    warn_("rule cache " + file().string() + " not used (" + why + "): compiling the rules");
+    return std::nullopt;
+  };
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return refuse(std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) return refuse("not a regular file");
+  if (std::string why = untrusted_reason(st, false); !why.empty()) return refuse(why);
+  if (static_cast<uint64_t>(st.st_size) > kMaxCacheBytes) return refuse("too large");
+  std::string bytes(static_cast<size_t>(st.st_size), '\0');
+  size_t have = 0;
+  while (have < bytes.size()) {
+    const ssize_t got = ::read(fd, bytes.data() + have, bytes.size() - have);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) break;
+    have += static_cast<size_t>(got);
+  }
+  if (have != bytes.size()) return refuse("short read");
+  ::close(fd);
+  const auto damaged = [&](const std::string& why) -> std::optional<CachedRules> {
+    warn_("rule cache " + file().string() + " not used (" + why + "): compiling the rules");
+    return std::nullopt;
+  };
+
+  const std::string_view all(bytes);
+  if (all.size() < kHeaderBytes || !all.starts_with(kMagic)) return damaged("no valid header");
+  const std::string_view head = all.substr(kMagic.size(), kHeaderBytes - kMagic.size());
+  const std::string_view body = all.substr(kHeaderBytes);
+  if (!head.starts_with("key " + key_ + "\n"))
+    return damaged("built for other rules, Hyperscan or CPU than its name says");
+  const std::string digest_line = "digest " + body_digest(key_, body) + "\n";
+  if (head.substr(4 + key_.size() + 1, digest_line.size()) != digest_line)
+    return damaged("contents do not match its digest");
+
+  // Body: "<n> <width> ... <width>\n" then the serialized database.
+  CachedRules out;
+  const size_t newline = body.find('\n');
+  if (newline == std::string_view::npos) return damaged("no widths");
+  const char* p = body.data();
+  const char* end = body.data() + newline;
+  size_t count = 0;
+  auto [after, error] = std::from_chars(p, end, count);
+  if (error != std::errc() || count != rules) return damaged("widths for another rule count");
+  p = after;
+  for (size_t i = 0; i < count; ++i) {
+    if (p >= end || *p != ' ') return damaged("bad widths");
+    unsigned width = 0;
+    auto [next, parse_error] = std::from_chars(p + 1, end, width);
+    if (parse_error != std::errc()) return damaged("bad widths");
+    out.widths.push_back(width);
+    p = next;
+  }
+  if (p != end) return damaged("bad widths");
+  out.database.assign(body.substr(newline + 1));
+  return out;
+}
+
+bool RuleCache::store(const std::vector<unsigned>& widths, std::string_view database) const {
+  const auto failed = [&](const std::string& why) {
+    if (!store_warned.exchange(true))
+      warn_("cannot write the rule cache " + dir_.string() + " (" + why +
+            "): the rules are compiled on every start; build it once with `credsift rules "
+            "compile --cache DIR` and point CREDSIFT_CACHE_DIR at it");
+    return false;
+  };
+  const int dir = open_trusted_dir(true);
+  if (dir < 0) return failed("missing or untrusted directory");
+  std::string body = std::to_string(widths.size());
+  for (unsigned width : widths) body += ' ' + std::to_string(width);
+  body += '\n';
+  body.append(database);
+
+  // A fresh name, created exclusively and never through a link: in a directory others could
+  // write, a planted symlink would otherwise make us overwrite its target.
+  std::random_device random;
+  std::string temporary;
+  int fd = -1;
+  for (int attempt = 0; attempt < 8 && fd < 0; ++attempt) {
+    temporary = "." + name_ + ".tmp" + std::to_string(random());
+    fd = ::openat(dir, temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                  0644);
+    if (fd < 0 && errno != EEXIST) break;
+  }
+  if (fd < 0) {
+    const int error = errno;
+    ::close(dir);
+    return failed(std::strerror(error));
+  }
+  ::fchmod(fd, 0644);  // readable by a gateway user when root builds it; the umask may differ
+  // The header last: a file cut short never carries a valid one.
+  const bool ok = write_all(fd, body, kHeaderBytes) &&
+                  write_all(fd, header(key_, body_digest(key_, body)), 0) && ::fsync(fd) == 0;
+  const int error = errno;
+  ::close(fd);
+  if (!ok || ::renameat(dir, temporary.c_str(), dir, name_.c_str()) != 0) {
+    const int rename_error = ok ? errno : error;
+    ::unlinkat(dir, temporary.c_str(), 0);
+    ::close(dir);
+    return failed(std::strerror(rename_error));
+  }
+  ::close(dir);
+  return true;
+}
+
+}  // namespace credsift::match_detail
