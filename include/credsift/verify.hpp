@@ -40,6 +40,7 @@ class HostAllowList {
  public:
   static HostAllowList parse(std::string_view list);  // throws std::invalid_argument
   bool empty() const { return globs_.empty() && networks_.empty(); }
+  bool has_networks() const { return !networks_.empty(); }
   bool allows_name(std::string_view host) const;
   bool allows_address(std::string_view numeric_address) const;  // "10.20.3.4", "::1"
 

@@ -561,7 +561,8 @@ void print_ticket_summary(std::ostream& out, const std::vector<Ticket>& tickets,
       ++by_verification[t.verification.state];
   if (!by_verification.empty()) {
     out << "; verified:";
-    for (const auto& [state, count] : by_verification) out << " " << count << " " << to_string(state);
+    for (const auto& [state, count] : by_verification)
+      out << " " << count << " " << to_string(state);
   }
   out << "\n";
 }

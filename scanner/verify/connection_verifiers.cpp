@@ -77,6 +77,12 @@ std::optional<std::string> allowed_address(const ConnectionTarget& target,
     reason = "host not allowed (no --verify-hosts)";
     return std::nullopt;
   }
+  // A name no glob allows is looked up only when a CIDR could allow its address.
+  const bool name_allowed = allow.allows_name(target.host);
+  if (!name_allowed && !allow.has_networks()) {
+    reason = "host not allowed by --verify-hosts: " + target.host;
+    return std::nullopt;
+  }
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -86,7 +92,6 @@ std::optional<std::string> allowed_address(const ConnectionTarget& target,
     return std::nullopt;
   }
   std::optional<std::string> chosen;
-  const bool name_allowed = allow.allows_name(target.host);
   for (addrinfo* a = found; a && !chosen; a = a->ai_next) {
     char text[INET6_ADDRSTRLEN] = {};
     const void* bytes =
