@@ -8,6 +8,7 @@ the real providers: GitHub /user, Slack /api/auth.test (200 with ok false when r
 401 for a revoked token elsewhere. Every request is logged as one JSON line (time, path, token)
 before it is answered; the chosen port is written to PORTFILE once listening.
 """
+import base64
 import json
 import ssl
 import sys
@@ -28,6 +29,8 @@ def token_of(headers):
             for prefix in ("Bearer ", "token "):
                 if value.startswith(prefix):
                     return value[len(prefix):]
+            if value.startswith("Basic "):  # Mailgun: api:KEY
+                return base64.b64decode(value[6:]).decode().split(":", 1)[1]
             return value
     return ""
 
@@ -75,6 +78,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.answer(200, {"username": "npm-live"})
         if slack:
             return self.answer(200, {"ok": False, "error": "invalid_auth"})
+        if self.path.startswith("/api/v1/validate"):  # Datadog answers 403
+            return self.answer(403, {"errors": ["Forbidden"]})
         return self.answer(401, {"message": "Bad credentials"})
 
     do_GET = handle_any

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <random>
 #include <thread>
@@ -24,6 +25,16 @@ std::string random_base62(size_t length, unsigned seed) {
   std::string out;
   for (size_t i = 0; i < length; ++i) out += alphabet[random() % 62];
   return out;
+}
+
+std::string from_alphabet(std::string_view alphabet, size_t length, unsigned seed) {
+  std::mt19937 random(seed);
+  std::string out;
+  for (size_t i = 0; i < length; ++i) out += alphabet[random() % alphabet.size()];
+  return out;
+}
+std::string hex(size_t length, unsigned seed) {
+  return from_alphabet("0123456789abcdef", length, seed);
 }
 
 std::string github_token(unsigned seed) { return "ghp_" + random_base62(36, seed); }
@@ -199,6 +210,71 @@ TEST(VerifyHttp, LiveRevokedAndUnknownAnswers) {
   EXPECT_EQ(log.find(live), std::string::npos);
   EXPECT_EQ(log.find(slack_live), std::string::npos);
   EXPECT_EQ(mock.request_times().size(), 7u);
+}
+
+// Every HTTP verifier against the mock: a live and a revoked token each.
+TEST(VerifyHttp, EveryProviderLiveAndRevoked) {
+  struct Case {
+    std::string provider;
+    std::function<std::string(unsigned)> token;
+    std::string prefix;  // what the line needs before the token for the rule to match
+  };
+  const std::vector<Case> cases = {
+      {"github", github_token, ""},
+      {"gitlab", [](unsigned s) { return "glpat-" + random_base62(20, s); }, ""},
+      {"slack", slack_token, ""},
+      {"stripe", [](unsigned s) { return "sk_live_" + random_base62(24, s); }, ""},
+      {"sendgrid",
+       [](unsigned s) { return "SG." + random_base62(22, s) + "." + random_base62(43, s + 1000); },
+       ""},
+      {"openai",
+       [](unsigned s) {
+         return "sk-proj-" + random_base62(58, s) + "T3BlbkFJ" + random_base62(58, s + 1000);
+       },
+       ""},
+      {"anthropic", [](unsigned s) { return "sk-ant-api03-" + random_base62(93, s) + "AA"; }, ""},
+      {"npm", npm_token, ""},
+      {"huggingface",
+       [](unsigned s) {
+         return "hf_" +
+                from_alphabet("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", 34, s);
+       },
+       ""},
+      {"datadog", [](unsigned s) { return hex(32, s); }, "DD_API_KEY="},
+      {"mailgun", [](unsigned s) { return "key-" + hex(32, s); }, ""},
+  };
+  std::map<std::string, std::string> tokens;
+  std::vector<std::string> lines;
+  std::string endpoints;
+  unsigned seed = 500;
+  for (const Case& c : cases) {
+    const std::string live = c.token(seed++), revoked = c.token(seed++);
+    tokens[live] = "live";
+    tokens[revoked] = "revoked";
+    lines.push_back(c.prefix + live);
+    lines.push_back(c.prefix + revoked);
+  }
+  MockProvider mock(tokens);
+  ASSERT_TRUE(mock.ready());
+  for (const Case& c : cases) endpoints += " --verify-endpoint " + c.provider + "=" + mock.url();
+  const fs::path mail = write_mail(mock.dir(), lines);
+  const fs::path tickets = mock.dir() / "tickets.jsonl";
+  const ScanRun run =
+      run_credsift("scan '" + mail.string() + "' --show-secrets --verify" + endpoints +
+                   " --verify-ca '" + mock.ca().string() + "' --verify-rate 50/s --verify-audit '" +
+                   (mock.dir() / "audit").string() + "' -o '" + tickets.string() + "'");
+  ASSERT_EQ(run.exit_code, 1) << run.err;
+  const auto result = verifications(tickets);
+  seed = 500;
+  for (const Case& c : cases) {
+    const std::string live = c.token(seed++), revoked = c.token(seed++);
+    ASSERT_TRUE(result.count(live)) << c.provider << " not ticketed: " << live;
+    ASSERT_TRUE(result.count(revoked)) << c.provider << " not ticketed: " << revoked;
+    EXPECT_EQ(result.at(live).state, "live") << c.provider << " " << result.at(live).reason;
+    EXPECT_EQ(result.at(revoked).state, "revoked")
+        << c.provider << " " << result.at(revoked).reason;
+  }
+  EXPECT_EQ(mock.request_times().size(), 2 * cases.size());
 }
 
 TEST(VerifyHttp, UntrustedCertificateIsUnknownNotRevoked) {
