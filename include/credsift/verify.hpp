@@ -71,6 +71,11 @@ struct HttpVerifier {
   std::vector<std::string> revoked_errors;
   std::vector<std::string> identity_fields;   // top-level JSON fields reported as identity
   std::vector<std::string> identity_headers;  // response headers reported (X-OAuth-Scopes)
+  // Webhooks: the secret is the URL itself (under base_url), posted `body`; live only when the
+  // answer holds `live_body` (a live Slack hook answers a malformed post with invalid_payload).
+  bool secret_is_url = false;
+  std::string body = "";
+  std::string live_body = "";
 };
 const std::vector<HttpVerifier>& http_verifiers();
 const HttpVerifier* verifier_for_rule(std::string_view rule_id);

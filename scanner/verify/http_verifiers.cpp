@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <mutex>
+#include <optional>
 
 #include "http_call.hpp"
 
@@ -161,6 +162,18 @@ const std::vector<HttpVerifier>& http_verifiers() {
                     {},
                     {"total_count"},
                     {}});
+    HttpVerifier hook;
+    hook.provider = "slack-webhook";
+    hook.rule_ids = {"slack.webhook"};
+    hook.base_url = "https://hooks.slack.com";
+    hook.method = "POST";
+    hook.headers = {"Content-Type: application/json"};
+    hook.secret_is_url = true;
+    hook.body = "{";  // deliberately malformed: nothing is ever posted to the channel
+    hook.live_body = "invalid_payload";
+    hook.live_status = {400};
+    hook.revoked_status = {403, 404, 410};
+    list.push_back(hook);
     return list;
   }();
   return verifiers;
@@ -213,7 +226,8 @@ Verification interpret_http_answer(const HttpVerifier& verifier, long status, st
   const auto has = [](const std::vector<long>& codes, long code) {
     return std::find(codes.begin(), codes.end(), code) != codes.end();
   };
-  if (has(verifier.live_status, status)) {
+  if (has(verifier.live_status, status) &&
+      (verifier.live_body.empty() || body.find(verifier.live_body) != std::string_view::npos)) {
     result.state = VerificationState::Live;
     result.reason = "HTTP " + std::to_string(status);
     if (!verifier.ok_field.empty()) {
@@ -301,8 +315,24 @@ std::string replace_secret(std::string text, const std::string& secret) {
 
 std::string http_endpoint(const HttpVerifier& verifier, const VerifyOptions& options) {
   const auto it = options.endpoints.find(verifier.provider);
-  return (it != options.endpoints.end() ? it->second : verifier.base_url) + verifier.path;
+  // A webhook's path is its secret: shown as "/…".
+  return (it != options.endpoints.end() ? it->second : verifier.base_url) +
+         (verifier.secret_is_url ? std::string("/…") : verifier.path);
 }
+
+namespace {
+
+// The URL to call: the endpoint, or for a webhook the secret URL moved onto the endpoint.
+std::optional<std::string> request_url(const HttpVerifier& verifier, const std::string& secret,
+                                       const VerifyOptions& options) {
+  const auto it = options.endpoints.find(verifier.provider);
+  const std::string base = it != options.endpoints.end() ? it->second : verifier.base_url;
+  if (!verifier.secret_is_url) return base + verifier.path;
+  if (!secret.starts_with(verifier.base_url + "/")) return std::nullopt;
+  return base + secret.substr(verifier.base_url.size());
+}
+
+}  // namespace
 
 Verification http_verify(const HttpVerifier& verifier, const std::string& secret,
                          const VerifyOptions& options) {
@@ -316,6 +346,12 @@ Verification http_verify(const HttpVerifier& verifier, const std::string& secret
     result.reason = "secret holds a line break: not sent";
     return result;
   }
+  const std::optional<std::string> url = request_url(verifier, secret, options);
+  if (!url) {
+    result.state = VerificationState::NotChecked;
+    result.reason = "not a " + verifier.base_url + " URL: not sent";
+    return result;
+  }
   CURL* curl = curl_easy_init();
   if (!curl) {
     result.state = VerificationState::Unknown;
@@ -327,7 +363,7 @@ Verification http_verify(const HttpVerifier& verifier, const std::string& secret
     header_list = curl_slist_append(header_list, replace_secret(header, secret).c_str());
   std::string body;
   std::map<std::string, std::string> headers;
-  curl_easy_setopt(curl, CURLOPT_URL, result.endpoint.c_str());
+  curl_easy_setopt(curl, CURLOPT_URL, url->c_str());
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "https");
   curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
@@ -343,7 +379,7 @@ Verification http_verify(const HttpVerifier& verifier, const std::string& secret
     curl_easy_setopt(curl, CURLOPT_USERNAME, verifier.basic_user.c_str());
     curl_easy_setopt(curl, CURLOPT_PASSWORD, secret.c_str());
   }
-  if (verifier.method == "POST") curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
+  if (verifier.method == "POST") curl_easy_setopt(curl, CURLOPT_POSTFIELDS, verifier.body.c_str());
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);

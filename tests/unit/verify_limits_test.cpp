@@ -65,7 +65,6 @@ TEST(VerifyRules, RuleIdsMapToVerifiers) {
   EXPECT_EQ(verifier_for_rule("gitlab.pat")->provider, "gitlab");
   EXPECT_EQ(verifier_for_rule("slack.bot_token")->provider, "slack");
   EXPECT_EQ(verifier_for_rule("npm.access_token")->provider, "npm");
-  EXPECT_EQ(verifier_for_rule("slack.webhook"), nullptr);
   EXPECT_EQ(verifier_for_rule("connstr.postgres"), nullptr);
   for (const HttpVerifier& verifier : http_verifiers())
     EXPECT_TRUE(verifier.base_url.starts_with("https://")) << verifier.provider;
@@ -96,6 +95,16 @@ TEST(VerifyAnswer, SlackOkField) {
   EXPECT_EQ(interpret_http_answer(slack, 200, R"({"ok":false,"error":"ratelimited"})", {}).state,
             VerificationState::Unknown);
   EXPECT_EQ(interpret_http_answer(slack, 200, "<html>", {}).state, VerificationState::Unknown);
+}
+
+TEST(VerifyAnswer, SlackWebhookMalformedPost) {
+  const HttpVerifier& hook = *verifier_for_rule("slack.webhook");
+  EXPECT_TRUE(hook.secret_is_url);
+  EXPECT_EQ(interpret_http_answer(hook, 400, "invalid_payload", {}).state, VerificationState::Live);
+  EXPECT_EQ(interpret_http_answer(hook, 400, "something else", {}).state,
+            VerificationState::Unknown);
+  EXPECT_EQ(interpret_http_answer(hook, 404, "no_service", {}).state, VerificationState::Revoked);
+  EXPECT_EQ(interpret_http_answer(hook, 500, "", {}).state, VerificationState::Unknown);
 }
 
 TEST(VerifyTickets, NotCheckedWithoutVerifierOrSelection) {

@@ -51,11 +51,21 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def answer_text(self, status, text):
+        data = text.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
     def handle_any(self):
         length = int(self.headers.get("Content-Length") or 0)
         if length:
             self.rfile.read(length)
         token = token_of(self.headers)
+        if self.path.startswith("/services/"):  # a Slack webhook: the token is the path
+            token = "https://hooks.slack.com" + self.path
         kind = TOKENS.get(token, "revoked")
         with LOG_LOCK, open(log_path, "a") as log:
             log.write(json.dumps({"time": time.time(), "path": self.path, "kind": kind,
@@ -67,6 +77,10 @@ class Handler(BaseHTTPRequestHandler):
             return self.answer(429, {"message": "rate limited"}, [("Retry-After", "30")])
         if kind == "500":
             return self.answer(500, {"message": "oops"})
+        if self.path.startswith("/services/"):
+            if kind == "live":  # a live hook rejects the malformed post
+                return self.answer_text(400, "invalid_payload")
+            return self.answer_text(404, "no_service")
         slack = self.path.startswith("/api/auth.test")
         if kind == "live":
             if slack:

@@ -242,6 +242,14 @@ TEST(VerifyHttp, EveryProviderLiveAndRevoked) {
        ""},
       {"datadog", [](unsigned s) { return hex(32, s); }, "DD_API_KEY="},
       {"mailgun", [](unsigned s) { return "key-" + hex(32, s); }, ""},
+      {"slack-webhook",
+       [](unsigned s) {
+         return "https://hooks.slack.com/services/T" +
+                from_alphabet("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 9, s) + "/B" +
+                from_alphabet("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 9, s + 1) + "/" +
+                random_base62(24, s + 2);
+       },
+       ""},
   };
   std::map<std::string, std::string> tokens;
   std::vector<std::string> lines;
@@ -275,6 +283,9 @@ TEST(VerifyHttp, EveryProviderLiveAndRevoked) {
         << c.provider << " " << result.at(revoked).reason;
   }
   EXPECT_EQ(mock.request_times().size(), 2 * cases.size());
+  // No secret in the audit log, not even a webhook's URL.
+  const std::string audit = slurp(mock.dir() / "audit");
+  for (const auto& [token, kind] : tokens) EXPECT_EQ(audit.find(token), std::string::npos);
 }
 
 TEST(VerifyHttp, UntrustedCertificateIsUnknownNotRevoked) {
