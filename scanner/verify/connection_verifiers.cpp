@@ -62,6 +62,9 @@ std::optional<ConnectionTarget> connection_target(const Ticket& ticket) {
   if (target.host.empty()) return std::nullopt;
   if (const std::string port = evidence_value(ticket.validation.evidence, "port"); !port.empty())
     target.port = port;
+  // A port from the mail is digits, but maybe too many: checked before any use.
+  if (target.port.size() > 5 || std::stoul(target.port) == 0 || std::stoul(target.port) > 65535)
+    return std::nullopt;
   target.user = percent_decode(evidence_value(ticket.identity, "username"));
   target.database = evidence_value(ticket.identity, "database");
   return target;
