@@ -374,5 +374,33 @@ TEST(VerifyHttp, ProviderRateLimitHoldsAtTheServer) {
   EXPECT_GE(times.back() - times.front(), 4.0);
 }
 
+TEST(VerifyHttp, GlobalRateLimitHoldsAcrossProviders) {
+  std::map<std::string, std::string> tokens;
+  std::vector<std::string> list;
+  for (unsigned i = 0; i < 5; ++i) {
+    list.push_back(npm_token(200 + i));
+    tokens[list.back()] = "live";
+    list.push_back(github_token(300 + i));
+    tokens[list.back()] = "live";
+  }
+  MockProvider mock(tokens);
+  ASSERT_TRUE(mock.ready());
+  const fs::path mail = write_mail(mock.dir(), list);
+  const fs::path tickets = mock.dir() / "tickets.jsonl";
+  const ScanRun run = run_credsift(
+      "scan '" + mail.string() +
+      "' --show-secrets --verify --verify-rate 2/s --verify-concurrency 8 --verify-endpoint npm=" +
+      mock.url() + " --verify-endpoint github=" + mock.url() + " --verify-ca '" +
+      mock.ca().string() + "' --verify-audit '" + (mock.dir() / "audit").string() + "' -o '" +
+      tickets.string() + "'");
+  ASSERT_EQ(run.exit_code, 1) << run.err;
+  for (const auto& [secret, v] : verifications(tickets)) EXPECT_EQ(v.state, "live") << secret;
+  std::vector<double> times = mock.request_times();
+  ASSERT_EQ(times.size(), 10u);
+  std::sort(times.begin(), times.end());
+  for (size_t i = 0; i + 3 < times.size(); ++i)
+    EXPECT_GE(times[i + 3] - times[i], 1.0) << "4 requests within a second from #" << i;
+}
+
 }  // namespace
 }  // namespace credsift::e2e
