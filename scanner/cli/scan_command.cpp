@@ -76,7 +76,8 @@ int command_scan(const Arguments& arguments) {
   add_rule_selection_options(visible, rule_selection);
   po::options_description hidden;
   hidden.add_options()("input", po::value(&inputs));
-  const po::variables_map options = parse_arguments(arguments, visible, hidden, "input", -1);
+  const po::variables_map options =
+      parse_arguments(split_verify_argument(arguments), visible, hidden, "input", -1);
   if (options.count("help")) {
     std::cout << visible << "\nExamples:\n  credsift scan corpora/samples\n"
               << "  credsift scan export.mbox --output tickets.jsonl --output md=report.md \\\n"

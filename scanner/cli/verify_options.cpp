@@ -9,11 +9,29 @@ namespace po = boost::program_options;
 
 namespace credsift::cli {
 
+std::vector<std::string> split_verify_argument(const std::vector<std::string>& arguments) {
+  std::vector<std::string> out;
+  bool options_ended = false;
+  for (const std::string& argument : arguments) {
+    if (argument == "--") options_ended = true;
+    if (!options_ended && argument.starts_with("--verify=")) {
+      out.push_back("--verify");
+      out.push_back("--verify-providers");
+      out.push_back(argument.substr(9));
+    } else {
+      out.push_back(argument);
+    }
+  }
+  return out;
+}
+
 void add_verify_options(po::options_description& options, VerifySettings& settings) {
   options.add_options()(
-      "verify", po::value(&settings.providers)->implicit_value("all"),
+      "verify",
       "ask the providers whether each credential still works (sends the secret to the "
-      "provider's own endpoint over TLS; off by default); =github,slack,... for some only")(
+      "provider's own endpoint over TLS; off by default); --verify=github,slack,... for some "
+      "only")("verify-providers", po::value(&settings.providers),
+              "the providers of --verify=LIST (comma separated)")(
       "verify-dry-run", "with --verify: list every endpoint that would be contacted, contact none")(
       "verify-rate", po::value(&settings.rates)->composing(),
       "[PROVIDER=]N/s: contacts per second, all providers (default 5/s) or one (repeatable)")(
@@ -35,13 +53,13 @@ void add_verify_options(po::options_description& options, VerifySettings& settin
 TicketHook make_verify_hook(const po::variables_map& options, const VerifySettings& settings,
                             bool quiet) {
   if (!options.count("verify")) {
-    for (const char* name : {"verify-dry-run", "verify-rate", "verify-hosts", "verify-endpoint",
-                             "verify-ca", "verify-audit"})
+    for (const char* name : {"verify-providers", "verify-dry-run", "verify-rate", "verify-hosts",
+                             "verify-endpoint", "verify-ca", "verify-audit"})
       if (options.count(name)) throw po::error(std::string("--") + name + " needs --verify");
     return {};
   }
   VerifyOptions verify;
-  if (settings.providers != "all") {
+  {
     std::string_view list = settings.providers;
     while (!list.empty()) {
       const size_t comma = list.find(',');

@@ -17,6 +17,10 @@ struct VerifySettings {
   long timeout_seconds = 15;
 };
 
+// `--verify=LIST` becomes `--verify --verify-providers LIST`: a bare `--verify` must not take
+// the next argument (an input) as its value.
+std::vector<std::string> split_verify_argument(const std::vector<std::string>& arguments);
+
 void add_verify_options(boost::program_options::options_description& options,
                         VerifySettings& settings);
 // Empty when --verify was not given; throws boost::program_options::error on bad values.

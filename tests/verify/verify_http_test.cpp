@@ -311,8 +311,9 @@ TEST(VerifyHttp, DryRunListsEndpointsAndContactsNone) {
   const fs::path mail = write_mail(mock.dir(), {live, npm});
   const fs::path tickets = mock.dir() / "tickets.jsonl", audit = mock.dir() / "audit.jsonl";
   const ScanRun run = run_credsift(
-      "scan '" + mail.string() +
-      "' --show-secrets --verify --verify-dry-run --verify-endpoint github=" + mock.url() +
+      // A bare --verify before the input does not take the input as its value.
+      "scan --verify '" + mail.string() +
+      "' --show-secrets --verify-dry-run --verify-endpoint github=" + mock.url() +
       " --verify-ca '" + mock.ca().string() + "' --verify-audit '" + audit.string() + "' -o '" +
       tickets.string() + "'");
   ASSERT_EQ(run.exit_code, 1) << run.err;
