@@ -329,6 +329,25 @@ TEST(VerifyHttp, DryRunListsEndpointsAndContactsNone) {
   EXPECT_FALSE(fs::exists(audit));
 }
 
+TEST(VerifyHttp, BaselineSuppressedAndRejectedHitsAreNeverSent) {
+  const std::string known = github_token(41);
+  const std::string placeholder = "ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
+  MockProvider mock({{known, "live"}, {placeholder, "live"}});
+  ASSERT_TRUE(mock.ready());
+  const fs::path mail = write_mail(mock.dir(), {known, placeholder});
+  const fs::path baseline = mock.dir() / "baseline.jsonl";
+  // A first scan without --verify writes the baseline.
+  ASSERT_EQ(run_credsift("scan '" + mail.string() + "' -o '" + baseline.string() + "'").exit_code,
+            1);
+  const ScanRun run = run_credsift(
+      "scan '" + mail.string() + "' --baseline '" + baseline.string() +
+      "' --include-rejected --verify --verify-endpoint github=" + mock.url() + " --verify-ca '" +
+      mock.ca().string() + "' --verify-audit '" + (mock.dir() / "audit").string() + "'");
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_TRUE(mock.request_times().empty());
+  EXPECT_FALSE(fs::exists(mock.dir() / "audit"));
+}
+
 TEST(VerifyHttp, OnlySelectedProvidersAreContacted) {
   const std::string github = github_token(31), npm = npm_token(32);
   MockProvider mock({{github, "live"}, {npm, "live"}});
