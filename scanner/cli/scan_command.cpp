@@ -9,6 +9,7 @@
 #include "credsift/report.hpp"
 #include "scan_report.hpp"
 #include "store_scan.hpp"
+#include "verify_options.hpp"
 
 namespace po = boost::program_options;
 
@@ -73,11 +74,14 @@ int command_scan(const Arguments& arguments) {
       "scan one shard of a plan (credsift plan) into --store; the plan names the inputs")(
       "shard", po::value<uint64_t>()->notifier([&](uint64_t i) { store_settings.shard = i; }),
       "the shard to scan (else SLURM_ARRAY_TASK_ID, JOB_COMPLETION_INDEX, SGE_TASK_ID)");
+  VerifySettings verify_settings;
+  add_verify_options(visible, verify_settings);
   RuleSelection rule_selection;
   add_rule_selection_options(visible, rule_selection);
   po::options_description hidden;
   hidden.add_options()("input", po::value(&inputs));
-  const po::variables_map options = parse_arguments(arguments, visible, hidden, "input", -1);
+  const po::variables_map options =
+      parse_arguments(split_verify_argument(arguments), visible, hidden, "input", -1);
   if (options.count("help")) {
     std::cout << visible << "\nExamples:\n  credsift scan corpora/samples\n"
               << "  credsift scan export.mbox --output tickets.jsonl --output md=report.md \\\n"
@@ -92,6 +96,7 @@ int command_scan(const Arguments& arguments) {
 
   const bool quiet = options.count("quiet") > 0;
   const bool show_secrets = options.count("show-secrets") > 0;
+  ticket_settings.before_output = make_verify_hook(options, verify_settings, quiet);
   const RuleSet rules = select_rules(
       load_rule_set(extra_rules, options.count("no-default-rules") > 0), rule_selection);
   MatcherOptions matcher_options;

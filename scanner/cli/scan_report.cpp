@@ -172,7 +172,13 @@ int scan_and_report(const std::vector<std::string>& inputs, const Matcher& match
   progress.reset();
   if (after_scan) after_scan(summary);
 
-  const std::vector<Ticket> tickets = builder.build();
+  std::vector<Ticket> tickets = builder.build();
+  if (settings.before_output) {
+    std::string report_path;
+    for (const OutputTarget& target : targets)
+      if (target.path != "-" && report_path.empty()) report_path = target.path;
+    settings.before_output(tickets, report_path);
+  }
   ReportContext context;
   context.summary = &summary;
   context.suppressed_by_baseline = builder.suppressed_findings();

@@ -12,10 +12,15 @@
 
 namespace credsift::cli {
 
+// Runs on the built tickets before they are written (live verification); gets the first
+// output file's path ("" when none).
+using TicketHook = std::function<void(std::vector<Ticket>&, const std::string& report_path)>;
+
 struct TicketSettings {
   std::vector<std::string> internal_domains;
   std::string baseline, since, until;
   std::string color = "auto";  // the terminal view: never, always, auto
+  TicketHook before_output;  // empty: none
 };
 
 // --since, --until, --internal-domain, --baseline, --color.

@@ -636,6 +636,16 @@ void print_ticket_summary(std::ostream& out, const std::vector<Ticket>& tickets,
     out << " " << it->second << " " << to_string(it->first);
   out << ";";
   for (const auto& [status, count] : by_status) out << " " << count << " " << status;
+  // Verified tickets (scan --verify): live ones first, as the tickets are sorted.
+  std::map<VerificationState, uint64_t> by_verification;
+  for (const Ticket& t : tickets)
+    if (t.verification.state != VerificationState::NotChecked)
+      ++by_verification[t.verification.state];
+  if (!by_verification.empty()) {
+    out << "; verified:";
+    for (const auto& [state, count] : by_verification)
+      out << " " << count << " " << to_string(state);
+  }
   out << "\n";
 }
 

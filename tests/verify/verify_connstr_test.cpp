@@ -1,0 +1,219 @@
+// `credsift scan --verify` of connection strings against real servers started here on
+// 127.0.0.1: PostgreSQL 15 (as the postgres user, in a private mount namespace with its own
+// /dev/null) and Redis. Right password live, wrong one revoked, closed port unknown, a host
+// outside --verify-hosts never contacted (a listening socket there sees nothing).
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <simdjson.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <map>
+#include <thread>
+
+#include "../e2e/support.hpp"
+
+namespace credsift::e2e {
+namespace {
+
+// A socket listening on address:0; the port it got. Kept open while the object lives.
+class Listener {
+ public:
+  explicit Listener(const char* address) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    sockaddr_in at{};
+    at.sin_family = AF_INET;
+    ::inet_pton(AF_INET, address, &at.sin_addr);
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&at), sizeof at) != 0 || ::listen(fd_, 16) != 0)
+      return;
+    socklen_t size = sizeof at;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&at), &size);
+    port_ = ntohs(at.sin_port);
+  }
+  ~Listener() { close(); }
+  void close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+  int port() const { return port_; }
+  bool saw_connection() const { return ::accept(fd_, nullptr, nullptr) >= 0; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+// A port with nothing listening on it (taken and released at once).
+int free_port() {
+  Listener listener("127.0.0.1");
+  return listener.port();
+}
+
+bool port_open(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in at{};
+  at.sin_family = AF_INET;
+  at.sin_port = htons(static_cast<uint16_t>(port));
+  ::inet_pton(AF_INET, "127.0.0.1", &at.sin_addr);
+  const bool open = ::connect(fd, reinterpret_cast<sockaddr*>(&at), sizeof at) == 0;
+  ::close(fd);
+  return open;
+}
+
+// A server process started with fork + exec of `sh -c script`, stopped by its pid.
+class Server {
+ public:
+  Server(const std::string& script, int port, int stop_signal) : stop_signal_(stop_signal) {
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::execl("/bin/sh", "sh", "-c", script.c_str(), nullptr);
+      ::_exit(127);
+    }
+    for (int i = 0; i < 1200 && !ready_; ++i) {  // generous: initdb on a loaded machine
+      if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
+        pid_ = -1;
+        return;
+      }
+      ready_ = port_open(port);
+      if (!ready_) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  ~Server() {
+    if (pid_ > 0) {
+      ::kill(pid_, stop_signal_);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  bool ready() const { return ready_; }
+
+ private:
+  pid_t pid_ = -1;
+  int stop_signal_;
+  bool ready_ = false;
+};
+
+std::map<std::string, std::string> states_by_secret(const fs::path& tickets) {
+  std::map<std::string, std::string> out;
+  std::istringstream in(slurp(tickets));
+  simdjson::dom::parser parser;
+  for (std::string line; std::getline(in, line);) {
+    simdjson::dom::element ticket;
+    std::string_view secret, state;
+    if (parser.parse(line).get(ticket) != simdjson::SUCCESS) continue;
+    if (ticket["secret"].get(secret) != simdjson::SUCCESS) continue;
+    if (ticket["verification"]["state"].get(state) != simdjson::SUCCESS) continue;
+    out[std::string(secret)] = std::string(state);
+  }
+  return out;
+}
+
+fs::path write_mail(const fs::path& dir, const std::vector<std::string>& lines) {
+  const fs::path path = dir / "connections.eml";
+  std::ofstream out(path);
+  out << "From: dev@acme.example\nTo: ops@acme.example\nSubject: db\n"
+         "Message-ID: <db@acme.example>\nDate: Mon, 7 Dec 2026 01:00:00 +0000\n\n";
+  for (const std::string& line : lines) out << line << "\n";
+  return path;
+}
+
+ScanRun scan(const fs::path& dir, const fs::path& mail, const std::string& extra) {
+  return run_credsift(
+      "scan '" + mail.string() + "' --show-secrets --verify --verify-timeout 10 --verify-audit '" +
+      (dir / "audit.jsonl").string() + "' -o '" + (dir / "tickets.jsonl").string() + "' " + extra);
+}
+
+TEST(VerifyConnections, PostgresAuthentication) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to run PostgreSQL as its own user";
+  const std::string bin = "/usr/lib/postgresql/15/bin";
+  if (!fs::exists(bin + "/postgres")) GTEST_SKIP() << "PostgreSQL 15 is not installed";
+  TempDir temp;
+  const std::string dir = temp.path().string();
+  const std::string password = "Vq8rT2mZ4kLp9wXy";
+  std::ofstream(temp.path() / "pw") << password << "\n";
+  fs::create_directories(temp.path() / "sock");
+  ASSERT_EQ(std::system(("chmod 755 '" + dir + "' && chown -R postgres: '" + dir + "'").c_str()),
+            0);
+  const int port = free_port();
+  const std::string as_postgres = "setpriv --reuid=postgres --regid=postgres --init-groups ";
+  // initdb writes to /dev/null, which only root may write here: a private one in a namespace.
+  const std::string script =
+      "exec unshare -m sh -c \"mknod -m 666 '" + dir + "/null' c 1 3 && mount --bind '" + dir +
+      "/null' /dev/null && " + as_postgres + bin + "/initdb -D '" + dir +
+      "/data' -U postgres -A scram-sha-256 --pwfile='" + dir + "/pw' >'" + dir +
+      "/initdb.log' 2>&1 && exec " + as_postgres + bin + "/postgres -D '" + dir +
+      "/data' -h 127.0.0.1 -p " + std::to_string(port) + " -k '" + dir + "/sock' >'" + dir +
+      "/postgres.log' 2>&1\"";
+  Server postgres(script, port, SIGINT);
+  ASSERT_TRUE(postgres.ready()) << slurp(temp.path() / "initdb.log")
+                                << slurp(temp.path() / "postgres.log");
+
+  Listener outside("127.0.0.2");
+  ASSERT_GT(outside.port(), 0);
+  const std::string p = std::to_string(port);
+  const std::string wrong = "Zx7wQ3nB8mK2pL5r", closed = "Hy4uJ9kD2sF6gT1e",
+                    not_allowed = "Mn3bV8cX1zL6kJ4h";
+  const fs::path mail =
+      write_mail(temp.path(),
+                 {"DATABASE_URL=postgres://postgres:" + password + "@127.0.0.1:" + p + "/postgres",
+                  "OLD_URL=postgres://postgres:" + wrong + "@127.0.0.1:" + p + "/postgres",
+                  "SPARE_URL=postgres://postgres:" + closed +
+                      "@127.0.0.1:" + std::to_string(free_port()) + "/postgres",
+                  "REMOTE_URL=postgres://postgres:" + not_allowed +
+                      "@127.0.0.2:" + std::to_string(outside.port()) + "/postgres"});
+  const ScanRun run = scan(temp.path(), mail, "--verify-hosts 127.0.0.1/32");
+  ASSERT_EQ(run.exit_code, 1) << run.err;
+  const auto states = states_by_secret(temp.path() / "tickets.jsonl");
+  EXPECT_EQ(states.at(password), "live");
+  EXPECT_EQ(states.at(wrong), "revoked");
+  EXPECT_EQ(states.at(closed), "unknown");
+  EXPECT_EQ(states.at(not_allowed), "not-checked");
+  EXPECT_FALSE(outside.saw_connection());
+  const std::string audit = slurp(temp.path() / "audit.jsonl");
+  EXPECT_EQ(std::count(audit.begin(), audit.end(), '\n'), 3) << audit;
+  EXPECT_EQ(audit.find(password), std::string::npos);
+}
+
+TEST(VerifyConnections, RedisAuthentication) {
+  if (!fs::exists("/usr/bin/redis-server")) GTEST_SKIP() << "redis-server is not installed";
+  TempDir temp;
+  const std::string password = "Rq5tY8uI2oP4aS7d";
+  const int port = free_port();
+  Server redis("exec redis-server --port " + std::to_string(port) +
+                   " --bind 127.0.0.1 --requirepass " + password +
+                   " --save '' --appendonly no --dir '" + temp.path().string() + "' >'" +
+                   temp.path().string() + "/redis.log' 2>&1",
+               port, SIGTERM);
+  ASSERT_TRUE(redis.ready()) << slurp(temp.path() / "redis.log");
+  Listener outside("127.0.0.2");
+  const std::string p = std::to_string(port);
+  const std::string wrong = "Wq2eR5tY9uI3oP6a", closed = "Fg7hJ2kL5zX8cV1b",
+                    not_allowed = "Bn4mQ7wE1rT5yU9i";
+  const fs::path mail = write_mail(
+      temp.path(),
+      {"REDIS_URL=redis://:" + password + "@127.0.0.1:" + p + "/0",
+       "OLD_REDIS=redis://:" + wrong + "@127.0.0.1:" + p + "/0",
+       "SPARE_REDIS=redis://:" + closed + "@127.0.0.1:" + std::to_string(free_port()),
+       "REMOTE_REDIS=redis://:" + not_allowed + "@127.0.0.2:" + std::to_string(outside.port())});
+  const ScanRun run = scan(temp.path(), mail, "--verify-hosts '127.0.0.1'");
+  ASSERT_EQ(run.exit_code, 1) << run.err;
+  const auto states = states_by_secret(temp.path() / "tickets.jsonl");
+  EXPECT_EQ(states.at(password), "live");
+  EXPECT_EQ(states.at(wrong), "revoked");
+  EXPECT_EQ(states.at(closed), "unknown");
+  EXPECT_EQ(states.at(not_allowed), "not-checked");
+  EXPECT_FALSE(outside.saw_connection());
+
+  // Without --verify-hosts no connection string is verified at all.
+  const ScanRun closed_run = scan(temp.path(), mail, "");
+  ASSERT_EQ(closed_run.exit_code, 1) << closed_run.err;
+  for (const auto& [secret, state] : states_by_secret(temp.path() / "tickets.jsonl"))
+    EXPECT_EQ(state, "not-checked") << secret;
+}
+
+}  // namespace
+}  // namespace credsift::e2e
