@@ -51,8 +51,8 @@ int command_plan(const Arguments& arguments) {
   const Manifest manifest = plan_shards(inputs, shards, index_base, rules_version(rules), report);
   const std::string text = manifest_json(manifest);
   OutputFile file(manifest_path);
-  std::fwrite(text.data(), 1, text.size(), file.get());
-  if (std::fflush(file.get()) != 0) throw std::runtime_error("cannot write " + manifest_path);
+  file.write(text);
+  file.finish();
   uint64_t total = 0, largest = 0, cut = 0;
   for (const ManifestShard& shard : manifest.shards) {
     total += shard.bytes;

@@ -134,8 +134,8 @@ int command_tickets(const Arguments& arguments) {
       continue;
     }
     OutputFile file(target.path);
-    std::fwrite(text.data(), 1, text.size(), file.get());
-    if (std::fflush(file.get()) != 0) throw std::runtime_error("cannot write " + target.path);
+    file.write(text);
+    file.finish();
   }
   return tickets.empty() ? kExitClean : kExitFound;
 }
