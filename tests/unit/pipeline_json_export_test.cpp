@@ -652,7 +652,13 @@ TEST(JsonExport, FiftyMegabytesOfLinesStreamedInBoundedMemory) {
   const long grown_mb = (max_rss_kb() - before) / 1024;
   EXPECT_GT(messages, 30000u);
   EXPECT_GT(bytes, size / 2);
-  EXPECT_LT(grown_mb, 24) << "peak RSS grew by " << grown_mb << " MB for a " << (size >> 20)
+  // AddressSanitizer keeps up to 256 MB of freed memory in quarantine: a looser bound there.
+#if defined(__SANITIZE_ADDRESS__)
+  constexpr long kLimitMb = 320;
+#else
+  constexpr long kLimitMb = 24;
+#endif
+  EXPECT_LT(grown_mb, kLimitMb) << "peak RSS grew by " << grown_mb << " MB for a " << (size >> 20)
                           << " MB file";
 }
 
