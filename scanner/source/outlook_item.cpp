@@ -611,4 +611,17 @@ std::string render_rfc5322(const OutlookItem& item, uint64_t max_bytes,
   return out;
 }
 
+std::string one_line_backtrace(const char* text) {
+  std::string out;
+  for (const char* p = text; *p; ++p) {
+    if (*p == '\n') {
+      if (!out.empty() && out.back() != ' ') out += "; ";
+    } else {
+      out += *p;
+    }
+  }
+  while (!out.empty() && (out.back() == ' ' || out.back() == ';')) out.pop_back();
+  return out;
+}
+
 }  // namespace credsift::source_detail

@@ -91,6 +91,10 @@ struct OutlookItem {
 // The item's family from its message class: mail, appointment, contact, task, note or other.
 std::string item_type_of(std::string_view message_class);
 
+// libpff's and libolecf's error text is a backtrace, one line a call from the innermost out:
+// kept whole on one line ("a; b; c") for a diagnostic.
+std::string one_line_backtrace(const char* text);
+
 // The item as an RFC 5322 message: the transport headers when the item has them, else headers
 // built from its properties; a multipart/mixed body holding the plain text, HTML and RTF bodies,
 // the other text fields of non-mail items, the attachments (base64, with their file names) and

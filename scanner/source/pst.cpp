@@ -25,17 +25,7 @@ std::string take_error(libpff_error_t*& error) {
   libpff_error_sprint(error, buf, sizeof buf);
   libpff_error_free(&error);
   error = nullptr;
-  // A backtrace, one line a call from the innermost out: kept whole on one line.
-  std::string text;
-  for (const char* p = buf; *p; ++p) {
-    if (*p == '\n') {
-      if (!text.empty() && text.back() != ' ') text += "; ";
-    } else {
-      text += *p;
-    }
-  }
-  while (!text.empty() && (text.back() == ' ' || text.back() == ';')) text.pop_back();
-  return text;
+  return one_line_backtrace(buf);
 }
 
 struct ItemFree {
