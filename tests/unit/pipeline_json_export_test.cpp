@@ -659,7 +659,7 @@ TEST(JsonExport, FiftyMegabytesOfLinesStreamedInBoundedMemory) {
   constexpr long kLimitMb = 24;
 #endif
   EXPECT_LT(grown_mb, kLimitMb) << "peak RSS grew by " << grown_mb << " MB for a " << (size >> 20)
-                          << " MB file";
+                                << " MB file";
 }
 
 }  // namespace
