@@ -95,6 +95,9 @@ struct VerifyOptions {
   std::map<std::string, std::string> endpoints;  // provider -> https://host[:port] base
   std::string ca_file;                           // extra trust for overridden endpoints
   std::string audit_path;                        // JSON lines, 0600, appended
+  // Results kept in a case store, by fingerprint: a live or revoked one is reused, not sent
+  // again (unknown ones are retried).
+  std::map<std::string, Verification> cached;
 };
 
 // "github=2/s" -> (github, 2). Throws std::invalid_argument.
@@ -104,6 +107,7 @@ std::pair<std::string, std::string> parse_provider_endpoint(std::string_view tex
 
 struct VerifyCounts {
   uint64_t live = 0, revoked = 0, unknown = 0, not_checked = 0, contacted = 0;
+  uint64_t cached = 0;  // results taken from VerifyOptions::cached, not contacted
 };
 
 // Verifies the tickets in place (each fingerprint once), writes one audit line per contact, and

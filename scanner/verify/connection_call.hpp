@@ -1,5 +1,6 @@
 #pragma once
-// Inside the verify stage: connection-string verifiers (PostgreSQL, Redis).
+// Inside the verify stage: connection-string verifiers (PostgreSQL, MySQL/MariaDB, Redis, SMTP,
+// IMAP, FTP, HTTP basic).
 #include <optional>
 #include <string>
 
@@ -8,10 +9,14 @@
 namespace credsift {
 
 struct ConnectionTarget {
-  std::string protocol;  // postgres, redis (the --verify provider name)
-  std::string host, port, user, database;
+  std::string protocol;  // postgres, mysql, redis, smtp, imap, ftp, http-basic (--verify name)
+  std::string scheme;    // as written: smtps, imaps, ftps, https select implicit TLS
+  std::string host, port, user, database;  // database: the URI's first path segment
+  bool uri = true;                         // from a URI: user and password are percent-encoded
 };
 
+// The providers connection_verify handles (for --verify=LIST).
+bool is_connection_provider(const std::string& provider);
 // What a connection-string ticket points at; nullopt for other tickets.
 std::optional<ConnectionTarget> connection_target(const Ticket& ticket);
 std::string connection_endpoint(const ConnectionTarget& target);  // postgres://host:port
@@ -19,6 +24,8 @@ std::string connection_endpoint(const ConnectionTarget& target);  // postgres://
 // why, in `reason`) when not allowed.
 std::optional<std::string> allowed_address(const ConnectionTarget& target,
                                            const HostAllowList& allow, std::string& reason);
+// Once, before any worker thread: the client libraries' global set-up (not thread-safe).
+void prepare_connection_clients();
 Verification connection_verify(const ConnectionTarget& target, const std::string& address,
                                const std::string& secret, const VerifyOptions& options);
 

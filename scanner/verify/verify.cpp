@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "connection_call.hpp"
+#include "credsift/report.hpp"
 #include "http_call.hpp"
 
 namespace credsift {
@@ -93,7 +94,7 @@ struct Job {
 
 bool known_provider(const std::string& provider) {
   const auto& all = http_verifiers();
-  return provider == "postgres" || provider == "redis" ||
+  return is_connection_provider(provider) ||
          std::any_of(all.begin(), all.end(),
                      [&](const HttpVerifier& v) { return v.provider == provider; });
 }
@@ -114,6 +115,7 @@ VerifyCounts verify_tickets(std::vector<Ticket>& tickets, const VerifyOptions& o
   }
 
   const HostAllowList allow = HostAllowList::parse(options.hosts);
+  VerifyCounts counts;
   // One job per fingerprint: a credential is sent at most once a run.
   std::vector<Job> jobs;
   std::map<std::string, size_t> job_of_fingerprint;
@@ -142,6 +144,19 @@ VerifyCounts verify_tickets(std::vector<Ticket>& tickets, const VerifyOptions& o
       ticket.verification.reason = "no secret captured";
       continue;
     }
+    // A case store keeps secrets redacted unless scanned with --store-secrets: never send that.
+    if (fingerprint(ticket.secret) != ticket.fingerprint) {
+      ticket.verification.reason =
+          "secret not kept in clear (scan with --store-secrets to verify from a case store)";
+      continue;
+    }
+    if (const auto known = options.cached.find(ticket.fingerprint);
+        known != options.cached.end() && (known->second.state == VerificationState::Live ||
+                                          known->second.state == VerificationState::Revoked)) {
+      ticket.verification = known->second;
+      ++counts.cached;
+      continue;
+    }
     if (job.connection) {
       std::string reason;
       const std::optional<std::string> address = allowed_address(*job.connection, allow, reason);
@@ -157,7 +172,6 @@ VerifyCounts verify_tickets(std::vector<Ticket>& tickets, const VerifyOptions& o
     jobs.push_back(std::move(job));
   }
 
-  VerifyCounts counts;
   if (options.dry_run) {
     for (const Job& job : jobs) {
       const Ticket& ticket = tickets[job.tickets.front()];
@@ -173,6 +187,7 @@ VerifyCounts verify_tickets(std::vector<Ticket>& tickets, const VerifyOptions& o
     }
   } else if (!jobs.empty()) {
     AuditLog audit(options.audit_path);
+    prepare_connection_clients();
     TokenBucket global(options.global_rate, 1);
     std::map<std::string, std::unique_ptr<TokenBucket>> per_provider;
     for (const auto& [provider, rate] : options.provider_rates)

@@ -1,7 +1,9 @@
 // `credsift scan --verify` of connection strings against real servers started here on
 // 127.0.0.1: PostgreSQL 15 (as the postgres user, in a private mount namespace with its own
-// /dev/null) and Redis. Right password live, wrong one revoked, closed port unknown, a host
-// outside --verify-hosts never contacted (a listening socket there sees nothing).
+// /dev/null), MariaDB (system tables made by `mariadbd --bootstrap`), Redis, SMTP (aiosmtpd),
+// IMAP (Dovecot), FTP (pyftpdlib) and HTTP basic (http.server). Right password live, wrong one
+// revoked, closed port unknown, a host outside --verify-hosts never contacted (a listening socket
+// there sees nothing).
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -213,6 +215,174 @@ TEST(VerifyConnections, RedisAuthentication) {
   ASSERT_EQ(closed_run.exit_code, 1) << closed_run.err;
   for (const auto& [secret, state] : states_by_secret(temp.path() / "tickets.jsonl"))
     EXPECT_EQ(state, "not-checked") << secret;
+}
+
+// The four answers of one protocol: right password live, wrong revoked, closed port unknown,
+// a host outside --verify-hosts not contacted (its listening socket sees no connection).
+struct FourStates {
+  std::string live, revoked, unknown, not_checked;
+};
+
+void expect_four_states(const TempDir& temp, const std::string& scheme, const std::string& user,
+                        const std::string& password, int port, const std::string& path,
+                        const FourStates& secrets) {
+  Listener outside("127.0.0.2");
+  ASSERT_GT(outside.port(), 0);
+  const auto uri = [&](const std::string& secret, const std::string& host, int at) {
+    return scheme + "://" + user + ":" + secret + "@" + host + ":" + std::to_string(at) + path;
+  };
+  const fs::path mail = write_mail(
+      temp.path(), {"URL=" + uri(password, "127.0.0.1", port),
+                    "OLD_URL=" + uri(secrets.revoked, "127.0.0.1", port),
+                    "SPARE_URL=" + uri(secrets.unknown, "127.0.0.1", free_port()),
+                    "REMOTE_URL=" + uri(secrets.not_checked, "127.0.0.2", outside.port())});
+  const ScanRun run = scan(temp.path(), mail, "--verify-hosts 127.0.0.1/32");
+  ASSERT_EQ(run.exit_code, 1) << run.err;
+  const auto states = states_by_secret(temp.path() / "tickets.jsonl");
+  ASSERT_EQ(states.size(), 4u) << slurp(temp.path() / "tickets.jsonl");
+  EXPECT_EQ(states.at(password), "live") << slurp(temp.path() / "tickets.jsonl");
+  EXPECT_EQ(states.at(secrets.revoked), "revoked") << slurp(temp.path() / "tickets.jsonl");
+  EXPECT_EQ(states.at(secrets.unknown), "unknown");
+  EXPECT_EQ(states.at(secrets.not_checked), "not-checked");
+  EXPECT_FALSE(outside.saw_connection());
+  const std::string audit = slurp(temp.path() / "audit.jsonl");
+  EXPECT_EQ(std::count(audit.begin(), audit.end(), '\n'), 3) << audit;
+  EXPECT_EQ(audit.find(password), std::string::npos);
+}
+
+std::string login_server(const std::string& mode, int port, const std::string& user,
+                         const std::string& password, const fs::path& dir) {
+  // Debian's python3: aiosmtpd and pyftpdlib are Debian packages.
+  return "exec /usr/bin/python3 '" CREDSIFT_SOURCE_DIR "/tests/verify/login_servers.py' " + mode +
+         " " + std::to_string(port) + " " + user + " " + password + " '" + dir.string() + "' >'" +
+         dir.string() + "/server.log' 2>&1";
+}
+
+// The login attempts login_servers.py saw, counted.
+std::string attempts(const TempDir& temp) {
+  const std::string log = slurp(temp.path() / "attempts.log");
+  size_t ok = 0, refused = 0;
+  std::istringstream in(log);
+  for (std::string line; std::getline(in, line);) (line == "ok" ? ok : refused) += 1;
+  return std::to_string(ok) + " ok, " + std::to_string(refused) + " refused";
+}
+
+bool python_has(const std::string& module) {
+  return std::system(("/usr/bin/python3 -c 'import " + module + "' 2>/dev/null").c_str()) == 0;
+}
+
+TEST(VerifyConnections, MariaDbAuthentication) {
+  if (!fs::exists("/usr/sbin/mariadbd")) GTEST_SKIP() << "mariadb-server-core is not installed";
+  TempDir temp;
+  const std::string dir = temp.path().string();
+  const std::string password = "Mb7vN2xQ9wLk4pRt";
+  // The system tables straight from the package's SQL (what mariadb-install-db feeds
+  // mariadbd --bootstrap), and one account allowed from 127.0.0.1 with a native password.
+  {
+    std::ofstream sql(temp.path() / "bootstrap.sql");
+    sql << "CREATE DATABASE IF NOT EXISTS mysql;\nUSE mysql;\nSET @auth_root_socket=NULL;\n";
+    for (const char* part : {"mysql_system_tables.sql", "mysql_performance_tables.sql",
+                             "mysql_system_tables_data.sql"})
+      sql << slurp(fs::path("/usr/share/mysql") / part) << "\n";
+    sql << "INSERT INTO global_priv VALUES ('127.0.0.1', 'app', JSON_OBJECT('access', 0, "
+           "'plugin', 'mysql_native_password', 'authentication_string', PASSWORD('"
+        << password << "')));\n";
+  }
+  fs::create_directories(temp.path() / "data");
+  const int port = free_port();
+  const std::string as_root = ::geteuid() == 0 ? " --user=root" : "";
+  const std::string common = "/usr/sbin/mariadbd --no-defaults --datadir='" + dir + "/data'" +
+                             as_root + " --log-error='" + dir + "/mariadb.log'";
+  const std::string script = common + " --bootstrap --enforce-storage-engine='' <'" + dir +
+                             "/bootstrap.sql' >'" + dir + "/bootstrap.log' 2>&1 && exec " + common +
+                             " --bind-address=127.0.0.1 --port=" + std::to_string(port) +
+                             " --socket='" + dir + "/mysqld.sock' --pid-file='" + dir +
+                             "/mysqld.pid' --skip-name-resolve >'" + dir + "/server.log' 2>&1";
+  Server mariadb(script, port, SIGTERM);
+  ASSERT_TRUE(mariadb.ready()) << slurp(temp.path() / "bootstrap.log")
+                               << slurp(temp.path() / "mariadb.log");
+  expect_four_states(temp, "mysql", "app", password, port, "/app",
+                     {password, "Kd3sF8gH1jZx6cVb", "Qw9eR4tY7uIo2pAs", "Lz5xC8vB3nM1qWe7"});
+}
+
+TEST(VerifyConnections, SmtpAuthentication) {
+  if (!python_has("aiosmtpd")) GTEST_SKIP() << "python3-aiosmtpd is not installed";
+  TempDir temp;
+  const std::string password = "Sm4tP8qW2eRt6yUi";
+  const int port = free_port();
+  Server smtp(login_server("smtp", port, "mailer", password, temp.path()), port, SIGTERM);
+  ASSERT_TRUE(smtp.ready()) << slurp(temp.path() / "server.log");
+  expect_four_states(temp, "smtp", "mailer", password, port, "",
+                     {password, "Rt5yU8iO2pAs6dFg", "Hj3kL7zX1cVb5nMq", "Wp8oI4uY2tRe6wQa"});
+  // One refused and one accepted AUTH reached the server: nothing else was tried.
+  EXPECT_EQ(attempts(temp), "1 ok, 1 refused");
+}
+
+TEST(VerifyConnections, ImapAuthentication) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to run Dovecot's login processes";
+  if (!fs::exists("/usr/sbin/dovecot") || !fs::exists("/usr/lib/dovecot/imap-login"))
+    GTEST_SKIP() << "dovecot-imapd is not installed";
+  TempDir temp;
+  const std::string dir = temp.path().string();
+  const std::string password = "Im9aP3sW7dQx2zLk";
+  const int port = free_port();
+  fs::create_directories(temp.path() / "home");
+  fs::permissions(temp.path(), fs::perms::owner_all | fs::perms::group_read |
+                                   fs::perms::group_exec | fs::perms::others_read |
+                                   fs::perms::others_exec);
+  fs::permissions(temp.path() / "home", fs::perms::all);
+  std::ofstream(temp.path() / "passwd") << "mailbox:{PLAIN}" << password << "::::::\n";
+  std::ofstream(temp.path() / "dovecot.conf")
+      << "base_dir = " << dir << "/run\nstate_dir = " << dir << "/state\nlog_path = " << dir
+      << "/dovecot.log\ninstance_name = credsift-verify-test\nprotocols = imap\n"
+      << "listen = 127.0.0.1\nssl = no\ndisable_plaintext_auth = no\n"
+      << "auth_mechanisms = plain login\nfirst_valid_uid = 1\nlast_valid_uid = 0\n"
+      << "mail_location = maildir:" << dir << "/home/%u\n"
+      << "passdb {\n  driver = passwd-file\n  args = " << dir << "/passwd\n}\n"
+      << "userdb {\n  driver = static\n  args = uid=nobody gid=nogroup home=" << dir
+      << "/home/%u\n}\n"
+      << "service imap-login {\n  chroot =\n  inet_listener imap {\n    address = 127.0.0.1\n"
+      << "    port = " << port << "\n  }\n  inet_listener imaps {\n    port = 0\n  }\n}\n"
+      << "service anvil {\n  chroot =\n}\n";
+  Server dovecot(
+      "exec /usr/sbin/dovecot -F -c '" + dir + "/dovecot.conf' >'" + dir + "/server.log' 2>&1",
+      port, SIGTERM);
+  ASSERT_TRUE(dovecot.ready()) << slurp(temp.path() / "server.log")
+                               << slurp(temp.path() / "dovecot.log");
+  expect_four_states(temp, "imap", "mailbox", password, port, "/INBOX",
+                     {password, "Xc4vB7nM1qWe5rTy", "Uy6tR2eW9qAs3dFg", "Oi8uY5tR1eWq7aSd"});
+}
+
+TEST(VerifyConnections, FtpAuthentication) {
+  if (!python_has("pyftpdlib")) GTEST_SKIP() << "python3-pyftpdlib is not installed";
+  TempDir temp;
+  const std::string password = "Ft2pQ6wE9rTy3uIo";
+  const int port = free_port();
+  Server ftp(login_server("ftp", port, "files", password, temp.path()), port, SIGTERM);
+  ASSERT_TRUE(ftp.ready()) << slurp(temp.path() / "server.log");
+  expect_four_states(temp, "ftp", "files", password, port, "/pub",
+                     {password, "Gh5jK8lZ2xCv6bNm", "Pl9oK3iJ7uHy1gTf", "Aq2wS5eD8rFt4gYh"});
+  EXPECT_EQ(attempts(temp), "1 ok, 1 refused");
+}
+
+TEST(VerifyConnections, HttpBasicAuthentication) {
+  TempDir temp;
+  const std::string password = "Hb3aS7iC1pWq5eRt";
+  const int port = free_port();
+  Server web(login_server("http", port, "deploy", password, temp.path()), port, SIGTERM);
+  ASSERT_TRUE(web.ready()) << slurp(temp.path() / "server.log");
+  expect_four_states(temp, "http", "deploy", password, port, "/private",
+                     {password, "Zm8xN4bV1cQw6eRt", "Yt7rE3wQ9aSd2fGh", "Jk5lM8nB2vCx6zQw"});
+
+  // A URL that answers without credentials too says nothing about the password: unknown.
+  TempDir open_dir;
+  const std::string unprotected = "Nb6vC2xZ9lKj4hGf";
+  const fs::path mail = write_mail(
+      open_dir.path(),
+      {"URL=http://deploy:" + unprotected + "@127.0.0.1:" + std::to_string(port) + "/public"});
+  const ScanRun run = scan(open_dir.path(), mail, "--verify-hosts 127.0.0.1");
+  ASSERT_EQ(run.exit_code, 1) << run.err;
+  EXPECT_EQ(states_by_secret(open_dir.path() / "tickets.jsonl").at(unprotected), "unknown");
 }
 
 }  // namespace
