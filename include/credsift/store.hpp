@@ -5,6 +5,7 @@
 // and each scan's summary. Also the scale-out contract: a plan (manifest) that cuts the inputs
 // into shards, and the merge of shard stores into one case.
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -21,7 +22,7 @@
 
 namespace credsift {
 
-inline constexpr int kStoreSchemaVersion = 2;
+inline constexpr int kStoreSchemaVersion = 3;
 
 struct StoreError : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -142,6 +143,12 @@ class CaseStore {
   void triage(const std::vector<TriageChange>& changes, const std::string& actor);
   std::vector<TriageEvent> triage_history(const std::string& fingerprint);
   std::set<std::string> fingerprints();  // every credential in the case (for a baseline)
+
+  // Live verification results, one per fingerprint (the latest): written by scan --store
+  // --verify and tickets --verify, read back onto the tickets (tickets()) and as the cache
+  // that keeps a scan from contacting a provider again. Not-checked results are not kept.
+  void record_verifications(const std::vector<Ticket>& tickets);
+  std::map<std::string, Verification> verifications();
 
   struct Counts {
     uint64_t messages = 0, locations = 0, findings = 0, tickets = 0, scans = 0;

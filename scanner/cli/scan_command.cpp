@@ -96,7 +96,12 @@ int command_scan(const Arguments& arguments) {
 
   const bool quiet = options.count("quiet") > 0;
   const bool show_secrets = options.count("show-secrets") > 0;
-  ticket_settings.before_output = make_verify_hook(options, verify_settings, quiet);
+  std::unique_ptr<StoreScanSession> store;
+  // With --store, verification results are kept in the case, and a credential already found
+  // live or revoked there is not sent again.
+  ticket_settings.before_output = make_verify_hook(
+      options, verify_settings, quiet,
+      {[&store]() -> CaseStore* { return store ? &store->store() : nullptr; }, true});
   const RuleSet rules = select_rules(
       load_rule_set(extra_rules, options.count("no-default-rules") > 0), rule_selection);
   MatcherOptions matcher_options;
@@ -113,7 +118,6 @@ int command_scan(const Arguments& arguments) {
   scan_options.decode.max_decompressed_bytes = max_decompressed_mb << 20;
   scan_options.include_rejected = options.count("include-rejected") > 0;
   apply_date_window(ticket_settings, scan_options);
-  std::unique_ptr<StoreScanSession> store;
   if (!store_settings.store.empty() || !store_settings.manifest.empty())
     store = std::make_unique<StoreScanSession>(store_settings, rules, inputs, scan_options, quiet);
   return scan_and_report(inputs, matcher, scan_options, targets, ticket_settings, quiet,

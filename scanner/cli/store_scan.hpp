@@ -29,6 +29,7 @@ class StoreScanSession {
   StoreScanSession(const StoreScanSettings& settings, const RuleSet& rules,
                    std::vector<std::string>& inputs, ScanOptions& scan_options, bool quiet);
   AfterScan after_scan();
+  CaseStore& store() { return *store_; }
 
  private:
   std::unique_ptr<CaseStore> store_;

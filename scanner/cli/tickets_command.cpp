@@ -5,8 +5,10 @@
 #include <iostream>
 
 #include "commands.hpp"
+#include "credsift/report.hpp"
 #include "credsift/store.hpp"
 #include "scan_report.hpp"
+#include "verify_options.hpp"
 
 namespace po = boost::program_options;
 
@@ -55,11 +57,15 @@ int command_tickets(const Arguments& arguments) {
       "internal-domain", po::value(&internal_domains)->composing(),
       "a domain of your own: others are flagged external")(
       "show-secrets", "print secrets in clear (only stored with scan --store-secrets)");
-  const po::variables_map options = parse_arguments(arguments, visible);
+  VerifySettings verify_settings;
+  add_verify_options(visible, verify_settings);
+  const po::variables_map options = parse_arguments(split_verify_argument(arguments), visible);
   if (options.count("help")) {
     std::cout << visible << "\nExamples:\n  credsift tickets --store case.db --triage open\n"
               << "  credsift tickets --store case.db --severity high --output csv=open.csv "
-                 "--output md=report.md\n";
+                 "--output md=report.md\n"
+              << "  credsift tickets --store case.db --verify --verify-hosts '*.corp.example.com'"
+                 "   # re-verify the open tickets (needs scan --store-secrets)\n";
     return kExitClean;
   }
   if (store_path.empty()) throw po::error("--store DB is required");
@@ -85,20 +91,43 @@ int command_tickets(const Arguments& arguments) {
   filter.since = window.since;
   filter.until = window.until;
 
+  // --verify re-verifies the case's open tickets (or those of --triage) and records the results
+  // in the store: a contact each, never the stored result (that is what a scan reuses).
+  const bool verify = options.count("verify") > 0;
+  if (verify && !filter.triage) filter.triage = Triage::Open;
   StoreOptions store_options;
-  store_options.read_only = true;
+  store_options.read_only = !verify;
   store_options.create = false;
   CaseStore store(store_path, store_options);
+  if (verify) {
+    const TicketHook verify_hook =
+        make_verify_hook(options, verify_settings, false, {[&store] { return &store; }, false});
+    std::vector<std::unique_ptr<Rule>> rules;
+    std::vector<Ticket> tickets = store.tickets(filter, TicketOptions{}, rules);
+    const size_t redacted = std::count_if(tickets.begin(), tickets.end(), [](const Ticket& t) {
+      return fingerprint(t.secret) != t.fingerprint;
+    });
+    if (redacted > 0)
+      std::cerr << "credsift: " << redacted << " of " << tickets.size()
+                << " tickets cannot be verified: the store keeps their secrets redacted (scan "
+                   "with --store --store-secrets to verify from a case store)\n";
+    std::string first_output;
+    for (const OutputTarget& target :
+         parse_output_targets(format.empty() ? "jsonl" : format, outputs))
+      if (target.path != "-" && first_output.empty()) first_output = target.path;
+    verify_hook(tickets, first_output);
+  }
 
   if (format.empty() && outputs.empty()) {
     filter.limit = limit;
     const std::vector<TicketRow> rows = store.ticket_rows(filter);
     filter.limit = 0;
     const uint64_t total = store.count_tickets(filter);
+    const std::map<std::string, Verification> verified = store.verifications();
     std::ostringstream out;
     out << std::left << std::setw(20) << "ID" << std::setw(9) << "SEVERITY" << std::setw(15)
-        << "TRIAGE" << std::setw(28) << "RULE" << std::setw(17) << "VALIDATION" << std::right
-        << std::setw(6) << "SEEN" << std::setw(6) << "MSGS"
+        << "TRIAGE" << std::setw(28) << "RULE" << std::setw(17) << "VALIDATION" << std::setw(12)
+        << "VERIFIED" << std::right << std::setw(6) << "SEEN" << std::setw(6) << "MSGS"
         << "  " << std::left << std::setw(11) << "LAST MAIL"
         << "OWNER\n";
     for (const TicketRow& row : rows) {
@@ -106,9 +135,13 @@ int command_tickets(const Arguments& arguments) {
       if (row.reopened) triage_text += "!";
       out << std::left << std::setw(20) << row.id << std::setw(9) << to_string(row.severity)
           << std::setw(15) << triage_text << std::setw(28) << printable(row.rule_id, 27)
-          << std::setw(17) << row.status << std::right << std::setw(6) << row.occurrences
-          << std::setw(6) << row.messages << "  " << std::left << std::setw(11)
-          << day(row.last_seen) << printable(row.triage_owner, 30) << "\n";
+          << std::setw(17) << row.status << std::setw(12)
+          << (verified.count(row.fingerprint)
+                  ? std::string(to_string(verified.at(row.fingerprint).state))
+                  : std::string("-"))
+          << std::right << std::setw(6) << row.occurrences << std::setw(6) << row.messages << "  "
+          << std::left << std::setw(11) << day(row.last_seen) << printable(row.triage_owner, 30)
+          << "\n";
     }
     out << rows.size() << " of " << total << " tickets";
     if (std::any_of(rows.begin(), rows.end(), [](const TicketRow& r) { return r.reopened; }))

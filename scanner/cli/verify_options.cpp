@@ -51,7 +51,7 @@ void add_verify_options(po::options_description& options, VerifySettings& settin
 }
 
 TicketHook make_verify_hook(const po::variables_map& options, const VerifySettings& settings,
-                            bool quiet) {
+                            bool quiet, const VerifyStore& case_store) {
   if (!options.count("verify")) {
     for (const char* name : {"verify-providers", "verify-dry-run", "verify-rate", "verify-hosts",
                              "verify-endpoint", "verify-ca", "verify-audit"})
@@ -90,16 +90,22 @@ TicketHook make_verify_hook(const po::variables_map& options, const VerifySettin
   verify.hosts = settings.hosts;
   verify.ca_file = settings.ca_file;
   verify.audit_path = settings.audit_path;
-  return [verify, quiet](std::vector<Ticket>& tickets, const std::string& report_path) mutable {
+  return [verify, quiet, case_store](std::vector<Ticket>& tickets,
+                                     const std::string& report_path) mutable {
     if (verify.audit_path.empty())
       verify.audit_path =
           report_path.empty() ? "credsift-verify-audit.jsonl" : report_path + ".verify-audit.jsonl";
+    CaseStore* store = case_store.store ? case_store.store() : nullptr;
+    if (store && case_store.reuse_stored) verify.cached = store->verifications();
     const VerifyCounts counts = verify_tickets(tickets, verify, std::cerr);
-    if (!quiet && !verify.dry_run)
+    if (store && !verify.dry_run) store->record_verifications(tickets);
+    if (!quiet && !verify.dry_run) {
       std::cerr << "credsift: verification: " << counts.contacted << " contacted ("
-                << verify.audit_path << "): " << counts.live << " live, " << counts.revoked
-                << " revoked, " << counts.unknown << " unknown, " << counts.not_checked
-                << " not checked\n";
+                << verify.audit_path << ")";
+      if (counts.cached) std::cerr << ", " << counts.cached << " from the case store";
+      std::cerr << ": " << counts.live << " live, " << counts.revoked << " revoked, "
+                << counts.unknown << " unknown, " << counts.not_checked << " not checked\n";
+    }
   };
 }
 

@@ -167,11 +167,18 @@ ALTER TABLE tickets ADD COLUMN reopened INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE triage_events ADD COLUMN automatic INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX tickets_triage ON tickets(triage, severity DESC);
 )sql",
+    // 3: live verification results (scan --store --verify, tickets --verify), the latest per
+    // credential.
+    R"sql(
+CREATE TABLE verifications(fingerprint TEXT PRIMARY KEY, state TEXT NOT NULL,
+  reason TEXT NOT NULL, checked_at TEXT NOT NULL, endpoint TEXT NOT NULL, identity TEXT NOT NULL)
+  WITHOUT ROWID;
+)sql",
 };
 constexpr const char* kMigrationNames[] = {
     "the case: scans, rules, inputs, messages, findings, "
     "tickets, triage",
-    "reopened tickets, automatic triage events"};
+    "reopened tickets, automatic triage events", "verification results"};
 static_assert(std::size(kMigrations) == kStoreSchemaVersion);
 
 void migrate(sqlite3* db, const std::string& path, int target) {
@@ -923,10 +930,13 @@ std::vector<Ticket> CaseStore::tickets(const TicketFilter& filter, const TicketO
     }
     findings.reset();
   }
+  const std::map<std::string, Verification> verified = verifications();
   std::vector<Ticket> tickets;
   for (Ticket& ticket : builder.build()) {
     const auto row = selected.find(ticket.fingerprint);
     if (row == selected.end()) continue;
+    if (const auto found = verified.find(ticket.fingerprint); found != verified.end())
+      ticket.verification = found->second;
     ticket.triage = row->second->triage;
     ticket.triage_owner = row->second->triage_owner;
     ticket.triage_note = row->second->triage_note;
@@ -934,6 +944,51 @@ std::vector<Ticket> CaseStore::tickets(const TicketFilter& filter, const TicketO
     tickets.push_back(std::move(ticket));
   }
   return tickets;
+}
+
+void CaseStore::record_verifications(const std::vector<Ticket>& tickets) {
+  sqlite3* db = impl_->db;
+  const std::string& path = impl_->path;
+  Transaction transaction(db, path);
+  Statement upsert(db, path,
+                   "INSERT INTO verifications(fingerprint, state, reason, checked_at, endpoint, "
+                   "identity) VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT(fingerprint) DO UPDATE SET "
+                   "state = excluded.state, reason = excluded.reason, checked_at = "
+                   "excluded.checked_at, endpoint = excluded.endpoint, identity = "
+                   "excluded.identity");
+  for (const Ticket& ticket : tickets) {
+    const Verification& v = ticket.verification;
+    if (v.state == VerificationState::NotChecked) continue;
+    upsert.bind(1, ticket.fingerprint)
+        .bind(2, std::string(to_string(v.state)))
+        .bind(3, v.reason)
+        .bind(4, v.checked_at)
+        .bind(5, v.endpoint)
+        .bind(6, pack_pairs(v.identity))
+        .run();
+  }
+  transaction.commit();
+}
+
+std::map<std::string, Verification> CaseStore::verifications() {
+  Statement query(impl_->db, impl_->path,
+                  "SELECT fingerprint, state, reason, checked_at, endpoint, identity FROM "
+                  "verifications");
+  std::map<std::string, Verification> out;
+  while (query.step()) {
+    Verification v;
+    const std::string state = query.text(1);
+    for (const VerificationState known :
+         {VerificationState::Live, VerificationState::Revoked, VerificationState::Unknown})
+      if (to_string(known) == state) v.state = known;
+    if (v.state == VerificationState::NotChecked) continue;  // written by a newer credsift
+    v.reason = query.text(2);
+    v.checked_at = query.text(3);
+    v.endpoint = query.text(4);
+    v.identity = unpack_pairs(query.text(5));
+    out.emplace(query.text(0), std::move(v));
+  }
+  return out;
 }
 
 std::set<std::string> CaseStore::fingerprints() {

@@ -216,7 +216,7 @@ TEST(StoreSchema, MigratesAnOlderStoreKeepingItsData) {
   CaseStore store(path);
   EXPECT_EQ(store.schema_version(), kStoreSchemaVersion);
   EXPECT_EQ(dump(store, "SELECT id, reopened FROM tickets"), "cs-00|0|\n");
-  EXPECT_EQ(scalar(store, "SELECT max(version) FROM schema_migrations"), 2);
+  EXPECT_EQ(scalar(store, "SELECT max(version) FROM schema_migrations"), kStoreSchemaVersion);
 }
 
 TEST(StoreScan, RescanIsIdempotentAndCountsKnownMessages) {

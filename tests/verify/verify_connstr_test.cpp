@@ -385,5 +385,108 @@ TEST(VerifyConnections, HttpBasicAuthentication) {
   EXPECT_EQ(states_by_secret(open_dir.path() / "tickets.jsonl").at(unprotected), "unknown");
 }
 
+// scan --store --verify keeps the results in the case store and reuses a live or revoked one
+// instead of contacting again; tickets --verify re-verifies the open tickets of the case (only
+// when the store kept the secrets) and records the new results.
+TEST(VerifyConnections, CaseStoreResultsAndReverification) {
+  if (!fs::exists("/usr/bin/redis-server") || !fs::exists("/usr/bin/redis-cli"))
+    GTEST_SKIP() << "redis-server is not installed";
+  TempDir temp;
+  const std::string password = "Cs4eR7tY1uIo5pAs", wrong = "Cw8qE2rT6yUi3oPl",
+                    added = "Cn5bV9cX2zLk7jHg";
+  const int port = free_port();
+  const std::string p = std::to_string(port);
+  Server redis("exec redis-server --port " + p + " --bind 127.0.0.1 --requirepass " + password +
+                   " --save '' --appendonly no --dir '" + temp.path().string() + "' >'" +
+                   temp.path().string() + "/redis.log' 2>&1",
+               port, SIGTERM);
+  ASSERT_TRUE(redis.ready()) << slurp(temp.path() / "redis.log");
+  const std::string store = (temp.path() / "case.db").string();
+  const fs::path audit = temp.path() / "audit.jsonl";
+  const auto audit_lines = [&] {
+    const std::string text = fs::exists(audit) ? slurp(audit) : "";
+    return std::count(text.begin(), text.end(), '\n');
+  };
+  const fs::path first =
+      write_mail(temp.path(), {"REDIS_URL=redis://:" + password + "@127.0.0.1:" + p + "/0",
+                               "OLD_REDIS=redis://:" + wrong + "@127.0.0.1:" + p + "/0"});
+  ScanRun run =
+      scan(temp.path(), first, "--verify-hosts 127.0.0.1 --store '" + store + "' --store-secrets");
+  ASSERT_EQ(run.exit_code, 1) << run.err;
+  EXPECT_EQ(audit_lines(), 2);
+
+  // A second mail with the live credential again and a new one: only the new one is sent.
+  TempDir second_dir;
+  const fs::path second =
+      write_mail(second_dir.path(),
+                 {"Subject line aside: REDIS_URL=redis://:" + password + "@127.0.0.1:" + p + "/0",
+                  "NEW_REDIS=redis://:" + added + "@127.0.0.1:" + p + "/1"});
+  run =
+      scan(temp.path(), second, "--verify-hosts 127.0.0.1 --store '" + store + "' --store-secrets");
+  ASSERT_EQ(run.exit_code, 1) << run.err;
+  EXPECT_EQ(audit_lines(), 3) << slurp(audit);
+  EXPECT_NE(run.err.find("1 from the case store"), std::string::npos) << run.err;
+  auto states = states_by_secret(temp.path() / "tickets.jsonl");
+  EXPECT_EQ(states.at(password), "live");
+  EXPECT_EQ(states.at(added), "revoked");
+
+  // The stored results come back with the case's tickets.
+  run = run_credsift("tickets --store '" + store + "' --format jsonl --show-secrets -o '" +
+                     (temp.path() / "stored.jsonl").string() + "'");
+  ASSERT_EQ(run.exit_code, 1) << run.err;
+  states = states_by_secret(temp.path() / "stored.jsonl");
+  EXPECT_EQ(states.at(password), "live");
+  EXPECT_EQ(states.at(wrong), "revoked");
+
+  // The password is rotated on the server; one ticket is triaged away. tickets --verify
+  // contacts the open ones again (not the stored result) and records what it finds.
+  ASSERT_EQ(std::system(("redis-cli -p " + p + " -a " + password +
+                         " --no-auth-warning CONFIG SET requirepass Rotated9xQ2wE5 >/dev/null")
+                            .c_str()),
+            0);
+  const std::string wrong_id = "cs-" + [&] {
+    for (const auto& line : std::vector<std::string>{slurp(temp.path() / "stored.jsonl")})
+      if (const size_t at = line.find(wrong); at != std::string::npos) {
+        const size_t id = line.rfind("\"id\":\"cs-", at);
+        return line.substr(id + 9, 16);
+      }
+    return std::string();
+  }();
+  run = run_credsift("triage --store '" + store + "' " + wrong_id + " --status rotated");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  run = run_credsift("tickets --store '" + store +
+                     "' --verify --verify-hosts 127.0.0.1 --verify-audit '" + audit.string() +
+                     "' --format jsonl --show-secrets -o '" +
+                     (temp.path() / "reverified.jsonl").string() + "'");
+  ASSERT_EQ(run.exit_code, 1) << run.err;
+  EXPECT_EQ(audit_lines(), 5) << slurp(audit);  // the two open tickets, not the rotated one
+  states = states_by_secret(temp.path() / "reverified.jsonl");
+  EXPECT_EQ(states.at(password), "revoked");
+  EXPECT_EQ(states.at(added), "revoked");
+  EXPECT_EQ(states.count(wrong), 0u);  // only open tickets by default
+  run = run_credsift("tickets --store '" + store + "' --format jsonl --show-secrets -o '" +
+                     (temp.path() / "after.jsonl").string() + "'");
+  EXPECT_EQ(states_by_secret(temp.path() / "after.jsonl").at(password), "revoked");
+
+  // A store that kept secrets redacted (no --store-secrets) cannot be re-verified: said, and
+  // nothing is sent.
+  TempDir redacted_dir;
+  const std::string redacted_store = (redacted_dir.path() / "case.db").string();
+  run = run_credsift("scan '" + first.string() + "' --store '" + redacted_store + "' -o '" +
+                     (redacted_dir.path() / "t.jsonl").string() + "'");
+  ASSERT_EQ(run.exit_code, 1) << run.err;
+  const fs::path redacted_audit = redacted_dir.path() / "audit.jsonl";
+  run = run_credsift("tickets --store '" + redacted_store +
+                     "' --verify --verify-hosts 127.0.0.1 --verify-audit '" +
+                     redacted_audit.string() + "' --format jsonl -o '" +
+                     (redacted_dir.path() / "re.jsonl").string() + "'");
+  ASSERT_EQ(run.exit_code, 1) << run.err;
+  EXPECT_NE(run.err.find("2 of 2 tickets cannot be verified"), std::string::npos) << run.err;
+  EXPECT_FALSE(fs::exists(redacted_audit) && !slurp(redacted_audit).empty());
+  const std::string reverified = slurp(redacted_dir.path() / "re.jsonl");
+  EXPECT_EQ(reverified.find("\"state\":\"live\""), std::string::npos);
+  EXPECT_EQ(reverified.find("\"state\":\"revoked\""), std::string::npos);
+}
+
 }  // namespace
 }  // namespace credsift::e2e
