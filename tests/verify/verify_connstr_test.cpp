@@ -318,24 +318,38 @@ TEST(VerifyConnections, SmtpAuthentication) {
   EXPECT_EQ(attempts(temp), "1 ok, 1 refused");
 }
 
-TEST(VerifyConnections, ImapAuthentication) {
-  if (::geteuid() != 0) GTEST_SKIP() << "needs root to run Dovecot's login processes";
-  if (!fs::exists("/usr/sbin/dovecot") || !fs::exists("/usr/lib/dovecot/imap-login"))
-    GTEST_SKIP() << "dovecot-imapd is not installed";
-  TempDir temp;
+// Dovecot on 127.0.0.1:port with one mailbox account (as root: its login processes run as
+// dovenull); with `tls`, STARTTLS offered with a certificate for 127.0.0.1 signed by a CA made
+// here (dir/ca.pem).
+std::string dovecot_script(const TempDir& temp, int port, const std::string& password, bool tls) {
   const std::string dir = temp.path().string();
-  const std::string password = "Im9aP3sW7dQx2zLk";
-  const int port = free_port();
   fs::create_directories(temp.path() / "home");
   fs::permissions(temp.path(), fs::perms::owner_all | fs::perms::group_read |
                                    fs::perms::group_exec | fs::perms::others_read |
                                    fs::perms::others_exec);
   fs::permissions(temp.path() / "home", fs::perms::all);
   std::ofstream(temp.path() / "passwd") << "mailbox:{PLAIN}" << password << "::::::\n";
+  std::string ssl = "ssl = no\n";
+  if (tls) {
+    std::ofstream(temp.path() / "ext.cnf")
+        << "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n";
+    const std::string ec = " -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+    const std::string made =
+        "cd '" + dir + "' && openssl req -x509" + ec +
+        " -keyout ca.key -out ca.pem -days 2 -subj /CN=credsift-test-ca 2>/dev/null && "
+        "openssl req" +
+        ec +
+        " -keyout server.key -out server.csr -subj /CN=127.0.0.1 2>/dev/null && openssl x509 "
+        "-req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 "
+        "-extfile ext.cnf 2>/dev/null";
+    if (std::system(made.c_str()) != 0) return "";
+    ssl = "ssl = yes\nssl_cert = <" + dir + "/server.pem\nssl_key = <" + dir + "/server.key\n";
+  }
   std::ofstream(temp.path() / "dovecot.conf")
       << "base_dir = " << dir << "/run\nstate_dir = " << dir << "/state\nlog_path = " << dir
       << "/dovecot.log\ninstance_name = credsift-verify-test\nprotocols = imap\n"
-      << "listen = 127.0.0.1\nssl = no\ndisable_plaintext_auth = no\n"
+      << "listen = 127.0.0.1\n"
+      << ssl << "disable_plaintext_auth = no\n"
       << "auth_mechanisms = plain login\nfirst_valid_uid = 1\nlast_valid_uid = 0\n"
       << "mail_location = maildir:" << dir << "/home/%u\n"
       << "passdb {\n  driver = passwd-file\n  args = " << dir << "/passwd\n}\n"
@@ -344,13 +358,64 @@ TEST(VerifyConnections, ImapAuthentication) {
       << "service imap-login {\n  chroot =\n  inet_listener imap {\n    address = 127.0.0.1\n"
       << "    port = " << port << "\n  }\n  inet_listener imaps {\n    port = 0\n  }\n}\n"
       << "service anvil {\n  chroot =\n}\n";
-  Server dovecot(
-      "exec /usr/sbin/dovecot -F -c '" + dir + "/dovecot.conf' >'" + dir + "/server.log' 2>&1",
-      port, SIGTERM);
+  return "exec /usr/sbin/dovecot -F -c '" + dir + "/dovecot.conf' >'" + dir + "/server.log' 2>&1";
+}
+
+bool dovecot_usable() {
+  return ::geteuid() == 0 && fs::exists("/usr/sbin/dovecot") &&
+         fs::exists("/usr/lib/dovecot/imap-login");
+}
+
+TEST(VerifyConnections, ImapAuthentication) {
+  if (!dovecot_usable()) GTEST_SKIP() << "needs root and dovecot-imapd";
+  TempDir temp;
+  const std::string password = "Im9aP3sW7dQx2zLk";
+  const int port = free_port();
+  Server dovecot(dovecot_script(temp, port, password, false), port, SIGTERM);
   ASSERT_TRUE(dovecot.ready()) << slurp(temp.path() / "server.log")
                                << slurp(temp.path() / "dovecot.log");
   expect_four_states(temp, "imap", "mailbox", password, port, "/INBOX",
                      {password, "Xc4vB7nM1qWe5rTy", "Uy6tR2eW9qAs3dFg", "Oi8uY5tR1eWq7aSd"});
+}
+
+// imap:// upgrades with STARTTLS when the server offers it, and checks the certificate: with
+// the test CA trusted the login goes over TLS; without it nothing is sent and the answer is
+// unknown.
+TEST(VerifyConnections, ImapStartTls) {
+  if (!dovecot_usable()) GTEST_SKIP() << "needs root and dovecot-imapd";
+  TempDir temp;
+  const std::string password = "It6sL9sQ3wXe7rTz";
+  const int port = free_port();
+  const std::string script = dovecot_script(temp, port, password, true);
+  ASSERT_FALSE(script.empty()) << "openssl could not make the test certificates";
+  Server dovecot(script, port, SIGTERM);
+  ASSERT_TRUE(dovecot.ready()) << slurp(temp.path() / "server.log")
+                               << slurp(temp.path() / "dovecot.log");
+  const fs::path mail = write_mail(temp.path(), {"MAILBOX=imap://mailbox:" + password +
+                                                 "@127.0.0.1:" + std::to_string(port) + "/INBOX"});
+  const auto logins = [&] {
+    const std::string log = slurp(temp.path() / "dovecot.log");
+    size_t count = 0, tls = 0;
+    std::istringstream in(log);
+    for (std::string line; std::getline(in, line);)
+      if (line.find("imap-login: Info: Login:") != std::string::npos) {
+        ++count;
+        if (line.find(", TLS") != std::string::npos) ++tls;
+      }
+    return std::to_string(count) + " logins, " + std::to_string(tls) + " over TLS";
+  };
+
+  ScanRun run = scan(temp.path(), mail, "--verify-hosts 127.0.0.1");
+  ASSERT_EQ(run.exit_code, 1) << run.err;
+  EXPECT_EQ(states_by_secret(temp.path() / "tickets.jsonl").at(password), "unknown");
+  EXPECT_EQ(logins(), "0 logins, 0 over TLS") << slurp(temp.path() / "dovecot.log");
+
+  run = scan(temp.path(), mail,
+             "--verify-hosts 127.0.0.1 --verify-ca '" + (temp.path() / "ca.pem").string() + "'");
+  ASSERT_EQ(run.exit_code, 1) << run.err;
+  EXPECT_EQ(states_by_secret(temp.path() / "tickets.jsonl").at(password), "live")
+      << slurp(temp.path() / "tickets.jsonl");
+  EXPECT_EQ(logins(), "1 logins, 1 over TLS") << slurp(temp.path() / "dovecot.log");
 }
 
 TEST(VerifyConnections, FtpAuthentication) {
