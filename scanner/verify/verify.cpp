@@ -84,6 +84,7 @@ struct Job {
   std::vector<size_t> tickets;  // every ticket with this fingerprint (normally one)
   std::string provider;
   const HttpVerifier* verifier = nullptr;      // an HTTP verifier, or
+  HttpCredential credential;                   // (what it sends)
   std::optional<ConnectionTarget> connection;  // a connection string, to `address` only
   std::string address;
   std::string endpoint() const {
@@ -142,6 +143,14 @@ VerifyCounts verify_tickets(std::vector<Ticket>& tickets, const VerifyOptions& o
       ticket.verification.reason = "no secret captured";
       continue;
     }
+    if (job.verifier) {
+      job.credential = http_credential(ticket);
+      if (const auto reason = http_not_sendable(*job.verifier, job.credential, options)) {
+        ticket.verification.reason = *reason;
+        ticket.verification.endpoint = http_endpoint(*job.verifier, options, &job.credential);
+        continue;
+      }
+    }
     if (job.connection) {
       std::string reason;
       const std::optional<std::string> address = allowed_address(*job.connection, allow, reason);
@@ -162,7 +171,7 @@ VerifyCounts verify_tickets(std::vector<Ticket>& tickets, const VerifyOptions& o
     for (const Job& job : jobs) {
       const Ticket& ticket = tickets[job.tickets.front()];
       const std::string endpoint =
-          job.verifier ? http_endpoint(*job.verifier, options) : job.endpoint();
+          job.verifier ? http_endpoint(*job.verifier, options, &job.credential) : job.endpoint();
       plan << "credsift: verify dry run: would contact " << job.provider << " "
            << (job.verifier ? job.verifier->method : std::string("AUTH")) << " " << endpoint
            << " for " << ticket.id << "\n";
@@ -188,7 +197,7 @@ VerifyCounts verify_tickets(std::vector<Ticket>& tickets, const VerifyOptions& o
         const std::string checked_at = utc_now();
         const std::string& secret = tickets[job.tickets.front()].secret;
         Verification result =
-            job.verifier ? http_verify(*job.verifier, secret, options)
+            job.verifier ? http_verify(*job.verifier, job.credential, options)
                          : connection_verify(*job.connection, job.address, secret, options);
         result.checked_at = checked_at;
         if (job.connection) result.endpoint = job.endpoint();
