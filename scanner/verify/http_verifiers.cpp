@@ -237,7 +237,7 @@ const std::vector<HttpVerifier>& http_verifiers() {
     {
       HttpVerifier v;
       v.provider = "azure-storage";
-      v.rule_ids = {"azure.storage.account_key"};
+      v.rule_ids = {"azure.storage.account_key", "microsoft.azure_storage.account_key.keyword"};
       v.base_url = "https://{user}.blob.core.windows.net";
       v.method = "GET";
       v.path = "/?comp=list&maxresults=1";
