@@ -608,6 +608,24 @@ TEST(VerifyHttp, ShortRetryAfterIsRetriedOnce) {
   EXPECT_GE(times.back() - times.front(), 0.9);
 }
 
+// An environment file names the SID on the line before the token: the rule captures both.
+TEST(VerifyHttp, TwilioSidOnTheLineBeforeIsPaired) {
+  const std::string sid = "AC" + hex(32, 81), token = hex(32, 82);
+  const std::string other_sid = "AC" + hex(32, 83), unrelated = hex(32, 84);
+  MockProvider mock({{token, "live"}, {unrelated, "live"}});
+  ASSERT_TRUE(mock.ready());
+  const PairedRun scan = scan_paired(
+      mock, {"TWILIO_ACCOUNT_SID=" + sid + "\nTWILIO_AUTH_TOKEN=" + token,
+             // A 32-hex value on the next line that names no token is not taken for one.
+             "account " + other_sid + "\nchecksum " + unrelated + "\nauth_token is elsewhere"});
+  ASSERT_EQ(scan.run.exit_code, 1) << scan.run.err;
+  ASSERT_TRUE(scan.result.count(token)) << scan.run.err;
+  EXPECT_EQ(scan.result.at(token).state, "live") << scan.result.at(token).reason;
+  EXPECT_EQ(scan.result.at(token).endpoint, mock.url() + "/2010-04-01/Accounts/" + sid + ".json");
+  EXPECT_FALSE(scan.result.count(unrelated));
+  EXPECT_EQ(mock.request_times().size(), 1u);
+}
+
 TEST(VerifyHttp, CanaryAndUnpairedCredentialsAreNeverSent) {
   // Thinkst canarytokens.org's account (052310077262): decoded from the key id, never called.
   const PairedCase canary = aws_case(71, "AKIAQYLPMN5HHHFPZAM2");
