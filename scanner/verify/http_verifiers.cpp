@@ -214,10 +214,15 @@ const std::vector<HttpVerifier>& http_verifiers() {
           "--credsift-verify-probe\r\n"
           "Content-Disposition: form-data; name=\"version\"\r\n\r\n0\r\n"
           "--credsift-verify-probe--\r\n";
+      list.push_back(v);
+      // TestPyPI tokens: the same probe on TestPyPI's own upload endpoint.
+      v.provider = "testpypi";
+      v.rule_ids = {"pypi.test_upload_token"};
+      v.base_url = "https://test.pypi.org";
       list.push_back(std::move(v));
     }
-    // Azure DevOps: the PAT's own profile (basic auth, empty user). An invalid PAT is 401, or
-    // 203 with the sign-in page on some front ends.
+    // Azure DevOps: the PAT's own profile (basic auth, empty user). An invalid PAT is 401; a 203
+    // with the sign-in page also follows conditional-access or inactivity rules, so is unknown.
     {
       HttpVerifier v;
       v.provider = "azure-devops";
@@ -228,7 +233,10 @@ const std::vector<HttpVerifier>& http_verifiers() {
       v.path = "/_apis/profile/profiles/me?api-version=7.1";
       v.basic_auth = true;
       v.live_status = {200};
-      v.revoked_status = {401, 203};
+      v.revoked_status = {401};
+      v.body_answers = {{203, "", State::Unknown,
+                         "sign-in page: not accepted here (maybe conditional access or an "
+                         "inactive PAT)"}};
       v.identity_fields = {"displayName", "emailAddress", "id"};
       list.push_back(std::move(v));
     }

@@ -4,8 +4,8 @@
 usage: mock_provider.py CERT KEY TOKENS.json LOG PORTFILE
 
 TOKENS.json maps a token to how it is answered: live, revoked, 429 (Retry-After: 30), 429once
-(Retry-After: 1 on the first request, then live), 500, hang or restricted (a Google key valid
-for other APIs). Answers follow the real providers: GitHub /user, Slack /api/auth.test (200 with
+(Retry-After: 1 on the first request, then live), 500, hang, restricted (a Google key valid
+for other APIs) or signin (Azure DevOps' 203 sign-in page). Answers follow the real providers: GitHub /user, Slack /api/auth.test (200 with
 ok false when revoked), Twilio, PyPI's upload endpoint (400 for a good token, 403 for a bad
 one), Azure DevOps, Google (400 API_KEY_INVALID), and 401 for a revoked token elsewhere. Signed
 requests are checked here, independently of credsift: AWS SigV4 (token "KEYID:SECRET") and
@@ -204,6 +204,9 @@ class Handler(BaseHTTPRequestHandler):
             if kind == "live" and basic_of(self.headers)[0] == "":
                 return self.answer(200, {"displayName": "Dev Ops", "id": "6f1c-ado",
                                          "emailAddress": "devops@acme.example"})
+            if kind == "signin":  # the sign-in page of conditional access
+                return self.answer_text(203, "<html><title>Azure DevOps Services | Sign In"
+                                             "</title></html>", "text/html")
             return self.answer(401, {"message": "Unauthorized"})
         if self.path.startswith("/v1beta/models"):  # Google
             if kind == "live":

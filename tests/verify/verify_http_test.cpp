@@ -472,6 +472,13 @@ PairedCase pypi_case(unsigned seed) {
   const std::string token = "pypi-" + base64url(bytes, true);
   return {"pypi", "password = " + token, token, token};
 }
+PairedCase testpypi_case(unsigned seed) {
+  const std::string bytes = std::string("\x02\x01\x0dtest.pypi.org\x02\x20", 18) +
+                            random_bytes(32, seed) + std::string("\x00\x06\x20", 3) +
+                            random_bytes(32, seed + 1);
+  const std::string token = "pypi-" + base64url(bytes, true);
+  return {"testpypi", "TWINE_PASSWORD=" + token, token, token};
+}
 PairedCase azure_devops_case(unsigned seed) {
   const std::string pat = random_base62(52, seed) + "JQQJ99" + random_base62(1, seed + 1) + "A" +
                           random_base62(16, seed + 2) + "AZDO" + random_base62(4, seed + 3);
@@ -511,7 +518,7 @@ PairedRun scan_paired(const MockProvider& mock, const std::vector<std::string>& 
                       const std::string& extra = "") {
   std::string endpoints;
   for (const char* provider :
-       {"twilio", "pypi", "azure-devops", "azure-storage", "google", "aws", "npm"})
+       {"twilio", "pypi", "testpypi", "azure-devops", "azure-storage", "google", "aws", "npm"})
     endpoints += std::string(" --verify-endpoint ") + provider + "=" + mock.url();
   const fs::path mail = write_mail(mock.dir(), lines);
   const fs::path tickets = mock.dir() / "tickets.jsonl";
@@ -530,8 +537,13 @@ PairedRun scan_paired(const MockProvider& mock, const std::vector<std::string>& 
 // with a long Retry-After, a 500 and a hang.
 TEST(VerifyHttp, PairedAndSignedProvidersAnswerEveryWay) {
   const std::vector<std::function<PairedCase(unsigned)>> makers = {
-      twilio_case,        pypi_case,   azure_devops_case,
-      azure_storage_case, google_case, [](unsigned s) { return aws_case(s); }};
+      twilio_case,
+      pypi_case,
+      testpypi_case,
+      azure_devops_case,
+      azure_storage_case,
+      google_case,
+      [](unsigned s) { return aws_case(s); }};
   const std::vector<std::string> kinds = {"live", "revoked", "429", "500", "hang"};
   std::map<std::string, std::string> tokens;
   std::vector<std::string> lines;
@@ -548,6 +560,10 @@ TEST(VerifyHttp, PairedAndSignedProvidersAnswerEveryWay) {
   const PairedCase restricted = google_case(5000);
   tokens[restricted.mock_token] = "restricted";
   lines.push_back(restricted.line);
+  // Azure DevOps' sign-in page (203) also answers conditional-access refusals: unknown.
+  const PairedCase signin = azure_devops_case(5200);
+  tokens[signin.mock_token] = "signin";
+  lines.push_back(signin.line);
   // An AWS key id whose secret is not this one: unknown (maybe mispaired), never revoked.
   const PairedCase mispaired = aws_case(5100);
   tokens[mispaired.line.substr(0, 20) + ":" + random_base62(40, 1)] = "live";
@@ -585,7 +601,9 @@ TEST(VerifyHttp, PairedAndSignedProvidersAnswerEveryWay) {
   EXPECT_EQ(scan.result.at(mispaired.secret).state, "unknown");
   EXPECT_NE(scan.result.at(mispaired.secret).reason.find("SignatureDoesNotMatch"),
             std::string::npos);
-  EXPECT_EQ(mock.request_times().size(), cases.size() + 2);
+  EXPECT_EQ(scan.result.at(signin.secret).state, "unknown");
+  EXPECT_NE(scan.result.at(signin.secret).reason.find("HTTP 203: sign-in page"), std::string::npos);
+  EXPECT_EQ(mock.request_times().size(), cases.size() + 3);
   const std::string audit = slurp(mock.dir() / "audit");
   for (const auto& [c, kind] : cases) EXPECT_EQ(audit.find(c.secret), std::string::npos);
 }
