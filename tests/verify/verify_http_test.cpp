@@ -690,5 +690,33 @@ TEST(VerifyHttp, CanaryAndUnpairedCredentialsAreNeverSent) {
   EXPECT_EQ(bad.exit_code, 2) << bad.err;
 }
 
+// The dry run names each new provider's own endpoint, with the account filled in where the URL
+// holds it, and never the secret.
+TEST(VerifyHttp, DryRunNamesThePairedProvidersEndpoints) {
+  const PairedCase twilio = twilio_case(91), storage = azure_storage_case(92), aws = aws_case(93),
+                   google = google_case(94), pypi = pypi_case(95);
+  MockProvider mock({});
+  ASSERT_TRUE(mock.ready());
+  const fs::path mail =
+      write_mail(mock.dir(), {twilio.line, storage.line, aws.line, google.line, pypi.line});
+  const ScanRun run = run_credsift("scan '" + mail.string() + "' --verify --verify-dry-run -o '" +
+                                   (mock.dir() / "tickets.jsonl").string() + "'");
+  ASSERT_EQ(run.exit_code, 1) << run.err;
+  const std::string sid = twilio.line.substr(8, 34);
+  const std::string account = storage.mock_token.substr(0, storage.mock_token.find(':'));
+  for (const std::string& expected :
+       {"would contact twilio GET https://api.twilio.com/2010-04-01/Accounts/" + sid + ".json",
+        "would contact azure-storage GET https://" + account +
+            ".blob.core.windows.net/?comp=list&maxresults=1",
+        std::string("would contact aws POST https://sts.amazonaws.com/"),
+        std::string("would contact google GET "
+                    "https://generativelanguage.googleapis.com/v1beta/models?pageSize=1"),
+        std::string("would contact pypi POST https://upload.pypi.org/legacy/")})
+    EXPECT_NE(run.err.find(expected), std::string::npos) << expected << "\n" << run.err;
+  for (const PairedCase* c : {&twilio, &storage, &aws, &google, &pypi})
+    EXPECT_EQ(run.err.find(c->secret), std::string::npos) << c->provider;
+  EXPECT_TRUE(mock.request_times().empty());
+}
+
 }  // namespace
 }  // namespace credsift::e2e
