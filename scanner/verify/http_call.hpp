@@ -1,5 +1,6 @@
 #pragma once
 // Inside the verify stage: the HTTP call itself.
+#include <functional>
 #include <optional>
 #include <set>
 #include <string>
@@ -29,8 +30,10 @@ std::optional<std::string> http_not_sendable(const HttpVerifier& verifier,
 // The URL shown and audited: never with the secret (a webhook's path shows as "/…").
 std::string http_endpoint(const HttpVerifier& verifier, const VerifyOptions& options,
                           const HttpCredential* credential = nullptr);
-// One call (a 429 asking for a short wait is retried once); checked_at left to the caller.
+// One call (a 429 asking for a short wait is retried once, and `on_retried` gets the 429's
+// result first, for the audit log); checked_at left to the caller.
 Verification http_verify(const HttpVerifier& verifier, const HttpCredential& credential,
-                         const VerifyOptions& options);
+                         const VerifyOptions& options,
+                         const std::function<void(Verification)>& on_retried = {});
 
 }  // namespace credsift

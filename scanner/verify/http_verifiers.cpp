@@ -711,7 +711,8 @@ HttpAnswer perform(const HttpVerifier& verifier, const HttpCredential& credentia
 }  // namespace
 
 Verification http_verify(const HttpVerifier& verifier, const HttpCredential& credential,
-                         const VerifyOptions& options) {
+                         const VerifyOptions& options,
+                         const std::function<void(Verification)>& on_retried) {
   static std::once_flag curl_ready;
   std::call_once(curl_ready, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   Verification result;
@@ -743,6 +744,13 @@ Verification http_verify(const HttpVerifier& verifier, const HttpCredential& cre
   const long retry_bound = std::min(options.max_retry_after_seconds, options.timeout_seconds);
   if (answer.code == CURLE_OK && answer.status == 429 && answer.retry_after >= 0 &&
       answer.retry_after <= retry_bound) {
+    if (on_retried) {
+      Verification first =
+          interpret_http_answer(verifier, answer.status, answer.body, answer.headers);
+      first.endpoint = result.endpoint;
+      first.reason += ": retrying once after " + std::to_string(answer.retry_after) + " s";
+      on_retried(std::move(first));
+    }
     std::this_thread::sleep_for(std::chrono::seconds(answer.retry_after));
     retried = "after a 429, retried once " + std::to_string(answer.retry_after) + " s later: ";
     answer = perform(verifier, credential, *url, options);

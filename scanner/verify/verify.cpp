@@ -197,8 +197,15 @@ VerifyCounts verify_tickets(std::vector<Ticket>& tickets, const VerifyOptions& o
         const std::string checked_at = utc_now();
         const std::string& secret = tickets[job.tickets.front()].secret;
         Verification result =
-            job.verifier ? http_verify(*job.verifier, job.credential, options)
-                         : connection_verify(*job.connection, job.address, secret, options);
+            job.verifier
+                ? http_verify(*job.verifier, job.credential, options,
+                              [&](Verification attempt) {  // a 429 before its retry: audited too
+                                attempt.checked_at = checked_at;
+                                audit.write(tickets[job.tickets.front()].fingerprint, job.provider,
+                                            attempt);
+                                ++contacted;
+                              })
+                : connection_verify(*job.connection, job.address, secret, options);
         result.checked_at = checked_at;
         if (job.connection) result.endpoint = job.endpoint();
         audit.write(tickets[job.tickets.front()].fingerprint, job.provider, result);

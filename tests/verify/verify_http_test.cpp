@@ -624,6 +624,15 @@ TEST(VerifyHttp, ShortRetryAfterIsRetriedOnce) {
   ASSERT_EQ(times.size(), 4u);
   std::sort(times.begin(), times.end());
   EXPECT_GE(times.back() - times.front(), 0.9);
+  // Both contacts of each credential are audited: the 429, then the retry's answer.
+  const std::string audit = slurp(mock.dir() / "audit");
+  EXPECT_EQ(std::count(audit.begin(), audit.end(), '\n'), 4) << audit;
+  size_t retrying = 0;
+  for (size_t at = audit.find("retrying once after 1 s"); at != std::string::npos;
+       at = audit.find("retrying once after 1 s", at + 1))
+    ++retrying;
+  EXPECT_EQ(retrying, 2u) << audit;
+  EXPECT_NE(scan.run.err.find("verification: 4 contacted"), std::string::npos) << scan.run.err;
 }
 
 // An environment file names the SID on the line before the token: the rule captures both.
