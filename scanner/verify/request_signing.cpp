@@ -65,6 +65,12 @@ namespace {
 
 std::string base64_decode(std::string_view text) {
   if (text.empty() || text.size() % 4) return "";
+  // '=' only as the last one or two characters (OpenSSL would take it elsewhere too).
+  if (const size_t first_pad = text.find('=');
+      first_pad != std::string_view::npos &&
+      (first_pad + 2 < text.size() ||
+       text.find_first_not_of('=', first_pad) != std::string_view::npos))
+    return "";
   std::string out(text.size() / 4 * 3, '\0');
   const int length = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
                                      reinterpret_cast<const unsigned char*>(text.data()),
@@ -72,6 +78,8 @@ std::string base64_decode(std::string_view text) {
   if (length < 0) return "";
   size_t padding = 0;
   for (size_t i = text.size(); i > 0 && text[i - 1] == '='; --i) ++padding;
+  // EVP_DecodeBlock counts padding as zero bytes; more than two '=' is not base64.
+  if (padding > 2 || static_cast<size_t>(length) < padding) return "";
   out.resize(static_cast<size_t>(length) - padding);
   return out;
 }

@@ -40,6 +40,8 @@ TEST(VerifySigning, HashesAndHmac) {
 
 TEST(VerifySigning, AzureSharedKeyNeedsABase64Key) {
   EXPECT_EQ(azure_shared_key_authorization("acct", "not base64!", "GET", "/", "comp=list", {}), "");
+  for (const char* bad : {"====", "A===", "", "AB=C"})
+    EXPECT_EQ(azure_shared_key_authorization("acct", bad, "GET", "/", "", {}), "") << bad;
   const std::string header = azure_shared_key_authorization(
       "acct",
       "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==",
