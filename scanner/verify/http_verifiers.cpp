@@ -567,10 +567,9 @@ std::optional<std::string> http_not_sendable(const HttpVerifier& verifier,
     if (verifier.provider == "twilio" && !credential.user.starts_with("AC"))
       return "captured user is not an account SID (AC…): not sent";
   }
+  // Signed with a trial request: a key that does not decode has nothing to sign with.
   if (verifier.signing == HttpVerifier::Signing::AzureSharedKey &&
-      (credential.secret.size() % 4 != 0 ||
-       credential.secret.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                                           "0123456789+/=") != std::string::npos))
+      azure_shared_key_authorization("account", credential.secret, "GET", "/", "", {}).empty())
     return "account key is not base64: nothing to sign with, not sent";
   if (verifier.signing == HttpVerifier::Signing::AwsSigV4) {
     if (credential.key_id.empty()) return "no access key id paired with the secret: not sent";
