@@ -58,18 +58,34 @@ class HostAllowList {
 struct HttpVerifier {
   std::string provider;  // github, gitlab ... (the --verify and --verify-rate name)
   std::vector<std::string> rule_ids;
-  std::string base_url;              // https://api.github.com (replaced by --verify-endpoint)
-  std::string method;                // GET or POST
-  std::string path;                  // /user
-  std::vector<std::string> headers;  // "{secret}" is replaced by the credential
-  std::string basic_user;            // when set: HTTP basic auth, this user, the secret as password
+  std::string base_url;  // https://api.github.com (replaced by --verify-endpoint)
+  std::string method;    // GET or POST
+  std::string path;      // /user
+  // "{secret}" is replaced by the credential; in headers, path, base_url and basic_user, "{user}"
+  // by the ticket's username (Twilio account SID, Azure account name) and "{key_id}" by its
+  // access key id: a verifier that names one is not run for a ticket without it.
+  std::vector<std::string> headers;
+  bool basic_auth = false;  // HTTP basic: `basic_user` (may be empty), the secret as password
+  std::string basic_user;
   std::vector<long> live_status, revoked_status;
   // For APIs that answer 200 either way: a JSON boolean field that must be true for live (Slack
   // "ok"); when false, `revoked_errors` lists the "error" values that mean revoked (others:
   // unknown).
   std::string ok_field;
   std::vector<std::string> revoked_errors;
-  std::vector<std::string> identity_fields;   // top-level JSON fields reported as identity
+  // Read before the status lists: an answer with this status whose body holds `contains`
+  // means `state` (PyPI's 403 for a bad token, Google's API_KEY_INVALID, AWS error codes).
+  struct BodyAnswer {
+    long status;
+    std::string contains;
+    VerificationState state;
+    std::string note;
+  };
+  std::vector<BodyAnswer> body_answers;
+  // Signed requests, code rather than data: AWS SigV4 (STS) and Azure Storage SharedKey.
+  enum class Signing { None, AwsSigV4, AzureSharedKey } signing = Signing::None;
+  // Top-level JSON fields reported as identity (or, in an XML answer, <field> elements).
+  std::vector<std::string> identity_fields;
   std::vector<std::string> identity_headers;  // response headers reported (X-OAuth-Scopes)
   // Webhooks: the secret is the URL itself (under base_url), posted `body`; live only when the
   // answer holds `live_body` (a live Slack hook answers a malformed post with invalid_payload).
@@ -98,6 +114,9 @@ struct VerifyOptions {
   // Results kept in a case store, by fingerprint: a live or revoked one is reused, not sent
   // again (unknown ones are retried).
   std::map<std::string, Verification> cached;
+  // AWS account ids never contacted (canary-token services): added to the built-in list.
+  std::set<std::string> aws_skip_accounts;
+  long max_retry_after_seconds = 10;  // a 429 asking to wait longer is reported unknown
 };
 
 // "github=2/s" -> (github, 2). Throws std::invalid_argument.

@@ -45,6 +45,9 @@ void add_verify_options(po::options_description& options, VerifySettings& settin
       "PROVIDER=https://HOST[:PORT]: another endpoint for a provider (GitHub Enterprise, "
       "self-hosted GitLab, tests)")("verify-ca", po::value(&settings.ca_file),
                                     "extra CA certificates (PEM) to trust, for --verify-endpoint")(
+      "verify-skip-aws-accounts", po::value(&settings.skip_aws_accounts),
+      "AWS account ids (comma separated) whose keys are never sent, beside the built-in list of "
+      "canary-token accounts")(
       "verify-audit", po::value(&settings.audit_path),
       "audit log of every contact (JSON lines, 0600, appended); default: beside the first "
       "output file, or credsift-verify-audit.jsonl");
@@ -53,8 +56,9 @@ void add_verify_options(po::options_description& options, VerifySettings& settin
 TicketHook make_verify_hook(const po::variables_map& options, const VerifySettings& settings,
                             bool quiet, const VerifyStore& case_store) {
   if (!options.count("verify")) {
-    for (const char* name : {"verify-providers", "verify-dry-run", "verify-rate", "verify-hosts",
-                             "verify-endpoint", "verify-ca", "verify-audit"})
+    for (const char* name :
+         {"verify-providers", "verify-dry-run", "verify-rate", "verify-hosts", "verify-endpoint",
+          "verify-ca", "verify-audit", "verify-skip-aws-accounts"})
       if (options.count(name)) throw po::error(std::string("--") + name + " needs --verify");
     return {};
   }
@@ -90,6 +94,15 @@ TicketHook make_verify_hook(const po::variables_map& options, const VerifySettin
   verify.hosts = settings.hosts;
   verify.ca_file = settings.ca_file;
   verify.audit_path = settings.audit_path;
+  for (std::string_view list = settings.skip_aws_accounts; !list.empty();) {
+    const size_t comma = list.find(',');
+    const std::string account(list.substr(0, comma));
+    list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+    if (account.empty()) continue;
+    if (account.size() != 12 || account.find_first_not_of("0123456789") != std::string::npos)
+      throw po::error("--verify-skip-aws-accounts: '" + account + "' is not a 12-digit account id");
+    verify.aws_skip_accounts.insert(account);
+  }
   return [verify, quiet, case_store](std::vector<Ticket>& tickets,
                                      const std::string& report_path) mutable {
     if (verify.audit_path.empty())

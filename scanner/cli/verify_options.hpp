@@ -14,7 +14,7 @@ namespace credsift::cli {
 
 struct VerifySettings {
   std::vector<std::string> rates, endpoints;
-  std::string providers, hosts, ca_file, audit_path;
+  std::string providers, hosts, ca_file, audit_path, skip_aws_accounts;
   unsigned concurrency = 4;
   long timeout_seconds = 15;
 };

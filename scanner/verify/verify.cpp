@@ -85,6 +85,7 @@ struct Job {
   std::vector<size_t> tickets;  // every ticket with this fingerprint (normally one)
   std::string provider;
   const HttpVerifier* verifier = nullptr;      // an HTTP verifier, or
+  HttpCredential credential;                   // (what it sends)
   std::optional<ConnectionTarget> connection;  // a connection string, to `address` only
   std::string address;
   std::string endpoint() const {
@@ -157,6 +158,14 @@ VerifyCounts verify_tickets(std::vector<Ticket>& tickets, const VerifyOptions& o
       ++counts.cached;
       continue;
     }
+    if (job.verifier) {
+      job.credential = http_credential(ticket);
+      if (const auto reason = http_not_sendable(*job.verifier, job.credential, options)) {
+        ticket.verification.reason = *reason;
+        ticket.verification.endpoint = http_endpoint(*job.verifier, options, &job.credential);
+        continue;
+      }
+    }
     if (job.connection) {
       std::string reason;
       const std::optional<std::string> address = allowed_address(*job.connection, allow, reason);
@@ -176,7 +185,7 @@ VerifyCounts verify_tickets(std::vector<Ticket>& tickets, const VerifyOptions& o
     for (const Job& job : jobs) {
       const Ticket& ticket = tickets[job.tickets.front()];
       const std::string endpoint =
-          job.verifier ? http_endpoint(*job.verifier, options) : job.endpoint();
+          job.verifier ? http_endpoint(*job.verifier, options, &job.credential) : job.endpoint();
       plan << "credsift: verify dry run: would contact " << job.provider << " "
            << (job.verifier ? job.verifier->method : std::string("AUTH")) << " " << endpoint
            << " for " << ticket.id << "\n";
@@ -203,8 +212,15 @@ VerifyCounts verify_tickets(std::vector<Ticket>& tickets, const VerifyOptions& o
         const std::string checked_at = utc_now();
         const std::string& secret = tickets[job.tickets.front()].secret;
         Verification result =
-            job.verifier ? http_verify(*job.verifier, secret, options)
-                         : connection_verify(*job.connection, job.address, secret, options);
+            job.verifier
+                ? http_verify(*job.verifier, job.credential, options,
+                              [&](Verification attempt) {  // a 429 before its retry: audited too
+                                attempt.checked_at = checked_at;
+                                audit.write(tickets[job.tickets.front()].fingerprint, job.provider,
+                                            attempt);
+                                ++contacted;
+                              })
+                : connection_verify(*job.connection, job.address, secret, options);
         result.checked_at = checked_at;
         if (job.connection) result.endpoint = job.endpoint();
         audit.write(tickets[job.tickets.front()].fingerprint, job.provider, result);
