@@ -3,6 +3,7 @@
 // exports) into a stream of RFC 5322 messages. Sources never parse MIME.
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -142,9 +143,12 @@ std::vector<MboxCut> cut_mbox(const std::string& path, const std::vector<uint64_
 size_t message_bytes_intact(const Message& message);
 
 // What MessageSource::next_batch hands out: one message, or one span of a mapped mbox.
+// `complete`, when set, fills in `message` (origin and sequence already set) and is run in the
+// parallel stage: a PST item is read and rendered there, not in the serial reader.
 struct InputBatch {
   std::optional<Message> message;
   std::optional<MboxSpan> span;
+  std::function<void(Message&)> complete;
 };
 
 // Pulls messages from every input in order. Inputs: files, directories (walked recursively,

@@ -139,7 +139,11 @@ TEST(SourceOutlook, AttachmentsAndEmbeddedItemsWithinTheLimit) {
   std::vector<std::string> problems;
   const std::string out = render_rfc5322(item, 3000, problems);
   EXPECT_NE(out.find("filename=\"notes.txt\""), std::string::npos);
-  EXPECT_NE(out.find("cGFzc3dvcmQ6IGh1bnRlcjI="), std::string::npos);  // base64 of the file
+  // Attachments go out as binary parts, closed by a line break of their own.
+  EXPECT_NE(out.find("Content-Transfer-Encoding: binary\r\nContent-Disposition: attachment; "
+                     "filename=\"notes.txt\"\r\n\r\npassword: hunter2\r\n--"),
+            std::string::npos)
+      << out;
   EXPECT_EQ(out.find("big.bin"), std::string::npos);
   EXPECT_NE(out.find("Content-Type: message/rfc822\r\n\r\nSubject: inner\r\n"), std::string::npos)
       << out;
@@ -149,6 +153,20 @@ TEST(SourceOutlook, AttachmentsAndEmbeddedItemsWithinTheLimit) {
             std::string::npos)
       << problems[0];
   EXPECT_NE(problems[1].find("'huge.iso'"), std::string::npos);
+}
+
+TEST(SourceOutlook, BinaryAttachmentHoldingTheBoundaryGetsAnother) {
+  OutlookItem item;
+  item.props[kPidSubject] = text("s");
+  OutlookAttachment a;
+  a.data = std::string("x\r\n--=_credsift_0_0\r\ny\n", 23);
+  a.data_size = a.data.size();
+  item.attachments.push_back(std::move(a));
+  std::vector<std::string> problems;
+  const std::string out = render_rfc5322(item, 1 << 20, problems);
+  EXPECT_NE(out.find("boundary=\"=_credsift_0_1\""), std::string::npos) << out;
+  // The file's own last line break stays in the part.
+  EXPECT_NE(out.find("y\n\r\n--=_credsift_0_1--"), std::string::npos) << out;
 }
 
 TEST(SourceOutlook, ContactFieldsBecomeText) {
