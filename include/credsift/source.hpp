@@ -72,12 +72,6 @@ struct SourceOptions {
   bool follow_symlinks = false;
 };
 
-// An Outlook item file (.msg, OLE2) as an RFC 5322 message, so that the decoder reads a .msg
-// attached to a mail like a message/rfc822 part; nullopt when the bytes are no .msg. The
-// message holds at most max_bytes (larger attachments are left out and listed in problems).
-std::optional<std::string> outlook_item_to_rfc5322(std::string_view file_bytes, uint64_t max_bytes,
-                                                   std::vector<std::string>* problems = nullptr);
-
 // Decides the format of a file by its content (after gunzip), not by its name.
 InputFormat sniff_format(std::string_view head);
 

@@ -9,11 +9,13 @@
 #include <unordered_set>
 #include <vector>
 
+#include "../outlook/outlook_item.hpp"
 #include "outlook.hpp"
-#include "outlook_item.hpp"
 
 namespace credsift::source_detail {
 namespace {
+
+using namespace outlook_detail;
 
 using Level = Diagnostic::Level;
 

@@ -4,12 +4,13 @@
 #include "outlook_item.hpp"
 
 #include <algorithm>
-#include <array>
 #include <cstring>
 #include <ctime>
 #include <functional>
 
-namespace credsift::source_detail {
+#include "credsift/outlook.hpp"
+
+namespace credsift::outlook_detail {
 namespace {
 
 uint64_t load_le(std::string_view data, size_t bytes) {
@@ -377,57 +378,6 @@ std::string utf16le_to_utf8(std::string_view bytes) {
   return out;
 }
 
-std::optional<std::string> decompress_rtf(std::string_view data, size_t max_bytes) {
-  static constexpr char kPrebuf[] =
-      "{\\rtf1\\ansi\\mac\\deff0\\deftab720{\\fonttbl;}{\\f0\\fnil \\froman \\fswiss \\fmodern "
-      "\\fscript \\fdecor MS Sans SerifSymbolArialTimes New RomanCourier{\\colortbl\\red0\\green0"
-      "\\blue0\r\n\\par \\pard\\plain\\f0\\fs20\\b\\i\\u\\tab\\tx";
-  static_assert(sizeof(kPrebuf) - 1 == 207, "MS-OXRTFCP initial dictionary");
-  if (data.size() < 16) return std::nullopt;
-  const uint64_t comp_size = load_le(data, 4);
-  const uint64_t raw_size = load_le(data.substr(4), 4);
-  const uint64_t magic = load_le(data.substr(8), 4);
-  const size_t limit = static_cast<size_t>(std::min<uint64_t>(raw_size, max_bytes));
-  // COMPSIZE counts the bytes after itself; a lying size is clamped to the data there is.
-  const size_t end = static_cast<size_t>(std::min<uint64_t>(data.size(), comp_size + 4));
-  if (magic == 0x414C454D) {  // "MELA": stored uncompressed
-    return std::string(data.substr(16, std::min(limit, end > 16 ? end - 16 : 0)));
-  }
-  if (magic != 0x75465A4C) return std::nullopt;  // "LZFu"
-  std::array<char, 4096> dict{};
-  memcpy(dict.data(), kPrebuf, 207);
-  size_t write = 207;
-  std::string out;
-  out.reserve(std::min<size_t>(limit, 16 << 20));
-  size_t pos = 16;
-  while (pos < end && out.size() < limit) {
-    const auto control = static_cast<unsigned char>(data[pos++]);
-    for (int bit = 0; bit < 8 && pos < end && out.size() < limit; ++bit) {
-      if (control & (1u << bit)) {
-        if (pos + 1 >= end) return out;
-        const unsigned ref = (static_cast<unsigned char>(data[pos]) << 8) |
-                             static_cast<unsigned char>(data[pos + 1]);
-        pos += 2;
-        const size_t offset = ref >> 4;
-        const size_t length = (ref & 15) + 2;
-        if (offset == write) return out;  // the end marker
-        for (size_t k = 0; k < length && out.size() < limit; ++k) {
-          const char c = dict[(offset + k) & 4095];
-          dict[write] = c;
-          write = (write + 1) & 4095;
-          out += c;
-        }
-      } else {
-        const char c = data[pos++];
-        dict[write] = c;
-        write = (write + 1) & 4095;
-        out += c;
-      }
-    }
-  }
-  return out;
-}
-
 namespace {
 
 void render_into(const OutlookItem& item, uint64_t max_bytes, int depth,
@@ -512,13 +462,12 @@ void render_into(const OutlookItem& item, uint64_t max_bytes, int depth,
          false});
   }
   if (auto it = props.find(kPidRtfCompressed); it != props.end() && !it->second.data.empty()) {
-    if (auto rtf = decompress_rtf(it->second.data, max_bytes)) {
-      if (!rtf->empty())
-        parts.push_back(owned_part("Content-Type: text/rtf\r\nContent-Transfer-Encoding: 8bit",
-                                   std::move(*rtf)));
-    } else {
-      problems.push_back("compressed RTF body is not a valid MS-OXRTFCP stream");
-    }
+    LzfuResult rtf = decompress_lzfu(it->second.data, max_bytes);
+    if (!rtf.text.empty())
+      parts.push_back(owned_part("Content-Type: text/rtf\r\nContent-Transfer-Encoding: 8bit",
+                                 std::move(rtf.text)));
+    else if (!rtf.error.empty())
+      problems.push_back("compressed RTF body is not a valid MS-OXRTFCP stream: " + rtf.error);
   }
   if (!is_mail_type(type)) {
     // People keep passwords in contact fields and notes: every other text field goes along.
@@ -651,4 +600,4 @@ std::string one_line_backtrace(const char* text) {
   return out;
 }
 
-}  // namespace credsift::source_detail
+}  // namespace credsift::outlook_detail
