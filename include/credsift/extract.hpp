@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "credsift/mime.hpp"
+#include "credsift/outlook.hpp"
 
 namespace credsift {
 
@@ -29,15 +30,5 @@ struct RtfText {
   bool unbalanced = false;  // the input ended inside a group
 };
 RtfText rtf_to_text(std::string_view rtf, size_t max_output = size_t(64) << 20);
-
-// Compressed RTF (MS-OXRTFCP, Outlook's PR_RTF_COMPRESSED: "LZFu" or stored "MELA") to the RTF
-// bytes, never more than max_output (nor the header's raw size). `error` names what stopped the
-// decompression early (the text up to there is kept).
-struct LzfuResult {
-  std::string text;
-  std::string error;
-  bool truncated = false;  // max_output reached before the raw size
-};
-LzfuResult decompress_lzfu(std::string_view compressed, size_t max_output = size_t(64) << 20);
 
 }  // namespace credsift

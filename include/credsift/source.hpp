@@ -3,6 +3,7 @@
 // exports) into a stream of RFC 5322 messages. Sources never parse MIME.
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -71,12 +72,6 @@ struct SourceOptions {
   bool follow_symlinks = false;
 };
 
-// An Outlook item file (.msg, OLE2) as an RFC 5322 message, so that the decoder reads a .msg
-// attached to a mail like a message/rfc822 part; nullopt when the bytes are no .msg. The
-// message holds at most max_bytes (larger attachments are left out and listed in problems).
-std::optional<std::string> outlook_item_to_rfc5322(std::string_view file_bytes, uint64_t max_bytes,
-                                                   std::vector<std::string>* problems = nullptr);
-
 // Decides the format of a file by its content (after gunzip), not by its name.
 InputFormat sniff_format(std::string_view head);
 
@@ -142,9 +137,12 @@ std::vector<MboxCut> cut_mbox(const std::string& path, const std::vector<uint64_
 size_t message_bytes_intact(const Message& message);
 
 // What MessageSource::next_batch hands out: one message, or one span of a mapped mbox.
+// `complete`, when set, fills in `message` (origin and sequence already set) and is run in the
+// parallel stage: a PST item is read and rendered there, not in the serial reader.
 struct InputBatch {
   std::optional<Message> message;
   std::optional<MboxSpan> span;
+  std::function<void(Message&)> complete;
 };
 
 // Pulls messages from every input in order. Inputs: files, directories (walked recursively,

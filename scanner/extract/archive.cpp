@@ -101,6 +101,16 @@ bool extract_archive(std::string_view bytes, std::string_view name, const std::s
     }
     ++ctx.parts;
     auto data = std::make_unique<std::string>();
+    // The entry's buffer never grows past what the budgets still allow: doubling a string of
+    // 128 MB to append the last chunk would hold 384 MB for a 256 MB budget.
+    const uint64_t room =
+        std::min<uint64_t>(
+            limits.max_decompressed_bytes -
+                std::min(ctx.decompressed, limits.max_decompressed_bytes),
+            ratio_cap > double(produced) ? uint64_t(ratio_cap - double(produced)) : 0) +
+        65536;
+    if (archive_entry_size_is_set(entry) && archive_entry_size(entry) > 0)
+      data->reserve(size_t(std::min<uint64_t>(uint64_t(archive_entry_size(entry)), room)));
     char buffer[65536];
     bool stop = false;
     while (true) {
@@ -127,6 +137,10 @@ bool extract_archive(std::string_view bytes, std::string_view name, const std::s
         stop = true;
         break;
       }
+      if (data->size() + size_t(got) > data->capacity())
+        data->reserve(size_t(std::min<uint64_t>(
+            std::max<uint64_t>(2 * uint64_t(data->capacity()), data->size() + size_t(got)),
+            std::max<uint64_t>(room, data->size() + size_t(got)))));
       data->append(buffer, size_t(got));
     }
     if (!data->empty() || !stop) {

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "credsift/extract.hpp"
-#include "credsift/source.hpp"
+#include "credsift/outlook.hpp"
 #include "credsift/text.hpp"
 #include "extract_internal.hpp"
 

@@ -275,8 +275,10 @@ ScanSummary run_scan(const std::vector<std::string>& inputs, const Matcher& matc
               [&](WorkPtr work) {
                 if (work->batch.span)
                   work->messages = split_span(*work->batch.span);
-                else
+                else {
+                  if (work->batch.complete) work->batch.complete(*work->batch.message);
                   work->messages.push_back(std::move(*work->batch.message));
+                }
                 work->results.resize(work->messages.size());
                 Matcher::Scratch& scratch = *scratches.local();
                 for (size_t i = 0; i < work->messages.size(); ++i) {

@@ -96,7 +96,7 @@ class Reader {
   virtual std::optional<InputBatch> next_batch(size_t /*span_bytes*/) {
     std::optional<Message> message = next();
     if (!message) return std::nullopt;
-    return InputBatch{std::move(message), std::nullopt};
+    return InputBatch{std::move(message), std::nullopt, {}};
   }
 };
 
@@ -642,7 +642,7 @@ class MemoryReader : public Reader {
     if (shrank_before(begin)) return std::nullopt;
     MboxSpan span{data_.substr(begin, end - begin), keepalive_,   file_,       base_offset_ + begin,
                   ctx_.options.max_message_bytes,   first_index_, count_bytes_};
-    return InputBatch{std::nullopt, std::move(span)};
+    return InputBatch{std::nullopt, std::move(span), {}};
   }
 
  private:
@@ -714,6 +714,9 @@ class OutlookReader : public Reader {
  public:
   explicit OutlookReader(std::unique_ptr<ItemReader> items) : items_(std::move(items)) {}
   std::optional<Message> next() override { return items_->next(); }
+  std::optional<InputBatch> next_batch(size_t /*span_bytes*/) override {
+    return items_->next_batch();
+  }
 
  private:
   std::unique_ptr<ItemReader> items_;

@@ -20,6 +20,12 @@ class ItemReader {
  public:
   virtual ~ItemReader() = default;
   virtual std::optional<Message> next() = 0;
+  // The next message with the work that may run in the parallel stage left in `complete`.
+  virtual std::optional<InputBatch> next_batch() {
+    std::optional<Message> message = next();
+    if (!message) return std::nullopt;
+    return InputBatch{std::move(message), std::nullopt, {}};
+  }
 };
 
 // "!BDN": the PST/OST header magic (MS-PST 2.2.2.6).

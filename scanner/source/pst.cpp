@@ -1,17 +1,21 @@
 // PST/OST through libpff: every folder (walked with an explicit stack, bounded depth, a visited
 // set against cycles), every item in it, then the items libpff recovers from unallocated space.
-// Each item becomes an OutlookItem and is rendered as an RFC 5322 message.
+// Each item becomes an OutlookItem and is rendered as an RFC 5322 message; folder items are
+// read and rendered in the scan's parallel stage, each worker through a libpff handle of its own.
 #include <libpff.h>
 
 #include <cstring>
+#include <mutex>
 #include <unordered_set>
 #include <vector>
 
+#include "../outlook/outlook_item.hpp"
 #include "outlook.hpp"
-#include "outlook_item.hpp"
 
 namespace credsift::source_detail {
 namespace {
+
+using namespace outlook_detail;
 
 using Level = Diagnostic::Level;
 
@@ -46,198 +50,144 @@ struct RecordEntryFree {
   }
 };
 
-class PstReader : public ItemReader {
+struct PffFile {
+  libpff_file_t* pff = nullptr;
+  PffFile() = default;
+  PffFile(const PffFile&) = delete;
+  PffFile& operator=(const PffFile&) = delete;
+  ~PffFile() {
+    if (pff) {
+      libpff_file_close(pff, nullptr);
+      libpff_file_free(&pff, nullptr);
+    }
+  }
+};
+
+std::unique_ptr<PffFile> open_pff(const std::string& path, std::string& error) {
+  auto file = std::make_unique<PffFile>();
+  libpff_error_t* err = nullptr;
+  if (libpff_file_initialize(&file->pff, &err) != 1) {
+    error = "cannot initialise libpff: " + take_error(err);
+    file->pff = nullptr;
+    return nullptr;
+  }
+  if (libpff_file_open(file->pff, path.c_str(), LIBPFF_OPEN_READ, &err) != 1) {
+    error = "not a readable PST/OST file: " + take_error(err);
+    libpff_file_free(&file->pff, nullptr);
+    file->pff = nullptr;
+    return nullptr;
+  }
+  return file;
+}
+
+// Reads items into OutlookItems and renders them. Shared by the serial walk (recovered items)
+// and the parallel stage, which reads folder items through handles of its own: a libpff file
+// handle is not thread-safe, so each worker takes one from the pool (opened on the same file)
+// and gives it back.
+class PstItems {
  public:
-  PstReader(std::shared_ptr<const std::string> file, const SourceOptions& options,
-            ItemReport report)
-      : file_(std::move(file)), options_(options), report_(std::move(report)) {}
+  PstItems(std::shared_ptr<const std::string> file, uint64_t max_bytes, ItemReport report)
+      : file_(std::move(file)), max_bytes_(max_bytes), report_(std::move(report)) {}
 
-  ~PstReader() override {
-    stack_.clear();
-    if (pff_) {
-      libpff_file_close(pff_, nullptr);
-      libpff_file_free(&pff_, nullptr);
-    }
-  }
-
-  bool open(std::string& error) {
-    libpff_error_t* err = nullptr;
-    if (libpff_file_initialize(&pff_, &err) != 1) {
-      error = "cannot initialise libpff: " + take_error(err);
-      return false;
-    }
-    if (libpff_file_open(pff_, file_->c_str(), LIBPFF_OPEN_READ, &err) != 1) {
-      error = "not a readable PST/OST file: " + take_error(err);
-      libpff_file_free(&pff_, nullptr);
-      pff_ = nullptr;
-      return false;
-    }
-    libpff_item_t* root = nullptr;
-    const int rc = libpff_file_get_root_folder(pff_, &root, &err);
-    if (rc != 1 || !root) {
-      error = "PST/OST without a readable root folder (truncated or damaged index): " +
-              (rc < 0 ? take_error(err) : std::string("none"));
-      return false;
-    }
-    push_folder(ItemPtr(root), "", 0);
-    return true;
-  }
-
-  std::optional<Message> next() override {
-    for (;;) {
-      if (!stack_.empty()) {
-        if (auto message = next_from_folder()) return message;
-        continue;
-      }
-      if (!recovery_done_) start_recovery();
-      if (recovered_next_ < recovered_count_) {
-        const int index = recovered_next_++;
-        libpff_error_t* err = nullptr;
-        libpff_item_t* raw = nullptr;
-        if (libpff_file_get_recovered_item_by_index(pff_, index, &raw, &err) != 1 || !raw) {
-          return unreadable(
-              "", std::nullopt,
-              "recovered item " + std::to_string(index) + " cannot be read: " + take_error(err),
-              true);
-        }
-        return build(ItemPtr(raw), "", true);
-      }
-      return std::nullopt;
-    }
-  }
-
- private:
-  struct Frame {
-    ItemPtr folder;
-    std::string path;
-    size_t depth = 0;
-    int folders = 0, next_folder = 0;
-    int messages = 0, next_message = 0;
-  };
-
-  void push_folder(ItemPtr folder, std::string path, size_t depth) {
-    libpff_error_t* err = nullptr;
-    uint32_t id = 0;
-    if (libpff_item_get_identifier(folder.get(), &id, &err) == 1) {
-      if (!visited_.insert(id).second) {
-        report_(Level::Warning, 0,
-                "folder '" + path + "' (node " + std::to_string(id) +
-                    ") appears twice in the folder tree (a cycle): read once");
-        return;
-      }
-    } else {
-      take_error(err);
-    }
-    Frame frame;
-    frame.folder = std::move(folder);
-    frame.path = std::move(path);
-    frame.depth = depth;
-    if (libpff_folder_get_number_of_sub_messages(frame.folder.get(), &frame.messages, &err) != 1) {
-      report_(Level::Warning, 0,
-              "folder '" + frame.path + "': messages cannot be listed: " + take_error(err));
-      frame.messages = 0;
-    }
-    if (libpff_folder_get_number_of_sub_folders(frame.folder.get(), &frame.folders, &err) != 1) {
-      report_(Level::Warning, 0,
-              "folder '" + frame.path + "': subfolders cannot be listed: " + take_error(err));
-      frame.folders = 0;
-    }
-    stack_.push_back(std::move(frame));
-  }
-
-  std::optional<Message> next_from_folder() {
-    Frame& top = stack_.back();
-    libpff_error_t* err = nullptr;
-    if (top.next_message < top.messages) {
-      const int index = top.next_message++;
-      libpff_item_t* raw = nullptr;
-      if (libpff_folder_get_sub_message(top.folder.get(), index, &raw, &err) != 1 || !raw)
-        return unreadable(top.path, std::nullopt,
-                          "item " + std::to_string(index) + " of folder '" + top.path +
-                              "' cannot be read: " + take_error(err),
-                          false);
-      return build(ItemPtr(raw), top.path, false);
-    }
-    if (top.next_folder < top.folders) {
-      const int index = top.next_folder++;
-      libpff_item_t* raw = nullptr;
-      if (libpff_folder_get_sub_folder(top.folder.get(), index, &raw, &err) != 1 || !raw) {
-        report_(Level::Warning, 0,
-                "subfolder " + std::to_string(index) + " of folder '" + top.path +
-                    "' cannot be read: " + take_error(err));
-        return std::nullopt;
-      }
-      ItemPtr folder(raw);
-      if (top.depth + 1 > kMaxFolderDepth) {
-        report_(Level::Warning, 0,
-                "folder '" + top.path + "': subfolders deeper than " +
-                    std::to_string(kMaxFolderDepth) + " levels not read");
-        return std::nullopt;
-      }
-      std::string name = folder_name(folder.get());
-      std::string path = top.path.empty() ? name : top.path + "/" + name;
-      const size_t depth = top.depth + 1;
-      push_folder(std::move(folder), std::move(path), depth);  // invalidates `top`
-      return std::nullopt;
-    }
-    stack_.pop_back();
-    return std::nullopt;
-  }
-
-  static std::string folder_name(libpff_item_t* folder) {
-    libpff_error_t* err = nullptr;
-    size_t size = 0;
-    if (libpff_folder_get_utf8_name_size(folder, &size, &err) != 1 || size == 0 || size > 4096) {
-      if (err) libpff_error_free(&err);
-      return "(unnamed)";
-    }
-    std::string name(size, '\0');
-    if (libpff_folder_get_utf8_name(folder, reinterpret_cast<uint8_t*>(name.data()), size, &err) !=
-        1) {
-      if (err) libpff_error_free(&err);
-      return "(unnamed)";
-    }
-    name.resize(strnlen(name.data(), name.size()));
-    for (char& c : name)
-      if (c == '/') c = '_';  // a slash inside a name would read as a path step
-    return name;
-  }
-
-  void start_recovery() {
-    recovery_done_ = true;
-    libpff_error_t* err = nullptr;
-    if (libpff_file_recover_items(pff_, 0, &err) != 1) {
-      report_(Level::Warning, 0, "recovery of deleted items failed: " + take_error(err));
+  // Item `index` of the folder with node id `folder_id`, into `m` (origin already set).
+  void complete(Message& m, uint32_t folder_id, const std::string& folder, int index) {
+    std::string error;
+    std::unique_ptr<Handle> handle = acquire(error);
+    if (!handle) {
+      unreadable(m, "item " + std::to_string(index) + " of folder '" + folder +
+                        "' cannot be read: " + error);
       return;
     }
-    if (libpff_file_get_number_of_recovered_items(pff_, &recovered_count_, &err) != 1) {
-      take_error(err);
-      recovered_count_ = 0;
+    libpff_error_t* err = nullptr;
+    if (!handle->folder || handle->folder_id != folder_id) {
+      handle->folder.reset();
+      libpff_item_t* raw = nullptr;
+      if (libpff_file_get_item_by_identifier(handle->file->pff, folder_id, &raw, &err) != 1 ||
+          !raw) {
+        unreadable(m, "folder '" + folder + "' (node " + std::to_string(folder_id) +
+                          ") cannot be read again: " + take_error(err));
+        release(std::move(handle));
+        return;
+      }
+      handle->folder.reset(raw);
+      handle->folder_id = folder_id;
     }
-  }
-
-  Origin origin(const std::string& folder, std::optional<uint64_t> node, bool recovered) {
-    Origin o;
-    o.file = file_;
-    o.index = index_++;
-    o.location.folder = folder;
-    o.location.node_id = node;
-    o.location.recovered = recovered;
-    return o;
+    libpff_item_t* raw = nullptr;
+    if (libpff_folder_get_sub_message(handle->folder.get(), index, &raw, &err) != 1 || !raw) {
+      unreadable(m, "item " + std::to_string(index) + " of folder '" + folder +
+                        "' cannot be read: " + take_error(err));
+    } else {
+      build(m, ItemPtr(raw), folder);
+    }
+    release(std::move(handle));
   }
 
   // An item libpff cannot hand out still counts: as a skipped message with the reason.
-  std::optional<Message> unreadable(const std::string& folder, std::optional<uint64_t> node,
-                                    std::string why, bool recovered) {
-    Message m;
-    m.origin = origin(folder, node, recovered);
+  void unreadable(Message& m, std::string why) {
     m.origin.location.item_type = "other";
     m.skip_reason = "unreadable PST item";
     report_(Level::Warning, 0, std::move(why));
-    return m;
   }
 
-  // Reads the properties of one record set. Values over the size limit are left out.
+  void build(Message& m, ItemPtr item, const std::string& folder) {
+    libpff_error_t* err = nullptr;
+    uint32_t id = 0;
+    if (libpff_item_get_identifier(item.get(), &id, &err) == 1)
+      m.origin.location.node_id = id;
+    else
+      take_error(err);
+    const std::optional<uint64_t> node = m.origin.location.node_id;
+    OutlookItem outlook;
+    read_item(item.get(), outlook, 0);
+    item.reset();
+    std::vector<std::string> problems = std::move(outlook.problems);
+    auto text = std::make_shared<std::string>(render_rfc5322(outlook, max_bytes_, problems));
+    m.origin.location.item_type =
+        item_type_of(string_property(outlook.props, kPidMessageClass).value_or(""));
+    const std::string where = "node " + (node ? std::to_string(*node) : std::string("?")) +
+                              (folder.empty() ? std::string() : " in '" + folder + "'");
+    for (const std::string& p : problems) report_(Level::Warning, 0, where + ": " + p);
+    if (outlook.props.empty() && outlook.attachments.empty()) {
+      m.skip_reason = "unreadable PST item";  // nothing to scan: not counted as scanned
+      return;
+    }
+    if (text->size() > max_bytes_) {
+      m.skip_reason = "message larger than " + std::to_string(max_bytes_) + " bytes";
+      return;
+    }
+    m.bytes = *text;
+    m.keepalive = std::move(text);
+  }
+
+ private:
+  struct Handle {
+    std::unique_ptr<PffFile> file;
+    uint32_t folder_id = 0;
+    ItemPtr folder;  // the folder last read from, freed before the file
+  };
+
+  std::unique_ptr<Handle> acquire(std::string& error) {
+    {
+      std::lock_guard lock(mutex_);
+      if (!free_.empty()) {
+        auto handle = std::move(free_.back());
+        free_.pop_back();
+        return handle;
+      }
+    }
+    auto handle = std::make_unique<Handle>();
+    handle->file = open_pff(*file_, error);
+    if (!handle->file) return nullptr;
+    return handle;
+  }
+
+  void release(std::unique_ptr<Handle> handle) {
+    std::lock_guard lock(mutex_);
+    free_.push_back(std::move(handle));
+  }
+
+  // Reads the properties of one record set. Values over the size limit are left out (the
+  // attachment data silently: the caller reports it with the attachment's name).
   void read_properties(libpff_item_t* item, int set_index, Properties& props,
                        std::vector<std::string>& problems, bool skip_attach_data) {
     libpff_error_t* err = nullptr;
@@ -266,13 +216,14 @@ class PstReader : public ItemReader {
         continue;
       }
       if (type & 0x1000) continue;  // multi-valued: not text a person types
-      if (skip_attach_data && id == kPidAttachData) continue;
+      if (id == kPidAttachData && (skip_attach_data || type != kPtBinary)) continue;
       size_t size = 0;
       if (libpff_record_entry_get_data_size(entry.get(), &size, &err) != 1) {
         take_error(err);
         continue;
       }
-      if (size > options_.max_message_bytes) {
+      if (size > max_bytes_) {
+        if (id == kPidAttachData) continue;
         char tag[16];
         snprintf(tag, sizeof tag, "0x%04X", id);
         problems.push_back(std::string("property ") + tag + " (" + std::to_string(size) +
@@ -339,7 +290,7 @@ class PstReader : public ItemReader {
       take_error(err);
       attachments = 0;
     }
-    uint64_t budget = options_.max_message_bytes;
+    uint64_t budget = max_bytes_;
     for (int i = 0; i < attachments; ++i) {
       libpff_item_t* raw = nullptr;
       if (libpff_message_get_attachment(item, i, &raw, &err) != 1 || !raw) {
@@ -349,12 +300,15 @@ class PstReader : public ItemReader {
       }
       ItemPtr attachment(raw);
       OutlookAttachment a;
-      read_properties(attachment.get(), 0, a.props, out.problems, true);
       int type = 0;
       if (libpff_attachment_get_type(attachment.get(), &type, &err) != 1) {
         take_error(err);
         type = LIBPFF_ATTACHMENT_TYPE_UNDEFINED;
       }
+      // The attached file's bytes come with the record set libpff reads anyway: taken from
+      // there, not read (and checksummed) a second time through the attachment's data stream.
+      read_properties(attachment.get(), 0, a.props, out.problems,
+                      type != LIBPFF_ATTACHMENT_TYPE_DATA);
       if (type == LIBPFF_ATTACHMENT_TYPE_ITEM) {
         if (depth >= kMaxEmbeddedDepth) {
           out.problems.push_back("embedded item nested deeper than " +
@@ -374,19 +328,26 @@ class PstReader : public ItemReader {
         for (auto& p : a.embedded->problems) out.problems.push_back(std::move(p));
         a.embedded->problems.clear();
       } else if (type == LIBPFF_ATTACHMENT_TYPE_DATA) {
-        size64_t size = 0;
-        if (libpff_attachment_get_data_size(attachment.get(), &size, &err) != 1) {
-          out.problems.push_back("attachment " + std::to_string(i + 1) +
-                                 " size cannot be read: " + take_error(err));
-          continue;
+        if (auto it = a.props.find(kPidAttachData); it != a.props.end()) {
+          a.data = std::move(it->second.data);
+          a.props.erase(it);
+          a.data_size = a.data.size();
+        } else {
+          size64_t size = 0;
+          if (libpff_attachment_get_data_size(attachment.get(), &size, &err) != 1) {
+            out.problems.push_back("attachment " + std::to_string(i + 1) +
+                                   " size cannot be read: " + take_error(err));
+            continue;
+          }
+          a.data_size = size;
+          if (size <= budget && size > 0)
+            read_attachment_data(attachment.get(), size, a, out.problems, i + 1);
         }
-        a.data_size = size;
-        if (size > budget) {
+        if (a.data_size > budget) {
           a.over_limit = true;
-        } else if (size > 0) {
-          read_attachment_data(attachment.get(), size, a, out.problems, i + 1);
-          budget -= a.data.size();
+          std::string().swap(a.data);
         }
+        budget -= a.data.size();
       }
       out.attachments.push_back(std::move(a));
     }
@@ -417,44 +378,208 @@ class PstReader : public ItemReader {
     a.data.resize(have);
   }
 
-  std::optional<Message> build(ItemPtr item, const std::string& folder, bool recovered) {
+  std::shared_ptr<const std::string> file_;
+  uint64_t max_bytes_;
+  ItemReport report_;
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<Handle>> free_;
+};
+
+// The serial part: walks the folder tree (cheap: no item is read here) and hands out each
+// folder item as a message whose reading and rendering is left to the parallel stage.
+class PstReader : public ItemReader {
+ public:
+  PstReader(std::shared_ptr<const std::string> file, const SourceOptions& options,
+            ItemReport report)
+      : file_(file),
+        report_(report),
+        items_(std::make_shared<PstItems>(std::move(file), options.max_message_bytes,
+                                          std::move(report))) {}
+
+  ~PstReader() override { stack_.clear(); }
+
+  bool open(std::string& error) {
+    pff_ = open_pff(*file_, error);
+    if (!pff_) return false;
     libpff_error_t* err = nullptr;
-    std::optional<uint64_t> node;
+    libpff_item_t* root = nullptr;
+    const int rc = libpff_file_get_root_folder(pff_->pff, &root, &err);
+    if (rc != 1 || !root) {
+      error = "PST/OST without a readable root folder (truncated or damaged index): " +
+              (rc < 0 ? take_error(err) : std::string("none"));
+      return false;
+    }
+    push_folder(ItemPtr(root), "", 0);
+    return true;
+  }
+
+  std::optional<Message> next() override {
+    std::optional<InputBatch> batch = next_batch();
+    if (!batch) return std::nullopt;
+    if (batch->complete) batch->complete(*batch->message);
+    return std::move(batch->message);
+  }
+
+  std::optional<InputBatch> next_batch() override {
+    for (;;) {
+      if (!stack_.empty()) {
+        if (auto batch = next_from_folder()) return batch;
+        continue;
+      }
+      if (!recovery_done_) start_recovery();
+      if (recovered_next_ < recovered_count_) {
+        // Recovered items live only in the walking handle's list: read here, in order.
+        const int index = recovered_next_++;
+        Message m;
+        m.origin = origin("", true);
+        libpff_error_t* err = nullptr;
+        libpff_item_t* raw = nullptr;
+        if (libpff_file_get_recovered_item_by_index(pff_->pff, index, &raw, &err) != 1 || !raw)
+          items_->unreadable(
+              m, "recovered item " + std::to_string(index) + " cannot be read: " + take_error(err));
+        else
+          items_->build(m, ItemPtr(raw), "");
+        return InputBatch{std::move(m), std::nullopt, {}};
+      }
+      return std::nullopt;
+    }
+  }
+
+ private:
+  struct Frame {
+    ItemPtr folder;
+    std::string path;
+    std::optional<uint32_t> id;
+    size_t depth = 0;
+    int folders = 0, next_folder = 0;
+    int messages = 0, next_message = 0;
+  };
+
+  void push_folder(ItemPtr folder, std::string path, size_t depth) {
+    libpff_error_t* err = nullptr;
     uint32_t id = 0;
-    if (libpff_item_get_identifier(item.get(), &id, &err) == 1)
-      node = id;
-    else
+    std::optional<uint32_t> known_id;
+    if (libpff_item_get_identifier(folder.get(), &id, &err) == 1) {
+      if (!visited_.insert(id).second) {
+        report_(Level::Warning, 0,
+                "folder '" + path + "' (node " + std::to_string(id) +
+                    ") appears twice in the folder tree (a cycle): read once");
+        return;
+      }
+      known_id = id;
+    } else {
       take_error(err);
-    OutlookItem outlook;
-    read_item(item.get(), outlook, 0);
-    std::vector<std::string> problems = std::move(outlook.problems);
-    auto text = std::make_shared<std::string>(
-        render_rfc5322(outlook, options_.max_message_bytes, problems));
-    Message m;
-    m.origin = origin(folder, node, recovered);
-    m.origin.location.item_type =
-        item_type_of(string_property(outlook.props, kPidMessageClass).value_or(""));
-    const std::string where = "node " + (node ? std::to_string(*node) : std::string("?")) +
-                              (folder.empty() ? std::string() : " in '" + folder + "'");
-    for (const std::string& p : problems) report_(Level::Warning, 0, where + ": " + p);
-    if (outlook.props.empty() && outlook.attachments.empty()) {
-      m.skip_reason = "unreadable PST item";  // nothing to scan: not counted as scanned
-      return m;
     }
-    if (text->size() > options_.max_message_bytes) {
-      m.skip_reason =
-          "message larger than " + std::to_string(options_.max_message_bytes) + " bytes";
-      return m;
+    Frame frame;
+    frame.folder = std::move(folder);
+    frame.path = std::move(path);
+    frame.id = known_id;
+    frame.depth = depth;
+    if (libpff_folder_get_number_of_sub_messages(frame.folder.get(), &frame.messages, &err) != 1) {
+      report_(Level::Warning, 0,
+              "folder '" + frame.path + "': messages cannot be listed: " + take_error(err));
+      frame.messages = 0;
     }
-    m.bytes = *text;
-    m.keepalive = std::move(text);
-    return m;
+    if (libpff_folder_get_number_of_sub_folders(frame.folder.get(), &frame.folders, &err) != 1) {
+      report_(Level::Warning, 0,
+              "folder '" + frame.path + "': subfolders cannot be listed: " + take_error(err));
+      frame.folders = 0;
+    }
+    stack_.push_back(std::move(frame));
+  }
+
+  std::optional<InputBatch> next_from_folder() {
+    Frame& top = stack_.back();
+    libpff_error_t* err = nullptr;
+    if (top.next_message < top.messages) {
+      const int index = top.next_message++;
+      Message m;
+      m.origin = origin(top.path, false);
+      if (!top.id) {
+        // A folder without a node id cannot be found again by a worker: read it here.
+        libpff_item_t* raw = nullptr;
+        if (libpff_folder_get_sub_message(top.folder.get(), index, &raw, &err) != 1 || !raw)
+          items_->unreadable(m, "item " + std::to_string(index) + " of folder '" + top.path +
+                                    "' cannot be read: " + take_error(err));
+        else
+          items_->build(m, ItemPtr(raw), top.path);
+        return InputBatch{std::move(m), std::nullopt, {}};
+      }
+      auto complete = [items = items_, folder_id = *top.id, path = top.path, index](
+                          Message& message) { items->complete(message, folder_id, path, index); };
+      return InputBatch{std::move(m), std::nullopt, std::move(complete)};
+    }
+    if (top.next_folder < top.folders) {
+      const int index = top.next_folder++;
+      libpff_item_t* raw = nullptr;
+      if (libpff_folder_get_sub_folder(top.folder.get(), index, &raw, &err) != 1 || !raw) {
+        report_(Level::Warning, 0,
+                "subfolder " + std::to_string(index) + " of folder '" + top.path +
+                    "' cannot be read: " + take_error(err));
+        return std::nullopt;
+      }
+      ItemPtr folder(raw);
+      if (top.depth + 1 > kMaxFolderDepth) {
+        report_(Level::Warning, 0,
+                "folder '" + top.path + "': subfolders deeper than " +
+                    std::to_string(kMaxFolderDepth) + " levels not read");
+        return std::nullopt;
+      }
+      std::string name = folder_name(folder.get());
+      std::string path = top.path.empty() ? name : top.path + "/" + name;
+      const size_t depth = top.depth + 1;
+      push_folder(std::move(folder), std::move(path), depth);  // invalidates `top`
+      return std::nullopt;
+    }
+    stack_.pop_back();
+    return std::nullopt;
+  }
+
+  static std::string folder_name(libpff_item_t* folder) {
+    libpff_error_t* err = nullptr;
+    size_t size = 0;
+    if (libpff_folder_get_utf8_name_size(folder, &size, &err) != 1 || size == 0 || size > 4096) {
+      if (err) libpff_error_free(&err);
+      return "(unnamed)";
+    }
+    std::string name(size, '\0');
+    if (libpff_folder_get_utf8_name(folder, reinterpret_cast<uint8_t*>(name.data()), size, &err) !=
+        1) {
+      if (err) libpff_error_free(&err);
+      return "(unnamed)";
+    }
+    name.resize(strnlen(name.data(), name.size()));
+    for (char& c : name)
+      if (c == '/') c = '_';  // a slash inside a name would read as a path step
+    return name;
+  }
+
+  void start_recovery() {
+    recovery_done_ = true;
+    libpff_error_t* err = nullptr;
+    if (libpff_file_recover_items(pff_->pff, 0, &err) != 1) {
+      report_(Level::Warning, 0, "recovery of deleted items failed: " + take_error(err));
+      return;
+    }
+    if (libpff_file_get_number_of_recovered_items(pff_->pff, &recovered_count_, &err) != 1) {
+      take_error(err);
+      recovered_count_ = 0;
+    }
+  }
+
+  Origin origin(const std::string& folder, bool recovered) {
+    Origin o;
+    o.file = file_;
+    o.index = index_++;
+    o.location.folder = folder;
+    o.location.recovered = recovered;
+    return o;
   }
 
   std::shared_ptr<const std::string> file_;
-  SourceOptions options_;
   ItemReport report_;
-  libpff_file_t* pff_ = nullptr;
+  std::shared_ptr<PstItems> items_;
+  std::unique_ptr<PffFile> pff_;  // the walking handle, declared before the folders it holds
   std::vector<Frame> stack_;
   std::unordered_set<uint32_t> visited_;
   bool recovery_done_ = false;

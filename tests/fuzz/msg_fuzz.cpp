@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "credsift/source.hpp"
+#include "credsift/outlook.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<std::string> problems;

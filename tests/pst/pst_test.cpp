@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -15,6 +16,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "../e2e/support.hpp"
@@ -478,6 +480,47 @@ TEST_F(Pst, OstIsReadWithEveryItemType) {
     EXPECT_EQ(item.origin.location.folder.rfind("Root - Mailbox/", 0), 0u)
         << item.origin.location.folder;
     EXPECT_TRUE(item.origin.location.node_id);
+  }
+}
+
+// Folder items are read and rendered in the parallel stage, each worker through a libpff handle
+// of its own: completed on several threads in a scrambled order, they equal a serial read.
+TEST_F(Pst, ItemsCompletedOnManyThreadsEqualASerialRead) {
+  for (const fs::path& file : {kEnron, kOst}) {
+    std::vector<Message> serial;
+    {
+      MessageSource source({file.string()}, {}, {});
+      while (auto message = source.next()) serial.push_back(std::move(*message));
+    }
+    MessageSource source({file.string()}, {}, {});
+    std::vector<InputBatch> batches;
+    while (auto batch = source.next_batch(1 << 20)) batches.push_back(std::move(*batch));
+    ASSERT_EQ(batches.size(), serial.size()) << file;
+    size_t deferred = 0;
+    for (const InputBatch& batch : batches) deferred += batch.complete ? 1 : 0;
+    EXPECT_GT(deferred, batches.size() / 2) << "folder items are left to the parallel stage";
+    std::vector<size_t> order(batches.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::shuffle(order.begin(), order.end(), std::mt19937(7));
+    std::atomic<size_t> next{0};
+    std::vector<std::thread> workers;
+    for (int t = 0; t < 4; ++t)
+      workers.emplace_back([&] {
+        for (size_t k; (k = next++) < order.size();) {
+          InputBatch& batch = batches[order[k]];
+          if (batch.complete) batch.complete(*batch.message);
+        }
+      });
+    for (std::thread& worker : workers) worker.join();
+    for (size_t i = 0; i < serial.size(); ++i) {
+      const Message& ours = *batches[i].message;
+      EXPECT_EQ(ours.bytes, serial[i].bytes) << file << " item " << i;
+      EXPECT_EQ(ours.origin.index, serial[i].origin.index);
+      EXPECT_EQ(ours.origin.location.folder, serial[i].origin.location.folder);
+      EXPECT_EQ(ours.origin.location.node_id, serial[i].origin.location.node_id);
+      EXPECT_EQ(ours.origin.location.item_type, serial[i].origin.location.item_type);
+      EXPECT_EQ(ours.skip_reason, serial[i].skip_reason);
+    }
   }
 }
 

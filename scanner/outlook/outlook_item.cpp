@@ -1,13 +1,16 @@
-// OutlookItem -> RFC 5322. Bodies go out as 8bit text parts, attachments as base64; the
-// boundary is chosen so that no part contains it.
+// OutlookItem -> RFC 5322. Bodies go out as 8bit text parts, attachments as binary parts (no
+// base64 round trip: the decoder takes their bytes as they are); the boundary is chosen so that
+// no part contains it.
 #include "outlook_item.hpp"
 
 #include <algorithm>
-#include <array>
 #include <cstring>
 #include <ctime>
+#include <functional>
 
-namespace credsift::source_detail {
+#include "credsift/outlook.hpp"
+
+namespace credsift::outlook_detail {
 namespace {
 
 uint64_t load_le(std::string_view data, size_t bytes) {
@@ -87,8 +90,6 @@ void append_base64(std::string& out, std::string_view data) {
   }
   if (line) out += "\r\n";
 }
-
-size_t base64_size(size_t n) { return (n + 2) / 3 * 4 + (n / 57 + 1) * 2; }
 
 // A header value: plain when it is printable ASCII, else one RFC 2047 encoded word (which also
 // keeps a CR or LF in a hostile property from starting a header of its own).
@@ -221,10 +222,17 @@ std::string charset_of_cpid(std::optional<int64_t> cpid, std::string_view data) 
 }
 
 struct Part {
-  std::string headers;  // without the trailing blank line
-  std::string body;
-  bool base64 = false;  // body is already base64 text (cannot contain a boundary)
+  std::string headers;    // without the trailing blank line
+  std::string_view body;  // into the item's properties, or into `owned`
+  std::string owned;      // a body made here (decompressed RTF, fields, an embedded item)
+  bool binary = false;    // an attachment's bytes: always closed with a line break of its own
 };
+
+Part owned_part(std::string headers, std::string body) {
+  Part p{std::move(headers), {}, std::move(body), false};
+  p.body = p.owned;
+  return p;
+}
 
 // Names for the text fields of contacts, appointments, tasks and notes; others by tag.
 std::string property_name(uint16_t id) {
@@ -370,57 +378,6 @@ std::string utf16le_to_utf8(std::string_view bytes) {
   return out;
 }
 
-std::optional<std::string> decompress_rtf(std::string_view data, size_t max_bytes) {
-  static constexpr char kPrebuf[] =
-      "{\\rtf1\\ansi\\mac\\deff0\\deftab720{\\fonttbl;}{\\f0\\fnil \\froman \\fswiss \\fmodern "
-      "\\fscript \\fdecor MS Sans SerifSymbolArialTimes New RomanCourier{\\colortbl\\red0\\green0"
-      "\\blue0\r\n\\par \\pard\\plain\\f0\\fs20\\b\\i\\u\\tab\\tx";
-  static_assert(sizeof(kPrebuf) - 1 == 207, "MS-OXRTFCP initial dictionary");
-  if (data.size() < 16) return std::nullopt;
-  const uint64_t comp_size = load_le(data, 4);
-  const uint64_t raw_size = load_le(data.substr(4), 4);
-  const uint64_t magic = load_le(data.substr(8), 4);
-  const size_t limit = static_cast<size_t>(std::min<uint64_t>(raw_size, max_bytes));
-  // COMPSIZE counts the bytes after itself; a lying size is clamped to the data there is.
-  const size_t end = static_cast<size_t>(std::min<uint64_t>(data.size(), comp_size + 4));
-  if (magic == 0x414C454D) {  // "MELA": stored uncompressed
-    return std::string(data.substr(16, std::min(limit, end > 16 ? end - 16 : 0)));
-  }
-  if (magic != 0x75465A4C) return std::nullopt;  // "LZFu"
-  std::array<char, 4096> dict{};
-  memcpy(dict.data(), kPrebuf, 207);
-  size_t write = 207;
-  std::string out;
-  out.reserve(std::min<size_t>(limit, 16 << 20));
-  size_t pos = 16;
-  while (pos < end && out.size() < limit) {
-    const auto control = static_cast<unsigned char>(data[pos++]);
-    for (int bit = 0; bit < 8 && pos < end && out.size() < limit; ++bit) {
-      if (control & (1u << bit)) {
-        if (pos + 1 >= end) return out;
-        const unsigned ref = (static_cast<unsigned char>(data[pos]) << 8) |
-                             static_cast<unsigned char>(data[pos + 1]);
-        pos += 2;
-        const size_t offset = ref >> 4;
-        const size_t length = (ref & 15) + 2;
-        if (offset == write) return out;  // the end marker
-        for (size_t k = 0; k < length && out.size() < limit; ++k) {
-          const char c = dict[(offset + k) & 4095];
-          dict[write] = c;
-          write = (write + 1) & 4095;
-          out += c;
-        }
-      } else {
-        const char c = data[pos++];
-        dict[write] = c;
-        write = (write + 1) & 4095;
-        out += c;
-      }
-    }
-  }
-  return out;
-}
-
 namespace {
 
 void render_into(const OutlookItem& item, uint64_t max_bytes, int depth,
@@ -483,26 +440,34 @@ void render_into(const OutlookItem& item, uint64_t max_bytes, int depth,
   if (!message_class.empty())
     headers += "X-Outlook-Message-Class: " + header_value(message_class) + "\r\n";
 
-  // Parts.
+  // Parts. A part moved into `parts` keeps its `owned` buffer (the view follows the move only
+  // for long strings), so views are taken once every part is in place.
   std::vector<Part> parts;
+  parts.reserve(4 + item.attachments.size());
   const std::optional<int64_t> cpid = integer_property(props, kPidInternetCpid);
-  if (auto text = string_property(props, kPidBody); text && !text->empty())
-    parts.push_back(
-        {"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit", *text});
+  if (auto it = props.find(kPidBody);
+      it != props.end() && !it->second.data.empty() &&
+      (it->second.type == kPtString8 || it->second.type == kPtUnicode))
+    parts.push_back({"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit",
+                     it->second.data,
+                     {},
+                     false});
   if (auto it = props.find(kPidHtml); it != props.end() && !it->second.data.empty()) {
     const bool is_string = it->second.type == kPtString8 || it->second.type == kPtUnicode;
     const std::string charset = is_string ? "utf-8" : charset_of_cpid(cpid, it->second.data);
     parts.push_back(
         {"Content-Type: text/html; charset=" + charset + "\r\nContent-Transfer-Encoding: 8bit",
-         it->second.data});
+         it->second.data,
+         {},
+         false});
   }
   if (auto it = props.find(kPidRtfCompressed); it != props.end() && !it->second.data.empty()) {
-    if (auto rtf = decompress_rtf(it->second.data, max_bytes)) {
-      if (!rtf->empty())
-        parts.push_back({"Content-Type: text/rtf\r\nContent-Transfer-Encoding: 8bit", *rtf});
-    } else {
-      problems.push_back("compressed RTF body is not a valid MS-OXRTFCP stream");
-    }
+    LzfuResult rtf = decompress_lzfu(it->second.data, max_bytes);
+    if (!rtf.text.empty())
+      parts.push_back(owned_part("Content-Type: text/rtf\r\nContent-Transfer-Encoding: 8bit",
+                                 std::move(rtf.text)));
+    else if (!rtf.error.empty())
+      problems.push_back("compressed RTF body is not a valid MS-OXRTFCP stream: " + rtf.error);
   }
   if (!is_mail_type(type)) {
     // People keep passwords in contact fields and notes: every other text field goes along.
@@ -516,9 +481,9 @@ void render_into(const OutlookItem& item, uint64_t max_bytes, int depth,
     }
     if (!fields.empty())
       parts.push_back(
-          {"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: "
-           "8bit\r\nContent-Description: item fields",
-           fields});
+          owned_part("Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: "
+                     "8bit\r\nContent-Description: item fields",
+                     std::move(fields)));
   }
 
   uint64_t used = headers.size();
@@ -549,10 +514,10 @@ void render_into(const OutlookItem& item, uint64_t max_bytes, int depth,
       if (!name.empty())
         part_headers +=
             "\r\nContent-Disposition: attachment; filename=\"" + header_value(name) + "\"";
-      parts.push_back({std::move(part_headers), std::move(inner)});
+      parts.push_back(owned_part(std::move(part_headers), std::move(inner)));
       continue;
     }
-    if (a.over_limit || used + base64_size(a.data.size()) > max_bytes) {
+    if (a.over_limit || used + a.data.size() + 256 > max_bytes) {
       problems.push_back("attachment " + std::to_string(index) +
                          (name.empty() ? std::string() : " '" + name + "'") + " (" +
                          std::to_string(std::max<uint64_t>(a.data_size, a.data.size())) +
@@ -571,35 +536,46 @@ void render_into(const OutlookItem& item, uint64_t max_bytes, int depth,
     for (char c : header_value(name))
       if (c != '"' && c != '\\') quoted += c;
     if (!name.empty()) part_headers += "; name=\"" + quoted + "\"";
-    part_headers += "\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment";
+    part_headers += "\r\nContent-Transfer-Encoding: binary\r\nContent-Disposition: attachment";
     if (!name.empty()) part_headers += "; filename=\"" + quoted + "\"";
-    Part part{std::move(part_headers), {}, true};
-    append_base64(part.body, a.data);
-    used += part.body.size() + part.headers.size();
-    parts.push_back(std::move(part));
+    used += a.data.size() + part_headers.size();
+    parts.push_back({std::move(part_headers), a.data, {}, true});
   }
+  for (Part& p : parts)
+    if (!p.owned.empty()) p.body = p.owned;
 
-  // A boundary that no 8bit part contains (base64 text cannot hold '_').
+  // A boundary that no part contains.
   std::string boundary;
   for (unsigned n = 0;; ++n) {
     boundary = "=_credsift_" + std::to_string(depth) + "_" + std::to_string(n);
     const std::string delimiter = "--" + boundary;
+    const std::boyer_moore_horspool_searcher searcher(delimiter.begin(), delimiter.end());
     if (std::none_of(parts.begin(), parts.end(), [&](const Part& p) {
-          return !p.base64 && p.body.find(delimiter) != std::string::npos;
+          return std::search(p.body.begin(), p.body.end(), searcher) != p.body.end();
         }))
       break;
   }
+  size_t total = out.size() + headers.size() + 128 + boundary.size();
+  for (const Part& p : parts) total += p.headers.size() + p.body.size() + boundary.size() + 12;
+  out.reserve(total);
   out += headers;
-  out +=
-      "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"" + boundary + "\"\r\n\r\n";
+  out += "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"";
+  out += boundary;
+  out += "\"\r\n\r\n";
   for (const Part& p : parts) {
-    out += "--" + boundary + "\r\n";
+    out += "--";
+    out += boundary;
+    out += "\r\n";
     out += p.headers;
     out += "\r\n\r\n";
     out += p.body;
-    if (out.back() != '\n') out += "\r\n";
+    // The line break before a delimiter belongs to the delimiter: a binary part gets its own,
+    // so that its last bytes stay its own.
+    if (p.binary || out.back() != '\n') out += "\r\n";
   }
-  out += "--" + boundary + "--\r\n";
+  out += "--";
+  out += boundary;
+  out += "--\r\n";
 }
 
 }  // namespace
@@ -624,4 +600,4 @@ std::string one_line_backtrace(const char* text) {
   return out;
 }
 
-}  // namespace credsift::source_detail
+}  // namespace credsift::outlook_detail

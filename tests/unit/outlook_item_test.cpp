@@ -1,11 +1,14 @@
-// OutlookItem rendering and the MS-OXRTFCP decompressor, without any PST or .msg file.
+// OutlookItem rendering and the MS-OXRTFCP decompressor (scanner/outlook/), without any PST or
+// .msg file.
+#include "../../scanner/outlook/outlook_item.hpp"
+
 #include <gtest/gtest.h>
 
 #include <string>
 
-#include "../../scanner/source/outlook_item.hpp"
+#include "credsift/outlook.hpp"
 
-namespace credsift::source_detail {
+namespace credsift::outlook_detail {
 namespace {
 
 Property text(std::string value) { return {kPtUnicode, std::move(value)}; }
@@ -28,32 +31,33 @@ std::string hex_bytes(std::initializer_list<int> bytes) {
   return out;
 }
 
-TEST(SourceOutlook, DecompressesTheSpecificationExample) {
+TEST(OutlookItem, DecompressesTheSpecificationExample) {
   // MS-OXRTFCP 3.1.1, "Simple Compressed RTF".
   const std::string compressed =
       hex_bytes({0x2d, 0x00, 0x00, 0x00, 0x2b, 0x00, 0x00, 0x00, 0x4c, 0x5a, 0x46, 0x75, 0xf1,
                  0xc5, 0xc7, 0xa7, 0x03, 0x00, 0x0a, 0x00, 0x72, 0x63, 0x70, 0x67, 0x31, 0x32,
                  0x35, 0x42, 0x32, 0x0a, 0xf3, 0x20, 0x68, 0x65, 0x6c, 0x09, 0x00, 0x20, 0x62,
                  0x77, 0x05, 0xb0, 0x6c, 0x64, 0x7d, 0x0a, 0x80, 0x0f, 0xa0});
-  const auto rtf = decompress_rtf(compressed, 1 << 20);
-  ASSERT_TRUE(rtf);
-  EXPECT_EQ(*rtf, "{\\rtf1\\ansi\\ansicpg1252\\pard hello world}\r\n");
+  const LzfuResult rtf = decompress_lzfu(compressed, 1 << 20);
+  EXPECT_TRUE(rtf.error.empty()) << rtf.error;
+  EXPECT_EQ(rtf.text, "{\\rtf1\\ansi\\ansicpg1252\\pard hello world}\r\n");
   // The output cap holds whatever the header claims.
-  EXPECT_EQ(decompress_rtf(compressed, 10)->size(), 10u);
+  EXPECT_EQ(decompress_lzfu(compressed, 10).text.size(), 10u);
 }
 
-TEST(SourceOutlook, RejectsOrStopsOnBrokenRtf) {
-  EXPECT_FALSE(decompress_rtf("short", 100));
+TEST(OutlookItem, RejectsOrStopsOnBrokenRtf) {
+  EXPECT_FALSE(decompress_lzfu("short", 100).error.empty());
   std::string bad =
       hex_bytes({0x10, 0, 0, 0, 0xff, 0xff, 0xff, 0x7f, 'X', 'X', 'X', 'X', 0, 0, 0, 0});
-  EXPECT_FALSE(decompress_rtf(bad, 100));  // unknown compression type
+  EXPECT_EQ(decompress_lzfu(bad, 100).error, "unknown compressed RTF type");
+  EXPECT_TRUE(decompress_lzfu(bad, 100).text.empty());
   // A lying raw size on a stored stream: clamped to the data there is.
   std::string stored =
       hex_bytes({0x14, 0, 0, 0, 0xff, 0xff, 0, 0, 'M', 'E', 'L', 'A', 0, 0, 0, 0}) + "{\\rtf1}";
-  EXPECT_EQ(*decompress_rtf(stored, 1 << 20), "{\\rtf1}");
+  EXPECT_EQ(decompress_lzfu(stored, 1 << 20).text, "{\\rtf1}");
 }
 
-TEST(SourceOutlook, BuildsHeadersFromProperties) {
+TEST(OutlookItem, BuildsHeadersFromProperties) {
   OutlookItem item;
   item.props[kPidMessageClass] = text("IPM.Note");
   item.props[kPidSubject] = text("Quarterly numbers");
@@ -87,7 +91,7 @@ TEST(SourceOutlook, BuildsHeadersFromProperties) {
   EXPECT_EQ(item_type_of("IPM.Note"), "mail");
 }
 
-TEST(SourceOutlook, TransportHeadersWinAndLoseTheirMimeFields) {
+TEST(OutlookItem, TransportHeadersWinAndLoseTheirMimeFields) {
   OutlookItem item;
   item.props[kPidTransportHeaders] = text(
       "Received: from x\r\n\tby y\r\nSubject: real\r\nContent-Type: multipart/alternative;"
@@ -102,7 +106,7 @@ TEST(SourceOutlook, TransportHeadersWinAndLoseTheirMimeFields) {
   EXPECT_EQ(out.find("ignored"), std::string::npos);
 }
 
-TEST(SourceOutlook, HostileValuesCannotAddHeadersOrBreakTheBoundary) {
+TEST(OutlookItem, HostileValuesCannotAddHeadersOrBreakTheBoundary) {
   OutlookItem item;
   item.props[kPidSubject] = text("hi\r\nBcc: victim@x.test");
   item.props[kPidBody] = text("--=_credsift_0_0\r\nContent-Type: text/html\r\n\r\nfake");
@@ -113,7 +117,7 @@ TEST(SourceOutlook, HostileValuesCannotAddHeadersOrBreakTheBoundary) {
   EXPECT_NE(out.find("boundary=\"=_credsift_0_1\""), std::string::npos) << out;
 }
 
-TEST(SourceOutlook, AttachmentsAndEmbeddedItemsWithinTheLimit) {
+TEST(OutlookItem, AttachmentsAndEmbeddedItemsWithinTheLimit) {
   OutlookItem item;
   item.props[kPidSubject] = text("outer");
   OutlookAttachment small;
@@ -139,7 +143,11 @@ TEST(SourceOutlook, AttachmentsAndEmbeddedItemsWithinTheLimit) {
   std::vector<std::string> problems;
   const std::string out = render_rfc5322(item, 3000, problems);
   EXPECT_NE(out.find("filename=\"notes.txt\""), std::string::npos);
-  EXPECT_NE(out.find("cGFzc3dvcmQ6IGh1bnRlcjI="), std::string::npos);  // base64 of the file
+  // Attachments go out as binary parts, closed by a line break of their own.
+  EXPECT_NE(out.find("Content-Transfer-Encoding: binary\r\nContent-Disposition: attachment; "
+                     "filename=\"notes.txt\"\r\n\r\npassword: hunter2\r\n--"),
+            std::string::npos)
+      << out;
   EXPECT_EQ(out.find("big.bin"), std::string::npos);
   EXPECT_NE(out.find("Content-Type: message/rfc822\r\n\r\nSubject: inner\r\n"), std::string::npos)
       << out;
@@ -151,7 +159,21 @@ TEST(SourceOutlook, AttachmentsAndEmbeddedItemsWithinTheLimit) {
   EXPECT_NE(problems[1].find("'huge.iso'"), std::string::npos);
 }
 
-TEST(SourceOutlook, ContactFieldsBecomeText) {
+TEST(OutlookItem, BinaryAttachmentHoldingTheBoundaryGetsAnother) {
+  OutlookItem item;
+  item.props[kPidSubject] = text("s");
+  OutlookAttachment a;
+  a.data = std::string("x\r\n--=_credsift_0_0\r\ny\n", 23);
+  a.data_size = a.data.size();
+  item.attachments.push_back(std::move(a));
+  std::vector<std::string> problems;
+  const std::string out = render_rfc5322(item, 1 << 20, problems);
+  EXPECT_NE(out.find("boundary=\"=_credsift_0_1\""), std::string::npos) << out;
+  // The file's own last line break stays in the part.
+  EXPECT_NE(out.find("y\n\r\n--=_credsift_0_1--"), std::string::npos) << out;
+}
+
+TEST(OutlookItem, ContactFieldsBecomeText) {
   OutlookItem item;
   item.props[kPidMessageClass] = text("IPM.Contact");
   item.props[kPidDisplayName] = text("Dana");
@@ -164,7 +186,7 @@ TEST(SourceOutlook, ContactFieldsBecomeText) {
   EXPECT_NE(out.find("Property 0x8005: vpn password Winter2024!\r\n"), std::string::npos);
 }
 
-TEST(SourceOutlook, ItemTypes) {
+TEST(OutlookItem, ItemTypes) {
   EXPECT_EQ(item_type_of(""), "mail");
   EXPECT_EQ(item_type_of("IPM.Note.SMIME"), "mail");
   EXPECT_EQ(item_type_of("REPORT.IPM.Note.NDR"), "mail");
@@ -176,7 +198,7 @@ TEST(SourceOutlook, ItemTypes) {
   EXPECT_EQ(item_type_of("IPM.Configuration.X"), "other");
 }
 
-TEST(SourceOutlook, TextConversions) {
+TEST(OutlookItem, TextConversions) {
   EXPECT_EQ(utf16le_to_utf8(std::string("h\0\xe9\0=\xd8\0\xde\0\0", 10)),
             "h\xc3\xa9\xf0\x9f\x98\x80");
   EXPECT_EQ(utf16le_to_utf8(std::string("\0\xd8", 2)), "\xef\xbf\xbd");  // lone surrogate
@@ -184,4 +206,4 @@ TEST(SourceOutlook, TextConversions) {
 }
 
 }  // namespace
-}  // namespace credsift::source_detail
+}  // namespace credsift::outlook_detail

@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-namespace credsift::source_detail {
+namespace credsift::outlook_detail {
 
 // MAPI property types (MS-OXCDATA 2.11.1) and the property ids this code reads.
 enum : uint16_t {
@@ -103,13 +103,9 @@ std::string one_line_backtrace(const char* text);
 std::string render_rfc5322(const OutlookItem& item, uint64_t max_bytes,
                            std::vector<std::string>& problems);
 
-// MS-OXRTFCP: decompresses PR_RTF_COMPRESSED (LZFu or stored "MELA"); nullopt when the data is
-// not a valid stream. The output is capped at max_bytes.
-std::optional<std::string> decompress_rtf(std::string_view data, size_t max_bytes);
-
 // Windows-1252 bytes as UTF-8 (PT_STRING8 of files without another codepage).
 std::string cp1252_to_utf8(std::string_view bytes);
 // UTF-16LE bytes as UTF-8; unpaired surrogates become U+FFFD.
 std::string utf16le_to_utf8(std::string_view bytes);
 
-}  // namespace credsift::source_detail
+}  // namespace credsift::outlook_detail

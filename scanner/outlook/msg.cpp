@@ -8,13 +8,11 @@
 
 #include <cstring>
 
-#include "outlook.hpp"
+#include "credsift/outlook.hpp"
 #include "outlook_item.hpp"
 
-namespace credsift::source_detail {
+namespace credsift::outlook_detail {
 namespace {
-
-using Level = Diagnostic::Level;
 
 constexpr int kMaxEmbeddedDepth = 8;
 constexpr int kMaxSubItems = 10000;  // recipients or attachments of one message
@@ -334,66 +332,25 @@ bool is_msg_root(libolecf_item_t* root) {
           child(root, "__substg1.0_001A001E") != nullptr);
 }
 
-class MsgReader : public ItemReader {
- public:
-  MsgReader(std::shared_ptr<const std::string> file, const SourceOptions& options,
-            ItemReport report, std::unique_ptr<OleFile> ole, OleItem root)
-      : file_(std::move(file)),
-        options_(options),
-        report_(std::move(report)),
-        ole_(std::move(ole)),
-        root_(std::move(root)) {}
-
-  std::optional<Message> next() override {
-    if (done_) return std::nullopt;
-    done_ = true;
-    OutlookItem item;
-    MsgDecoder(options_.max_message_bytes).read_message(root_.get(), 32, 0, item);
-    std::vector<std::string> problems = std::move(item.problems);
-    auto text =
-        std::make_shared<std::string>(render_rfc5322(item, options_.max_message_bytes, problems));
-    for (const std::string& p : problems) report_(Level::Warning, 0, p);
-    Message m;
-    m.origin.file = file_;
-    m.origin.location.item_type =
-        item_type_of(string_property(item.props, kPidMessageClass).value_or(""));
-    if (text->size() > options_.max_message_bytes) {
-      m.skip_reason =
-          "message larger than " + std::to_string(options_.max_message_bytes) + " bytes";
-      return m;
-    }
-    m.bytes = *text;
-    m.keepalive = std::move(text);
-    return m;
-  }
-
- private:
-  std::shared_ptr<const std::string> file_;
-  SourceOptions options_;
-  ItemReport report_;
-  std::unique_ptr<OleFile> ole_;
-  OleItem root_;
-  bool done_ = false;
-};
-
 }  // namespace
 
-std::unique_ptr<ItemReader> open_msg(std::shared_ptr<const std::string> file,
-                                     const SourceOptions& options, ItemReport report,
-                                     std::string& error) {
+std::optional<OutlookItem> read_msg_file(const std::string& path, uint64_t max_bytes,
+                                         std::string& error) {
   bool not_msg = false;
-  auto ole = open_ole(file.get(), {}, error, not_msg);
-  if (!ole) return nullptr;
+  auto ole = open_ole(&path, {}, error, not_msg);
+  if (!ole) return std::nullopt;
   OleItem root = root_of(*ole, error);
-  if (!root) return nullptr;
-  if (!is_msg_root(root.get())) return nullptr;  // a .doc, an .xls: not ours
-  return std::make_unique<MsgReader>(std::move(file), options, std::move(report), std::move(ole),
-                                     std::move(root));
+  if (!root) return std::nullopt;
+  if (!is_msg_root(root.get())) return std::nullopt;  // a .doc, an .xls: not ours
+  OutlookItem item;
+  MsgDecoder(max_bytes).read_message(root.get(), 32, 0, item);
+  return item;
 }
 
 std::optional<std::string> msg_bytes_to_rfc5322(std::string_view bytes, uint64_t max_bytes,
                                                 std::vector<std::string>& problems) {
-  if (!is_ole2_magic(bytes)) return std::nullopt;
+  if (bytes.substr(0, 8) != std::string_view("\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1", 8))
+    return std::nullopt;
   std::string error;
   bool not_msg = false;
   auto ole = open_ole(nullptr, bytes, error, not_msg);
@@ -410,14 +367,15 @@ std::optional<std::string> msg_bytes_to_rfc5322(std::string_view bytes, uint64_t
   return render_rfc5322(item, max_bytes, problems);
 }
 
-}  // namespace credsift::source_detail
+}  // namespace credsift::outlook_detail
 
 namespace credsift {
 
 std::optional<std::string> outlook_item_to_rfc5322(std::string_view file_bytes, uint64_t max_bytes,
                                                    std::vector<std::string>* problems) {
   std::vector<std::string> ignored;
-  return source_detail::msg_bytes_to_rfc5322(file_bytes, max_bytes, problems ? *problems : ignored);
+  return outlook_detail::msg_bytes_to_rfc5322(file_bytes, max_bytes,
+                                              problems ? *problems : ignored);
 }
 
 }  // namespace credsift

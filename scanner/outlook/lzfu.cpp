@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "credsift/extract.hpp"
+#include "credsift/outlook.hpp"
 
 namespace credsift {
 

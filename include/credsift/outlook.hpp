@@ -1,0 +1,29 @@
+#pragma once
+// Outlook items shared by the stages that meet them: the PST/.msg readers of the source stage
+// and the attachment decoder of the extract stage (an attached .msg, a TNEF body). One unit
+// (scanner/outlook/) holds the MAPI property model, the rendering as RFC 5322, the .msg
+// (MS-OXMSG) decoder and compressed RTF (MS-OXRTFCP), so that data flows one way.
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace credsift {
+
+// Compressed RTF (MS-OXRTFCP): PR_RTF_COMPRESSED bodies of PST, .msg and TNEF items.
+struct LzfuResult {
+  std::string text;
+  std::string error;
+  bool truncated = false;  // max_output reached before the raw size
+};
+LzfuResult decompress_lzfu(std::string_view compressed, size_t max_output = size_t(64) << 20);
+
+// An Outlook item file (.msg, OLE2) as an RFC 5322 message, so that the decoder reads a .msg
+// attached to a mail like a message/rfc822 part; nullopt when the bytes are no .msg. The
+// message holds at most max_bytes (larger attachments are left out and listed in problems).
+std::optional<std::string> outlook_item_to_rfc5322(std::string_view file_bytes, uint64_t max_bytes,
+                                                   std::vector<std::string>* problems = nullptr);
+
+}  // namespace credsift
