@@ -369,11 +369,26 @@ inline constexpr const char* kScript = R"JS(
   function order() {
     if (!sortKey) return identity;
     const name = sortKey + sortDir;
-    if (!orders.has(name)) {
-      const by = COLUMNS.find((c) => c[0] === sortKey)[2], key = Float64Array.from(identity, by), dir = sortDir;
-      orders.set(name, Int32Array.from(identity).sort((a, b) => (key[a] < key[b] ? -dir : key[a] > key[b] ? dir : a - b)));
-    }
+    if (!orders.has(name)) orders.set(name, sortedBy(COLUMNS.find((c) => c[0] === sortKey)[2], sortDir));
     return orders.get(name);
+  }
+  // Every key is a whole number (or Infinity: undated), so key and ticket number pack into one
+  // double, (rank of the key) * 2^20 + n, and a plain numeric sort (no comparator) orders
+  // 100,000 tickets in milliseconds; ties stay in table order both ways.
+  function sortedBy(by, dir) {
+    const key = Float64Array.from(identity, by);
+    let lo = Infinity, hi = -Infinity;
+    for (let n = 0; n < N; n++) if (key[n] !== Infinity) { lo = Math.min(lo, key[n]); hi = Math.max(hi, key[n]); }
+    if (lo === Infinity) lo = hi = 0;
+    if (N >= 1048576 || (hi - lo + 2) * 1048576 > Number.MAX_SAFE_INTEGER)  // too large to pack
+      return Int32Array.from(identity).sort((a, b) => (key[a] < key[b] ? -dir : key[a] > key[b] ? dir : a - b));
+    const packed = new Float64Array(N);
+    for (let n = 0; n < N; n++) {
+      const k = key[n] === Infinity ? hi + 1 : key[n];
+      packed[n] = (dir > 0 ? k - lo : hi + 1 - k) * 1048576 + n;
+    }
+    packed.sort();
+    return Int32Array.from(packed, (v) => v % 1048576);
   }
   let texts = null;  // lower-cased searchable text per ticket, made on the first search
   const textOf = (n) => {
@@ -542,6 +557,16 @@ inline constexpr const char* kScript = R"JS(
         rows.every((r) => r.dataset.sev === sev), 'filter severity=' + sev + ' shows ' + rows.length + ' of ' + expected);
     }
     setFilter('severity', '');
+    // Sorting: every ticket, in key order both ways, ties in table order.
+    for (const [key, by] of [['seen', (n) => isNaN(fsOf[n]) ? Infinity : fsOf[n]], ['severity', (n) => sevOf[n]]]) {
+      for (const dir of [1, -1]) {
+        sortKey = key; sortDir = dir; applyFilters();
+        const list = Array.from(filtered);
+        check(list.length === N && list.every((n, i) => i === 0 || (dir * (by(n) - by(list[i - 1])) > 0 || (by(n) === by(list[i - 1]) && n > list[i - 1]))),
+          'sorted by ' + key + (dir > 0 ? ' ascending' : ' descending'));
+      }
+    }
+    sortKey = null; sortDir = 1; applyFilters();
     await loadOccurrences();
     // Open every ticket on the first page: occurrences (subjects from mail) must come out as text.
     for (const n of filtered.subarray(0, pageSize)) openTickets.add(n);
