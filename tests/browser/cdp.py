@@ -18,6 +18,9 @@ import time
 # A SIGTERM (ctest's timeout) unwinds like an exception, so every `finally` and `with` that
 # closes a Browser still runs and removes its profile.
 def _exit_on_sigterm(signum, frame):
+    # Once only: `timeout` signals the process and then its group, and a second SystemExit
+    # raised inside close() would stop the clean-up half way.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise SystemExit(128 + signum)
 
 
