@@ -283,7 +283,10 @@ inline constexpr const char* kScript = R"JS(
   const ruleOf = Int32Array.from(T.rule), sevOf = new Uint8Array(N);
   const ruleSev = Uint8Array.from(RULES, (r) => RANK[r[4]]);
   // Last seen comes as seconds after first seen (when both are known).
-  const fsOf = Float64Array.from(T.fs, (e) => e === null ? NaN : e);
+  const fsOf = Float64Array.from(T.fs, (e) => e === null ? NaN : T.fs0 + e);
+  // Ids and secrets come as one string each, a line per ticket (an array when one holds a newline).
+  if (typeof T.id === 'string') T.id = N ? T.id.split('\n') : [];
+  if (typeof T.sec === 'string') T.sec = N ? T.sec.split('\n') : [];
   const lsOf = Float64Array.from(T.ls, (e, n) => e === null ? NaN : isNaN(fsOf[n]) ? e : fsOf[n] + e);
   const extDomain = Uint8Array.from(T.domain_external);
   const extCount = new Uint16Array(N);
@@ -304,7 +307,7 @@ inline constexpr const char* kScript = R"JS(
     const own = Array.from(domainsOf(n));
     return Object.assign({n: n, i: T.id[n], r: rule[0], title: rule[1], pv: rule[2], cat: rule[3], sev: rule[4],
       st: T.names.st[T.st[n]], cf: T.names.cf[T.cf[n]], tr: T.names.tr[T.tr[n]], vs: T.names.vs[T.vs[n]],
-      sec: T.sec[n], fs: T.fs[n], ls: isNaN(lsOf[n]) ? null : lsOf[n], mc: T.mc[n], oc: T.oc[n],
+      sec: T.sec[n], fs: isNaN(fsOf[n]) ? null : fsOf[n], ls: isNaN(lsOf[n]) ? null : lsOf[n], mc: T.mc[n], oc: T.oc[n],
       d: own.map((k) => DOMAINS[k]), x: own.filter((k) => extDomain[k]).map((k) => DOMAINS[k])}, more);
   }
   const sorted = (values) => [...new Set(values)].sort();

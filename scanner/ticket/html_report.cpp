@@ -174,6 +174,21 @@ std::string tickets_json(const std::vector<Ticket>& tickets, bool show_secrets,
     if (!column.empty()) column += ',';
     column += value;
   };
+  // First seen as seconds after the earliest: fewer digits.
+  int64_t base = 0;
+  for (const Ticket& t : tickets)
+    if (t.first_seen && (base == 0 || *t.first_seen < base)) base = *t.first_seen;
+  // Ids and secrets as one string split at '\n' by the page (when none holds one): one string
+  // to parse instead of 100,000.
+  bool joinable = true;
+  std::vector<std::string> shown_secrets;
+  shown_secrets.reserve(tickets.size());
+  for (const Ticket& t : tickets) {
+    shown_secrets.push_back(shown(t.secret, show_secrets));
+    joinable = joinable && shown_secrets.back().find('\n') == std::string::npos &&
+               t.id.find('\n') == std::string::npos;
+  }
+  std::string joined_ids, joined_secrets;
   for (size_t n = 0; n < tickets.size(); ++n) {
     const Ticket& t = tickets[n];
     add(rule, std::to_string(rule_ids(t.rule->id)));
@@ -181,9 +196,14 @@ std::string tickets_json(const std::vector<Ticket>& tickets, bool show_secrets,
     add(confidence, std::to_string(confidences(t.validation.confidence)));
     add(triage, std::to_string(triages(std::string(to_string(t.triage)))));
     add(verification, std::to_string(verifications(std::string(to_string(t.verification.state)))));
-    add(ids, js(t.id));
-    add(secrets, js(shown(t.secret, show_secrets)));
-    add(first, js_epoch(t.first_seen));
+    if (joinable) {
+      joined_ids += (n ? "\n" : "") + t.id;
+      joined_secrets += (n ? "\n" : "") + shown_secrets[n];
+    } else {
+      add(ids, js(t.id));
+      add(secrets, js(shown_secrets[n]));
+    }
+    add(first, t.first_seen ? std::to_string(*t.first_seen - base) : "null");
     // Last seen as seconds after first seen: 0 for most tickets (one message), fewer bytes.
     add(last, t.first_seen && t.last_seen ? std::to_string(*t.last_seen - *t.first_seen)
                                           : js_epoch(t.last_seen));
@@ -210,7 +230,9 @@ std::string tickets_json(const std::vector<Ticket>& tickets, bool show_secrets,
   }
   return "{\"count\":" + std::to_string(tickets.size()) + ",\"rule\":[" + rule + "],\"st\":[" +
          status + "],\"cf\":[" + confidence + "],\"tr\":[" + triage + "],\"vs\":[" + verification +
-         "],\"id\":[" + ids + "],\"sec\":[" + secrets + "],\"fs\":[" + first + "],\"ls\":[" + last +
+         "],\"id\":" + (joinable ? js(joined_ids) : "[" + ids + "]") +
+         ",\"sec\":" + (joinable ? js(joined_secrets) : "[" + secrets + "]") +
+         ",\"fs0\":" + std::to_string(base) + ",\"fs\":[" + first + "],\"ls\":[" + last +
          "],\"mc\":[" + messages + "],\"oc\":[" + occurrences + "],\"d\":[" + domain_lists +
          "],\"dn\":[" + domain_counts + "],\"more\":{" + more +
          "},\"names\":{\"st\":" + js_names(statuses.names()) +
