@@ -160,6 +160,7 @@ int command_tickets(const Arguments& arguments) {
   ReportContext context;
   context.show_secrets = options.count("show-secrets") > 0;
   context.version = CREDSIFT_VERSION;
+  context.internal_domains = internal_domains;  // the reports mark the other domains external
   for (const OutputTarget& target : targets) {
     const std::string text = format_tickets(target.format, tickets, {}, context);
     if (target.path == "-") {

@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <iomanip>
 #include <stdexcept>
@@ -183,8 +184,8 @@ std::string finding_to_json(const Finding& finding, bool show_secrets) {
   add_field(out, "cc", cap_header(finding.envelope->cc));
   // A token pasted into the Subject must not come out in clear there either.
   add_field(out, "subject",
-            cap_header(show_secrets ? finding.envelope->subject
-                                    : redact_within(finding.envelope->subject, finding.secret)));
+            show_secrets ? cap_header(finding.envelope->subject)
+                         : redact_header(finding.envelope->subject, {finding.secret}));
   add_field(out, "part_path", finding.part_path);
   add_number(out, "line", finding.line);
   const ItemLocation& where = finding.location;
@@ -249,6 +250,90 @@ std::string cap_header(std::string_view value, size_t max_bytes) {
   size_t cut = max_bytes;
   while (cut > 0 && (static_cast<unsigned char>(value[cut]) & 0xC0) == 0x80) --cut;
   return std::string(value.substr(0, cut)) + "…[+" + std::to_string(value.size() - cut) + " bytes]";
+}
+
+namespace {
+
+struct SecretSpan {
+  size_t begin, end;
+};
+
+// The occurrences of `secrets` that start before `limit`, sorted and merged where they overlap.
+std::vector<SecretSpan> secret_spans(std::string_view value,
+                                     const std::vector<std::string_view>& secrets, size_t longest,
+                                     size_t limit, size_t* bytes_searched) {
+  const std::string_view searched = value.substr(0, std::min(value.size(), limit + longest - 1));
+  std::vector<SecretSpan> spans;
+  for (std::string_view secret : secrets) {
+    if (secret.empty()) continue;
+    if (bytes_searched) *bytes_searched += searched.size();
+    for (size_t at = searched.find(secret); at != std::string_view::npos && at < limit;
+         at = searched.find(secret, at + 1))
+      spans.push_back({at, at + secret.size()});
+  }
+  std::sort(spans.begin(), spans.end(),
+            [](const SecretSpan& a, const SecretSpan& b) { return a.begin < b.begin; });
+  std::vector<SecretSpan> merged;
+  for (const SecretSpan& span : spans) {
+    if (!merged.empty() && span.begin < merged.back().end)
+      merged.back().end = std::max(merged.back().end, span.end);
+    else
+      merged.push_back(span);
+  }
+  return merged;
+}
+
+}  // namespace
+
+std::string redact_header(std::string_view value, std::initializer_list<std::string_view> secrets,
+                          size_t max_bytes, size_t* bytes_searched) {
+  return redact_header(value, std::vector<std::string_view>(secrets), max_bytes, bytes_searched);
+}
+
+std::string redact_header(std::string_view value, const std::vector<std::string_view>& secrets,
+                          size_t max_bytes, size_t* bytes_searched) {
+  size_t longest = 0;
+  for (std::string_view secret : secrets) longest = std::max(longest, secret.size());
+  if (longest == 0) return cap_header(value, max_bytes);
+  // Search a window of the header; if the output is not full by its end, double it. Each
+  // redaction shortens the text by a bounded ratio, so the window stays a small multiple of
+  // max_bytes whatever the header's size.
+  for (size_t window = std::min(value.size(), max_bytes + longest);;
+       window = std::min(value.size(), window * 2)) {
+    const std::vector<SecretSpan> spans =
+        secret_spans(value, secrets, longest, window, bytes_searched);
+    std::string out;
+    size_t position = 0;  // in value
+    bool full = false;
+    const auto plain_until = [&](size_t end) {
+      if (out.size() + (end - position) <= max_bytes) {
+        out.append(value.substr(position, end - position));
+        position = end;
+        return;
+      }
+      size_t cut = position + (max_bytes - out.size());
+      while (cut > position && (static_cast<unsigned char>(value[cut]) & 0xC0) == 0x80) --cut;
+      out.append(value.substr(position, cut - position));
+      position = cut;
+      full = true;
+    };
+    for (const SecretSpan& span : spans) {
+      plain_until(span.begin);
+      if (full) break;
+      const std::string replacement = redact(value.substr(span.begin, span.end - span.begin));
+      if (out.size() + replacement.size() > max_bytes) {
+        full = true;
+        break;
+      }
+      out += replacement;
+      position = span.end;
+    }
+    if (!full && position < window) plain_until(window);
+    if (full || position >= value.size()) {
+      if (position >= value.size()) return out;
+      return out + "…[+" + std::to_string(value.size() - position) + " bytes]";
+    }
+  }
 }
 
 }  // namespace credsift

@@ -70,17 +70,9 @@ std::string evidence_object(const Evidence& evidence) {
   return object.done();
 }
 
-// Header values can hold the secret itself (a token pasted into a Subject).
-std::string masked(std::string_view text, std::string_view secret, bool show_secrets) {
-  return show_secrets ? std::string(text) : redact_within(text, secret);
-}
-
 std::string occurrence_json(const Occurrence& o, const Ticket& t, bool show_secrets) {
-  const auto mask = [&](std::string_view text) {
-    std::string out = masked(text, t.secret, show_secrets);
-    for (const RelatedCapture& r : t.related) out = masked(out, r.secret, show_secrets);
-    return out;
-  };
+  // Header values can hold the secret itself (a token pasted into a Subject).
+  const auto mask = [&](std::string_view text) { return shown_header(text, t, show_secrets); };
   Object object;
   object.field("rule_id", o.rule_id)
       .field("file", escape_file_name(o.file))
@@ -92,10 +84,10 @@ std::string occurrence_json(const Occurrence& o, const Ticket& t, bool show_secr
     object.field("date_utc", format_iso8601(*o.date_epoch));
   else
     object.boolean("undated", true);
-  object.field("from", cap_header(mask(o.envelope->from)))
-      .field("to", cap_header(mask(o.envelope->to)))
-      .field("cc", cap_header(mask(o.envelope->cc)))
-      .field("subject", cap_header(mask(o.envelope->subject)))
+  object.field("from", mask(o.envelope->from))
+      .field("to", mask(o.envelope->to))
+      .field("cc", mask(o.envelope->cc))
+      .field("subject", mask(o.envelope->subject))
       .field("part_path", o.part_path)
       .number("line", o.line);
   const ItemLocation& where = o.location;

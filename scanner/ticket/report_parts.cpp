@@ -15,9 +15,9 @@ std::string shown(std::string_view secret, bool show_secrets) {
 
 std::string shown_header(std::string_view value, const Ticket& ticket, bool show_secrets) {
   if (show_secrets) return cap_header(value);
-  std::string out = redact_within(value, ticket.secret);
-  for (const RelatedCapture& r : ticket.related) out = redact_within(out, r.secret);
-  return cap_header(out);
+  std::vector<std::string_view> secrets{ticket.secret};
+  for (const RelatedCapture& r : ticket.related) secrets.push_back(r.secret);
+  return redact_header(value, secrets);
 }
 
 namespace {

@@ -15,6 +15,18 @@ import subprocess
 import tempfile
 import time
 
+# A SIGTERM (ctest's timeout) unwinds like an exception, so every `finally` and `with` that
+# closes a Browser still runs and removes its profile.
+def _exit_on_sigterm(signum, frame):
+    # Once only: `timeout` signals the process and then its group, and a second SystemExit
+    # raised inside close() would stop the clean-up half way.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise SystemExit(128 + signum)
+
+
+if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+
 BROWSERS = ("chromium-headless-shell", "chromium", "chromium-browser", "google-chrome")
 
 
@@ -104,6 +116,16 @@ class Browser:
         if not binary:
             raise FileNotFoundError("no headless Chromium found (" + ", ".join(BROWSERS) + ")")
         self.profile = tempfile.mkdtemp(prefix="credsift-chromium-")
+        self.process = None
+        self.log = None
+        self.ws = None
+        try:
+            self._start(binary, width, height)
+        except BaseException:
+            self.close()  # the profile directory goes too, whatever failed
+            raise
+
+    def _start(self, binary, width, height):
         args = [binary, "--headless", "--disable-gpu", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync", "--no-first-run",
                 "--disable-default-apps", "--disable-extensions", "--mute-audio",
@@ -118,7 +140,6 @@ class Browser:
         deadline = time.time() + 60
         while not os.path.exists(port_file) or os.path.getsize(port_file) == 0:
             if time.time() > deadline or self.process.poll() is not None:
-                self.close()
                 raise RuntimeError("Chromium did not start its DevTools server")
             time.sleep(0.05)
         port = int(open(port_file).read().split()[0])
@@ -185,16 +206,60 @@ class Browser:
         with open(path, "wb") as out:
             out.write(base64.b64decode(data))
 
-    def close(self):
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)  # its own session: the browser's children
+    def _group_alive(self):
+        """Whether any live (not zombie) process of the browser's process group remains: its
+        renderer and utility processes write into the profile after the main one is gone."""
+        pgid = self.process.pid
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
             try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
+                with open(f"/proc/{entry}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                return True
+        return False
+
+    def close(self):
+        """Stops the browser and every process it started (by its process group), then removes
+        the profile directory: called on success and failure alike."""
+        if self.process is not None:
+            if self.process.poll() is None:
+                try:
+                    os.killpg(self.process.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+                try:
+                    self.process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    pass
+            deadline = time.time() + 10
+            while self._group_alive():
+                if time.time() > deadline:
+                    try:
+                        os.killpg(self.process.pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                time.sleep(0.05)
+                if time.time() > deadline + 10:
+                    break
+            if self.process.poll() is None:
+                self.process.kill()
                 self.process.wait()
-        self.log.close()
-        shutil.rmtree(self.profile, ignore_errors=True)
+            self.process = None
+        if self.ws is not None:
+            self.ws.sock.close()
+            self.ws = None
+        if self.log is not None:
+            self.log.close()
+            self.log = None
+        for _ in range(20):  # a late writer can recreate a file while the tree is removed
+            shutil.rmtree(self.profile, ignore_errors=True)
+            if not os.path.exists(self.profile):
+                break
+            time.sleep(0.1)
 
     def __enter__(self):
         return self

@@ -104,8 +104,8 @@ def main():
               f"hostile subject shown as text: {opened[:3]}")
         check(browser.evaluate("document.querySelectorAll('img, iframe, object, embed').length") == 0,
               "no element made from mail markup")
-        check(browser.evaluate("document.querySelectorAll('script').length") == 3,
-              "only the report's three script elements")
+        check(browser.evaluate("document.querySelectorAll('script').length") == 4,
+              "only the report's four script elements (data, tickets, script, occurrences)")
 
         # Nothing but the report itself was fetched (data: URLs are the browser's own icons).
         requests = [e["params"]["request"]["url"] for e in browser.events
@@ -125,7 +125,7 @@ def main():
         packed = os.path.join(work, "packed.html")
         subprocess.run([credsift, "scan", "--quiet", "--internal-domain", "acme.test", "--output",
                         "html=" + packed, archive], env=dict(os.environ, CREDSIFT_HTML_COMPRESS_BYTES="1"))
-        check(open(packed).read().count('data-encoding="gzip-base64"') == 2, "packed report")
+        check(open(packed).read().count('data-encoding="gzip-base64"') == 3, "packed report")
         browser.open_report("file://" + packed + "#selftest")
         selftest = browser.evaluate(
             "(() => { const r = document.getElementById('selftest-result');"

@@ -95,8 +95,9 @@ TEST(Reports, HtmlIsSelfContainedAndShowsMailAsText) {
   const std::string html = slurp(file);
   EXPECT_NE(html.find("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none';"),
             std::string::npos);
-  // The page's own three scripts (two of them JSON data), no markup from mail.
-  EXPECT_EQ(count(html, "<script"), 3u);
+  // The page's own four scripts (three of them JSON data: summary, tickets, occurrences), no
+  // markup from mail.
+  EXPECT_EQ(count(html, "<script"), 4u);
   EXPECT_EQ(html.find("<script>alert"), std::string::npos);
   EXPECT_EQ(html.find("<img"), std::string::npos);
   EXPECT_EQ(html.find("onerror"), html.find("onerror=alert(2)"));  // only inside JSON text
