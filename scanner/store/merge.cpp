@@ -1,7 +1,10 @@
 // Merging shard stores into one case: every shard is checked before anything is written, then
-// all rows go in through one transaction. Rows have natural keys (message identity, place of a
-// finding, event ids), so a shard merged twice, or shards in any order, give the same case.
-#include <map>
+// each shard goes in through one transaction of set-based INSERT ... SELECT from the attached
+// shard. Rows have natural keys (message identity, place of a finding, event ids), so a shard
+// merged twice, or shards in any order, give the same case; a merge cut short leaves whole
+// shards merged, and running it again completes it.
+#include <cctype>
+#include <cstdio>
 #include <set>
 
 #include "credsift/store.hpp"
@@ -56,30 +59,96 @@ std::string check_shard(const std::string& path, const Manifest* manifest, Shard
   }
 }
 
-// Copies every row of one table, column for column (same schema version, so same columns in
-// the same order), keeping rows the target already has.
-uint64_t copy_table(sqlite3* target, const std::string& target_path, sqlite3* source,
-                    const std::string& source_path, const char* table,
-                    const std::function<void(Statement&)>& after_row = {}) {
-  Statement select(source, source_path, std::string("SELECT * FROM ") + table);
-  const int columns = sqlite3_column_count(select.get());
-  std::string sql = std::string("INSERT OR IGNORE INTO main.") + table + " VALUES(";
-  for (int i = 0; i < columns; ++i) sql += i ? ",?" : "?";
-  sql += ")";
-  Statement insert(target, target_path, sql);
-  uint64_t added = 0;
-  while (select.step()) {
-    for (int i = 0; i < columns; ++i)
-      if (sqlite3_bind_value(insert.get(), i + 1, sqlite3_column_value(select.get(), i)) !=
-          SQLITE_OK)
-        fail(target, target_path, "cannot copy a row of " + std::string(table));
-    insert.step();
-    const bool inserted = sqlite3_changes(target) > 0;
-    added += inserted;
-    if (inserted && after_row) after_row(select);
-    insert.reset();
+// Rows go in set by set, straight from the attached shard (`shard.`): same schema version, so
+// the same columns in the same order. Rows the case already has are kept (natural keys).
+constexpr const char* kCopyTables[] = {"scans", "rules", "inputs", "message_locations",
+                                       "ticket_domains"};
+
+// The tickets a shard brings: those of findings new to the case, with the newest mail date
+// among them (for reopening rotated tickets), and every ticket the shard knows (a no-op
+// refresh unless the case changed), so that every shard ticket exists in the case.
+constexpr const char* kTouchNewFindings = R"sql(
+INSERT INTO temp.touched(fingerprint, newest)
+SELECT s.ticket, max(s.date_epoch) FROM shard.findings AS s
+WHERE NOT EXISTS (SELECT 1 FROM main.findings AS m WHERE m.file = s.file
+  AND m.offset = s.offset AND m.location = s.location AND m.part_path = s.part_path
+  AND m.line = s.line AND m.rule_id = s.rule_id AND m.fingerprint = s.fingerprint)
+GROUP BY s.ticket
+ON CONFLICT(fingerprint) DO UPDATE SET newest = max(coalesce(newest, excluded.newest),
+  coalesce(excluded.newest, newest))
+)sql";
+constexpr const char* kTouchShardTickets =
+    "INSERT OR IGNORE INTO temp.touched(fingerprint, newest) SELECT fingerprint, NULL FROM "
+    "shard.tickets";
+constexpr const char* kTriagedTable =
+    "CREATE TEMP TABLE IF NOT EXISTS triaged(fingerprint TEXT PRIMARY KEY) WITHOUT ROWID";
+constexpr const char* kNoteTriaged =
+    "INSERT OR IGNORE INTO temp.triaged SELECT fingerprint FROM shard.triage_events AS s WHERE "
+    "NOT EXISTS (SELECT 1 FROM main.triage_events AS m WHERE m.id = s.id)";
+// A ticket triaged in a merged store takes its latest triage event (by when it was recorded),
+// whatever order the stores came in.
+constexpr const char* kLatestTriage =
+    "UPDATE tickets SET (triage, triage_owner, triage_note, triage_at) = (SELECT status, owner, "
+    "note, at FROM triage_events AS e WHERE e.fingerprint = tickets.fingerprint ORDER BY "
+    "recorded_at DESC, at DESC, id DESC LIMIT 1) WHERE fingerprint IN (SELECT fingerprint FROM "
+    "temp.triaged)";
+
+// "file:PATH?mode=ro" with every byte outside [A-Za-z0-9/._-] percent-encoded: the shard is
+// read, never written (no recovery or checkpoint into another machine's store).
+std::string read_only_uri(const std::string& path) {
+  std::string uri = "file:";
+  size_t start = 0;
+  while (path.size() - start > 1 && path[start] == '/' && path[start + 1] == '/') ++start;
+  for (size_t i = start; i < path.size(); ++i) {
+    const auto c = static_cast<unsigned char>(path[i]);
+    if (std::isalnum(c) || c == '/' || c == '.' || c == '_' || c == '-') {
+      uri += static_cast<char>(c);
+    } else {
+      char escaped[4];
+      std::snprintf(escaped, sizeof escaped, "%%%02X", c);
+      uri += escaped;
+    }
   }
-  return added;
+  return uri + "?mode=ro";
+}
+
+uint64_t run_counting(sqlite3* db, const std::string& path, const std::string& sql) {
+  exec(db, path, sql.c_str());
+  return static_cast<uint64_t>(sqlite3_changes64(db));
+}
+
+// One shard, in one transaction: its rows, then the tickets they touched, then the triage its
+// events bring.
+void merge_one(sqlite3* db, const std::string& path, const std::string& shard_path,
+               MergeResult& result) {
+  {
+    Statement attach(db, path, "ATTACH DATABASE ? AS shard");
+    attach.bind(1, read_only_uri(shard_path)).run();
+  }
+  try {
+    Transaction transaction(db, path);
+    for (const char* table : kCopyTables)
+      exec(db, path,
+           (std::string("INSERT OR IGNORE INTO main.") + table + " SELECT * FROM shard." + table)
+               .c_str());
+    result.messages_added +=
+        run_counting(db, path, "INSERT OR IGNORE INTO main.messages SELECT * FROM shard.messages");
+    exec(db, path, kTouchNewFindings);
+    result.findings_added +=
+        run_counting(db, path, "INSERT OR IGNORE INTO main.findings SELECT * FROM shard.findings");
+    exec(db, path, kTouchShardTickets);
+    exec(db, path, kNoteTriaged);
+    exec(db, path, "INSERT OR IGNORE INTO main.triage_events SELECT * FROM shard.triage_events");
+    refresh_touched_tickets(db, path);
+    exec(db, path, kLatestTriage);
+    exec(db, path, "DELETE FROM temp.triaged");
+    transaction.commit();
+  } catch (...) {
+    sqlite3_exec(db, "DETACH DATABASE shard", nullptr, nullptr, nullptr);
+    throw;
+  }
+  exec(db, path, "DETACH DATABASE shard");
+  ++result.shards;
 }
 
 }  // namespace
@@ -116,52 +185,8 @@ MergeResult merge_stores(CaseStore& target, const std::vector<std::string>& shar
   // A 64 MB page cache: the default 2 MB spills a big merge into the WAL page by page.
   exec(db, path, "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY");
   exec(db, path, kTouchedTable);
-  Transaction transaction(db, path);
-  Statement touch(db, path, kTouch);
-  std::set<std::string> triaged;
-  for (const std::string& shard_path : shards) {
-    StoreOptions options;
-    options.read_only = true;
-    options.create = false;
-    CaseStore shard(shard_path, options);
-    sqlite3* source = static_cast<sqlite3*>(shard.handle());
-    copy_table(db, path, source, shard_path, "scans");
-    copy_table(db, path, source, shard_path, "rules");
-    copy_table(db, path, source, shard_path, "inputs");
-    result.messages_added += copy_table(db, path, source, shard_path, "messages");
-    copy_table(db, path, source, shard_path, "message_locations");
-    // Findings: columns by name for the ticket bookkeeping (the newest date a ticket gained).
-    Statement columns(source, shard_path,
-                      "SELECT cid FROM pragma_table_info('findings') WHERE name IN ('ticket', "
-                      "'date_epoch') ORDER BY name");
-    columns.step();
-    const int date_column = static_cast<int>(columns.integer(0));
-    columns.step();
-    const int ticket_column = static_cast<int>(columns.integer(0));
-    result.findings_added +=
-        copy_table(db, path, source, shard_path, "findings", [&](Statement& row) {
-          touch.bind(1, row.text(ticket_column)).bind(2, row.optional_integer(date_column)).run();
-        });
-    // Tickets the shard knows but whose findings were all here already: refresh them too
-    // (a no-op unless the case changed), so that every shard ticket exists in the case.
-    Statement shard_tickets(source, shard_path, "SELECT fingerprint FROM tickets");
-    while (shard_tickets.step())
-      touch.bind(1, shard_tickets.text(0)).bind(2, std::optional<int64_t>()).run();
-    copy_table(db, path, source, shard_path, "ticket_domains");
-    copy_table(db, path, source, shard_path, "triage_events",
-               [&](Statement& row) { triaged.insert(row.text(1)); });
-    ++result.shards;
-  }
-  refresh_touched_tickets(db, path);
-  // A ticket triaged in a merged store takes its latest triage event (by when it was recorded),
-  // whatever order the stores came in.
-  Statement latest(db, path,
-                   "UPDATE tickets SET (triage, triage_owner, triage_note, triage_at) = (SELECT "
-                   "status, owner, note, at FROM triage_events AS e WHERE e.fingerprint = "
-                   "tickets.fingerprint ORDER BY recorded_at DESC, at DESC, id DESC LIMIT 1) "
-                   "WHERE fingerprint = ?");
-  for (const std::string& fp : triaged) latest.bind(1, fp).run();
-  transaction.commit();
+  exec(db, path, kTriagedTable);
+  for (const std::string& shard_path : shards) merge_one(db, path, shard_path, result);
   result.tickets = target.counts().tickets;
   return result;
 }

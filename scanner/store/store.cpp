@@ -235,9 +235,12 @@ sqlite3* open_database(const std::string& path, const StoreOptions& options) {
     if (!S_ISREG(st.st_mode)) throw StoreError(path + ": not a regular file");
   }
   sqlite3* db = nullptr;
+  // URIs on (merge attaches its shards read-only through "file:...?mode=ro"); a store whose
+  // own name starts with "file:" is opened as the relative path it is.
   const int flags = (options.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) |
-                    SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_FULLMUTEX;
-  if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
+                    SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_URI;
+  const std::string name = path.starts_with("file:") ? "./" + path : path;
+  if (sqlite3_open_v2(name.c_str(), &db, flags, nullptr) != SQLITE_OK) {
     const std::string message = db ? sqlite3_errmsg(db) : "out of memory";
     sqlite3_close(db);
     throw StoreError(path + ": cannot open the case store: " + message);
@@ -497,6 +500,7 @@ struct StoreScan::Impl {
   std::unique_ptr<Statement> insert_message, insert_location, insert_finding, insert_domain,
       insert_touched, insert_input;
   uint64_t batch_messages = 0, reopened = 0;
+  int64_t batch_time = 0;  // scanned_at of the batch's messages
   std::chrono::steady_clock::time_point batch_started;
   std::shared_ptr<const std::string> last_file;
   bool store_secrets = false;
@@ -509,6 +513,7 @@ struct StoreScan::Impl {
     transaction = std::make_unique<Transaction>(db(), path());
     batch_messages = 0;
     batch_started = std::chrono::steady_clock::now();
+    batch_time = now_seconds();
   }
   void commit_batch() {
     if (!transaction) return;
@@ -535,6 +540,8 @@ std::unique_ptr<StoreScan> CaseStore::begin_scan(const RuleSet& rules, const Sca
   scan->store_secrets = impl_->options.store_secrets;
   sqlite3* db = impl_->db;
   const std::string& path = impl_->path;
+  // A 64 MB page cache (default 2 MB): the unique indexes of a big case stay in memory.
+  exec(db, path, "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY");
   exec(db, path, kTouchedTable);
   {
     Transaction transaction(db, path);
@@ -617,9 +624,16 @@ void StoreScan::attach(ScanOptions& options) {
   };
 }
 
+// Runs on the scan's workers while the message's bytes are hot: the identity (and the
+// Message-ID the store records) travel in case_key as "KEY\nMESSAGE-ID", so that the store's
+// serial writer never reads the message again (its pages may have been dropped by then).
 bool StoreScan::known(const Message& message, MessageResult& result) {
-  result.case_key = message_identity(message.bytes).key;
-  return impl_->known.count(key_hash(result.case_key)) > 0;
+  MessageIdentity identity = message_identity(message.bytes);
+  const bool seen = impl_->known.count(key_hash(identity.key)) > 0;
+  result.case_key = std::move(identity.key);
+  result.case_key += '\n';
+  result.case_key += identity.message_id;
+  return seen;
 }
 
 void StoreScan::on_message(const Message& message, const MessageResult& result) {
@@ -639,14 +653,18 @@ void StoreScan::on_message(const Message& message, const MessageResult& result) 
         .run();
   }
   // Skipped messages (too large) were never hashed: their identity is their place.
-  MessageIdentity identity;
-  std::string key = result.case_key;
-  if (key.empty()) {
-    identity = message_identity(message.bytes);
-    key = message.skip_reason.empty()
-              ? identity.key
-              : "skipped:" + file + ":" + std::to_string(message.origin.offset) + ":" +
-                    location_key(message.origin.location);
+  std::string key, message_id;
+  if (const size_t newline = result.case_key.find('\n'); newline != std::string::npos) {
+    key = result.case_key.substr(0, newline);
+    message_id = result.case_key.substr(newline + 1);
+  } else if (message.skip_reason.empty()) {
+    MessageIdentity identity = message_identity(message.bytes);  // a failed message
+    key = std::move(identity.key);
+    message_id = std::move(identity.message_id);
+  } else {
+    key = "skipped:" + file + ":" + std::to_string(message.origin.offset) + ":" +
+          location_key(message.origin.location);
+    message_id = header_message_id(message.bytes);
   }
   const std::string_view state = !message.skip_reason.empty() ? "skipped"
                                  : result.known               ? "known"
@@ -657,11 +675,11 @@ void StoreScan::on_message(const Message& message, const MessageResult& result) 
   s.insert_message->bind(1, key)
       .bind(2, message.skip_reason.empty() ? key.substr(0, colon) : std::string())
       .bind(3, static_cast<int64_t>(message.bytes.size()))
-      .bind(4, header_message_id(message.bytes))
+      .bind(4, message_id)
       .bind(5, state)
       .bind(6, !message.skip_reason.empty() ? message.skip_reason : result.failure)
       .bind(7, s.rules_version)
-      .bind(8, now_seconds())
+      .bind(8, s.batch_time)
       .bind(9, s.scan_id)
       .run();
   const std::string location = location_key(message.origin.location);
