@@ -1,8 +1,8 @@
-// Merging shard stores into one case: every shard is checked before anything is written, then
-// each shard goes in through one transaction of set-based INSERT ... SELECT from the attached
-// shard. Rows have natural keys (message identity, place of a finding, event ids), so a shard
-// merged twice, or shards in any order, give the same case; a merge cut short leaves whole
-// shards merged, and running it again completes it.
+// Merging shard stores into one case: every shard is checked before anything is written; then
+// the shards' rows are staged in temporary tables (each shard attached read-only in turn) and
+// go into the case in one transaction, set by set and sorted by each table's key. Rows have
+// natural keys (message identity, place of a finding, event ids), so a shard merged twice, or
+// shards in any order, give the same case; a merge that fails leaves the case as it was.
 #include <cctype>
 #include <cstdio>
 #include <set>
@@ -59,17 +59,32 @@ std::string check_shard(const std::string& path, const Manifest* manifest, Shard
   }
 }
 
-// Rows go in set by set, straight from the attached shard (`shard.`): same schema version, so
-// the same columns in the same order. Rows the case already has are kept (natural keys).
-constexpr const char* kCopyTables[] = {"scans", "rules", "inputs", "message_locations",
-                                       "ticket_domains"};
+// Each table with the columns of its unique key: rows go into the case in that order, so that
+// the case's B-trees are filled page after page instead of at random places (a million random
+// inserts into indexes larger than the page cache rewrite every page many times over).
+struct MergedTable {
+  const char* name;
+  const char* key;
+};
+constexpr MergedTable kTables[] = {
+    {"scans", "id"},
+    {"rules", "rules_version, id"},
+    {"inputs", "path"},
+    {"messages", "key"},
+    {"message_locations", "file, offset, location"},
+    {"findings", "file, offset, location, part_path, line, rule_id, fingerprint"},
+    {"ticket_domains", "domain, fingerprint"},
+    // Events in the order they were recorded (rowid breaks ties within a second): the latest
+    // one decides a ticket's triage.
+    {"triage_events", "recorded_at, rowid"},
+};
 
-// The tickets a shard brings: those of findings new to the case, with the newest mail date
-// among them (for reopening rotated tickets), and every ticket the shard knows (a no-op
-// refresh unless the case changed), so that every shard ticket exists in the case.
+// The tickets the shards bring: those of findings new to the case, with the newest mail date
+// among them (for reopening rotated tickets), and every ticket a shard knows (a no-op refresh
+// unless the case changed), so that every shard ticket exists in the case.
 constexpr const char* kTouchNewFindings = R"sql(
 INSERT INTO temp.touched(fingerprint, newest)
-SELECT s.ticket, max(s.date_epoch) FROM shard.findings AS s
+SELECT s.ticket, max(s.date_epoch) FROM temp.staged_findings AS s
 WHERE NOT EXISTS (SELECT 1 FROM main.findings AS m WHERE m.file = s.file
   AND m.offset = s.offset AND m.location = s.location AND m.part_path = s.part_path
   AND m.line = s.line AND m.rule_id = s.rule_id AND m.fingerprint = s.fingerprint)
@@ -79,18 +94,16 @@ ON CONFLICT(fingerprint) DO UPDATE SET newest = max(coalesce(newest, excluded.ne
 )sql";
 constexpr const char* kTouchShardTickets =
     "INSERT OR IGNORE INTO temp.touched(fingerprint, newest) SELECT fingerprint, NULL FROM "
-    "shard.tickets";
-constexpr const char* kTriagedTable =
-    "CREATE TEMP TABLE IF NOT EXISTS triaged(fingerprint TEXT PRIMARY KEY) WITHOUT ROWID";
+    "temp.staged_tickets";
 constexpr const char* kNoteTriaged =
-    "INSERT OR IGNORE INTO temp.triaged SELECT fingerprint FROM shard.triage_events AS s WHERE "
-    "NOT EXISTS (SELECT 1 FROM main.triage_events AS m WHERE m.id = s.id)";
-// A ticket triaged in a merged store takes its latest triage event (by when it was recorded),
-// whatever order the stores came in.
+    "CREATE TEMP TABLE triaged AS SELECT DISTINCT fingerprint FROM temp.staged_triage_events AS "
+    "s WHERE NOT EXISTS (SELECT 1 FROM main.triage_events AS m WHERE m.id = s.id)";
+// A ticket triaged in a merged store takes its latest triage event (by when it was recorded,
+// then in the order it was), whatever order the stores came in.
 constexpr const char* kLatestTriage =
     "UPDATE tickets SET (triage, triage_owner, triage_note, triage_at) = (SELECT status, owner, "
     "note, at FROM triage_events AS e WHERE e.fingerprint = tickets.fingerprint ORDER BY "
-    "recorded_at DESC, at DESC, id DESC LIMIT 1) WHERE fingerprint IN (SELECT fingerprint FROM "
+    "recorded_at DESC, rowid DESC LIMIT 1) WHERE fingerprint IN (SELECT fingerprint FROM "
     "temp.triaged)";
 
 // "file:PATH?mode=ro" with every byte outside [A-Za-z0-9/._-] percent-encoded: the shard is
@@ -112,43 +125,30 @@ std::string read_only_uri(const std::string& path) {
   return uri + "?mode=ro";
 }
 
-uint64_t run_counting(sqlite3* db, const std::string& path, const std::string& sql) {
-  exec(db, path, sql.c_str());
-  return static_cast<uint64_t>(sqlite3_changes64(db));
+void exec(sqlite3* db, const std::string& path, const std::string& sql) {
+  store_detail::exec(db, path, sql.c_str());
 }
 
-// One shard, in one transaction: its rows, then the tickets they touched, then the triage its
-// events bring.
-void merge_one(sqlite3* db, const std::string& path, const std::string& shard_path,
-               MergeResult& result) {
+// Phase one: every shard's rows appended, unsorted, to temporary tables (a temporary file, not
+// the case), one shard attached at a time (SQLite attaches at most ten).
+void stage_shard(sqlite3* db, const std::string& path, const std::string& shard_path) {
   {
     Statement attach(db, path, "ATTACH DATABASE ? AS shard");
     attach.bind(1, read_only_uri(shard_path)).run();
   }
   try {
-    Transaction transaction(db, path);
-    for (const char* table : kCopyTables)
+    Transaction transaction(db, path, false);
+    for (const MergedTable& table : kTables)
       exec(db, path,
-           (std::string("INSERT OR IGNORE INTO main.") + table + " SELECT * FROM shard." + table)
-               .c_str());
-    result.messages_added +=
-        run_counting(db, path, "INSERT OR IGNORE INTO main.messages SELECT * FROM shard.messages");
-    exec(db, path, kTouchNewFindings);
-    result.findings_added +=
-        run_counting(db, path, "INSERT OR IGNORE INTO main.findings SELECT * FROM shard.findings");
-    exec(db, path, kTouchShardTickets);
-    exec(db, path, kNoteTriaged);
-    exec(db, path, "INSERT OR IGNORE INTO main.triage_events SELECT * FROM shard.triage_events");
-    refresh_touched_tickets(db, path);
-    exec(db, path, kLatestTriage);
-    exec(db, path, "DELETE FROM temp.triaged");
+           std::string("INSERT INTO temp.staged_") + table.name + " SELECT * FROM shard." +
+               table.name);
+    exec(db, path, "INSERT INTO temp.staged_tickets SELECT fingerprint FROM shard.tickets");
     transaction.commit();
   } catch (...) {
     sqlite3_exec(db, "DETACH DATABASE shard", nullptr, nullptr, nullptr);
     throw;
   }
   exec(db, path, "DETACH DATABASE shard");
-  ++result.shards;
 }
 
 }  // namespace
@@ -182,11 +182,72 @@ MergeResult merge_stores(CaseStore& target, const std::vector<std::string>& shar
   sqlite3* db = static_cast<sqlite3*>(target.handle());
   const std::string& path = target.path();
   MergeResult result;
-  // A 64 MB page cache: the default 2 MB spills a big merge into the WAL page by page.
-  exec(db, path, "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY");
+  // A 64 MB page cache for the case and for the staged rows; sorts spill to temporary files.
+  exec(db, path,
+       "PRAGMA main.cache_size=-65536; PRAGMA temp_store=FILE; PRAGMA temp.cache_size=-65536");
   exec(db, path, kTouchedTable);
-  exec(db, path, kTriagedTable);
-  for (const std::string& shard_path : shards) merge_one(db, path, shard_path, result);
+  const auto drop_staged = [&] {
+    for (const MergedTable& table : kTables)
+      sqlite3_exec(db, ("DROP TABLE IF EXISTS temp.staged_" + std::string(table.name)).c_str(),
+                   nullptr, nullptr, nullptr);
+    sqlite3_exec(db, "DROP TABLE IF EXISTS temp.staged_tickets; DROP TABLE IF EXISTS temp.triaged",
+                 nullptr, nullptr, nullptr);
+  };
+  drop_staged();
+  try {
+    for (const MergedTable& table : kTables)
+      exec(db, path,
+           std::string("CREATE TEMP TABLE staged_") + table.name + " AS SELECT * FROM main." +
+               table.name + " WHERE false");
+    exec(db, path, "CREATE TEMP TABLE staged_tickets(fingerprint TEXT)");
+    for (const std::string& shard_path : shards) {
+      stage_shard(db, path, shard_path);
+      ++result.shards;
+    }
+
+    // Phase two, one transaction: sorted inserts with the secondary indexes dropped, then
+    // those indexes built once, then the tickets and their triage.
+    Transaction transaction(db, path);
+    exec(db, path, kTouchNewFindings);
+    exec(db, path, kTouchShardTickets);
+    exec(db, path, kNoteTriaged);
+    std::vector<std::pair<std::string, std::string>> indexes;  // (table, CREATE INDEX ...)
+    {
+      Statement list(db, path,
+                     "SELECT name, tbl_name, sql FROM main.sqlite_master WHERE type = 'index' "
+                     "AND sql IS NOT NULL");
+      while (list.step()) indexes.emplace_back(list.text(1), list.text(2));
+      list.reset();
+      Statement names(db, path,
+                      "SELECT name FROM main.sqlite_master WHERE type = 'index' AND sql IS NOT "
+                      "NULL");
+      std::vector<std::string> drop;
+      while (names.step()) drop.push_back(names.text(0));
+      names.reset();
+      for (const std::string& name : drop) exec(db, path, "DROP INDEX main.\"" + name + "\"");
+    }
+    const auto create_indexes = [&](bool tickets) {
+      for (const auto& [table, sql] : indexes)
+        if ((table == "tickets") == tickets) exec(db, path, sql);
+    };
+    for (const MergedTable& table : kTables) {
+      exec(db, path,
+           std::string("INSERT OR IGNORE INTO main.") + table.name + " SELECT * FROM temp.staged_" +
+               table.name + " ORDER BY " + table.key);
+      const auto added = static_cast<uint64_t>(sqlite3_changes64(db));
+      if (table.name == std::string_view("messages")) result.messages_added = added;
+      if (table.name == std::string_view("findings")) result.findings_added = added;
+    }
+    create_indexes(false);  // findings by ticket: the refresh reads them
+    refresh_touched_tickets(db, path);
+    exec(db, path, kLatestTriage);
+    create_indexes(true);
+    transaction.commit();
+  } catch (...) {
+    drop_staged();
+    throw;
+  }
+  drop_staged();
   result.tickets = target.counts().tickets;
   return result;
 }

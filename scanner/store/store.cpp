@@ -968,9 +968,7 @@ void CaseStore::triage(const std::vector<TriageChange>& changes, const std::stri
   sqlite3* db = impl_->db;
   const std::string& path = impl_->path;
   Transaction transaction(db, path);
-  Statement find(db, path,
-                 "SELECT fingerprint, triage FROM tickets WHERE id = ?1 OR fingerprint = ?1 OR "
-                 "(length(?1) >= 7 AND id LIKE ?1 || '%') LIMIT 2");
+  Statement find(db, path, "SELECT triage FROM tickets WHERE fingerprint = ?");
   Statement event(db, path,
                   "INSERT INTO triage_events(id, fingerprint, at, recorded_at, status, previous, "
                   "owner, note, actor, automatic) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, 0)");
@@ -981,17 +979,11 @@ void CaseStore::triage(const std::vector<TriageChange>& changes, const std::stri
   exec(db, path, kTouchedTable);
   const int64_t now = now_seconds();
   for (const TriageChange& change : changes) {
-    // A '%' or '_' in an id would widen the LIKE: ids are cs- and hex only.
-    if (change.ticket.find_first_of("%_") != std::string::npos)
-      throw StoreError("ticket " + change.ticket + ": not a ticket id");
-    find.bind(1, change.ticket);
-    std::vector<std::pair<std::string, std::string>> matches;
-    while (find.step()) matches.emplace_back(find.text(0), find.text(1));
+    const std::string fp = resolve_ticket(change.ticket);
+    find.bind(1, fp);
+    find.step();
+    const std::string previous = find.text(0);
     find.reset();
-    if (matches.empty()) throw StoreError("ticket " + change.ticket + ": not in " + path);
-    if (matches.size() > 1)
-      throw StoreError("ticket " + change.ticket + ": ambiguous prefix, give more digits");
-    const auto& [fp, previous] = matches.front();
     // The owner and note stay unless given anew (a status change keeps who owns it).
     Statement current(db, path,
                       "SELECT triage_owner, triage_note FROM tickets WHERE fingerprint = ?");
@@ -1022,10 +1014,26 @@ void CaseStore::triage(const std::vector<TriageChange>& changes, const std::stri
   transaction.commit();
 }
 
+std::string CaseStore::resolve_ticket(const std::string& id) {
+  // A '%' or '_' in an id would widen the LIKE: ids are cs- and hex only.
+  if (id.find_first_of("%_") != std::string::npos)
+    throw StoreError("ticket " + id + ": not a ticket id");
+  Statement find(impl_->db, impl_->path,
+                 "SELECT fingerprint FROM tickets WHERE id = ?1 OR fingerprint = ?1 OR "
+                 "(length(?1) >= 7 AND id LIKE ?1 || '%') LIMIT 2");
+  find.bind(1, id);
+  std::vector<std::string> matches;
+  while (find.step()) matches.push_back(find.text(0));
+  if (matches.empty()) throw StoreError("ticket " + id + ": not in " + impl_->path);
+  if (matches.size() > 1) throw StoreError("ticket " + id + ": ambiguous prefix, give more digits");
+  return matches.front();
+}
+
 std::vector<TriageEvent> CaseStore::triage_history(const std::string& fingerprint) {
   Statement query(impl_->db, impl_->path,
-                  "SELECT fingerprint, at, status, previous, owner, note, actor, automatic FROM "
-                  "triage_events WHERE fingerprint = ? ORDER BY recorded_at, at, rowid");
+                  "SELECT fingerprint, at, status, previous, owner, note, actor, automatic, "
+                  "recorded_at FROM "
+                  "triage_events WHERE fingerprint = ? ORDER BY recorded_at, rowid");
   query.bind(1, fingerprint);
   std::vector<TriageEvent> events;
   while (query.step()) {
@@ -1038,6 +1046,7 @@ std::vector<TriageEvent> CaseStore::triage_history(const std::string& fingerprin
     event.note = query.text(5);
     event.actor = query.text(6);
     event.automatic = query.integer(7) != 0;
+    event.recorded_at = query.integer(8);
     events.push_back(std::move(event));
   }
   return events;
