@@ -224,6 +224,20 @@ MergeResult merge_stores(CaseStore& target, const std::vector<std::string>& shar
       std::vector<std::string> drop;
       while (names.step()) drop.push_back(names.text(0));
       names.reset();
+      // Built once afterwards when the merge brings at least as many findings as the case
+      // has (a fresh case: every Slurm merge); kept, and updated in place, for a few more.
+      Statement staged(db, path, "SELECT count(*) FROM temp.staged_findings");
+      staged.step();
+      const int64_t incoming = staged.integer(0);
+      staged.reset();
+      Statement existing(db, path, "SELECT coalesce(max(rowid), 0) FROM main.findings");
+      existing.step();
+      const int64_t present = existing.integer(0);
+      existing.reset();
+      if (incoming < present) {
+        indexes.clear();
+        drop.clear();
+      }
       for (const std::string& name : drop) exec(db, path, "DROP INDEX main.\"" + name + "\"");
     }
     const auto create_indexes = [&](bool tickets) {
