@@ -3,9 +3,12 @@
 // go into the case in one transaction, set by set and sorted by each table's key. Rows have
 // natural keys (message identity, place of a finding, event ids), so a shard merged twice, or
 // shards in any order, give the same case; a merge that fails leaves the case as it was.
+#include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cstdio>
 #include <set>
+#include <thread>
 
 #include "credsift/store.hpp"
 #include "sqlite.hpp"
@@ -159,9 +162,30 @@ MergeResult merge_stores(CaseStore& target, const std::vector<std::string>& shar
   std::string problems;
   std::string common_rules = target.rules_version();
   std::set<uint64_t> covered;
-  for (const std::string& path : shards) {
-    ShardCheck check;
-    std::string problem = check_shard(path, manifest, check);
+  // The checks (PRAGMA integrity_check reads every page) run on every core, each shard on a
+  // connection of its own; their verdicts are then taken in the order the shards were given.
+  std::vector<ShardCheck> checks(shards.size());
+  std::vector<std::string> verdicts(shards.size());
+  {
+    std::atomic<size_t> next{0};
+    const auto work = [&] {
+      for (size_t i = next++; i < shards.size(); i = next++) try {
+          verdicts[i] = check_shard(shards[i], manifest, checks[i]);
+        } catch (const std::exception& error) {
+          verdicts[i] = error.what();
+        }
+    };
+    const size_t threads =
+        std::min<size_t>({shards.size(), std::max(1u, std::thread::hardware_concurrency()), 8});
+    std::vector<std::thread> pool;
+    for (size_t t = 1; t < threads; ++t) pool.emplace_back(work);
+    work();
+    for (std::thread& thread : pool) thread.join();
+  }
+  for (size_t i = 0; i < shards.size(); ++i) {
+    const std::string& path = shards[i];
+    const ShardCheck& check = checks[i];
+    std::string problem = verdicts[i];
     if (problem.empty() && !common_rules.empty() && check.rules_version != common_rules)
       problem = "another rules version than the case (" + check.rules_version.substr(0, 19) +
                 "… vs " + common_rules.substr(0, 19) + "…)";
