@@ -77,7 +77,8 @@ struct TriageChange {
 
 struct TriageEvent {
   std::string fingerprint;
-  int64_t at = 0;
+  int64_t at = 0;           // when it happened (as given: a rotation time)
+  int64_t recorded_at = 0;  // when it was written down
   Triage status = Triage::Open, previous = Triage::Open;
   std::string owner, note, actor;
   bool automatic = false;  // a reopen by a scan, not a person
@@ -141,6 +142,10 @@ class CaseStore {
   // Applies every change in one transaction (all or none); throws naming an unknown or
   // ambiguous id.
   void triage(const std::vector<TriageChange>& changes, const std::string& actor);
+  // The fingerprint of a ticket given by id ("cs-...", or a unique prefix of at least 7
+  // characters) or fingerprint; throws naming an unknown or ambiguous id.
+  std::string resolve_ticket(const std::string& id);
+  // Every triage event of a ticket (by fingerprint), oldest first: people's and reopens.
   std::vector<TriageEvent> triage_history(const std::string& fingerprint);
   std::set<std::string> fingerprints();  // every credential in the case (for a baseline)
 

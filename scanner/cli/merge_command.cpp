@@ -15,7 +15,9 @@ int command_merge(const Arguments& arguments) {
       "Merges shard stores into CASE (created when missing) in one transaction. Every shard is\n"
       "checked first: a missing, corrupt or half-written store, another schema or rules "
       "version,\nor (with --manifest) a shard that never ran refuses the whole merge, naming "
-      "them (exit 2).\nMerging is idempotent and the order of the shards does not matter.\n\n"
+      "them (exit 2).\nMerging is idempotent and the order of the shards does not matter. The "
+      "shards' rows are\nstaged in SQLite temporary files (SQLITE_TMPDIR or TMPDIR: room for "
+      "the shards' size).\n\n"
       "Options");
   std::string store_path, manifest_path;
   std::vector<std::string> shards;

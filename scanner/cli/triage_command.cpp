@@ -8,6 +8,8 @@
 #include <iostream>
 
 #include "commands.hpp"
+#include "credsift/escape.hpp"
+#include "credsift/report.hpp"
 #include "credsift/store.hpp"
 
 namespace po = boost::program_options;
@@ -56,12 +58,47 @@ std::string actor() {
   return "uid " + std::to_string(::getuid());
 }
 
+std::string iso(int64_t seconds) { return format_iso8601(seconds); }
+
+// A ticket's triage history: who changed what, when, and why; oldest first.
+void print_history(std::ostream& out, const std::string& fingerprint,
+                   const std::vector<TriageEvent>& events, bool json) {
+  const std::string id = "cs-" + fingerprint.substr(7, 16);
+  if (json) {
+    out << "{\"id\":\"" << json_escape(id) << "\",\"fingerprint\":\"" << json_escape(fingerprint)
+        << "\",\"triage\":\"" << to_string(events.empty() ? Triage::Open : events.back().status)
+        << "\",\"history\":[";
+    for (size_t i = 0; i < events.size(); ++i) {
+      const TriageEvent& e = events[i];
+      out << (i ? "," : "") << "{\"at\":\"" << iso(e.at) << "\",\"recorded_at\":\""
+          << iso(e.recorded_at) << "\",\"previous\":\"" << to_string(e.previous)
+          << "\",\"status\":\"" << to_string(e.status) << "\",\"owner\":\"" << json_escape(e.owner)
+          << "\",\"note\":\"" << json_escape(e.note) << "\",\"actor\":\"" << json_escape(e.actor)
+          << "\",\"automatic\":" << (e.automatic ? "true" : "false") << "}";
+    }
+    out << "]}\n";
+    return;
+  }
+  out << id << " (" << fingerprint.substr(0, 23) << "…): "
+      << (events.empty() ? "open, never triaged" : std::string(to_string(events.back().status)))
+      << "\n";
+  for (const TriageEvent& e : events) {
+    out << "  " << iso(e.at) << "  " << to_string(e.previous) << " -> " << to_string(e.status)
+        << "  by " << escape_for_terminal(e.actor) << (e.automatic ? " (automatic)" : "");
+    if (e.recorded_at != e.at) out << ", recorded " << iso(e.recorded_at);
+    if (!e.owner.empty()) out << "\n      owner: " << escape_for_terminal(e.owner);
+    if (!e.note.empty()) out << "\n      note: " << escape_for_terminal(e.note);
+    out << "\n";
+  }
+}
+
 }  // namespace
 
 int command_triage(const Arguments& arguments) {
   po::options_description visible(
       "credsift triage --store DB ID... --status STATUS [--note NOTE] [--owner OWNER]\n"
-      "credsift triage --store DB --csv FILE\n\n"
+      "credsift triage --store DB --csv FILE\n"
+      "credsift triage --store DB --history ID... [--json]\n\n"
       "Records what was done about tickets (all or none of the changes), with the history kept.\n"
       "A rotated ticket seen again in mail dated after its rotation is reopened by the next "
       "scan.\n\nOptions");
@@ -73,7 +110,9 @@ int command_triage(const Arguments& arguments) {
       "note", po::value(&note), "why, ticket numbers ...")("owner", po::value(&owner),
                                                            "who owns the credential now")(
       "at", po::value(&at), "when it happened (rotation time; default now): DATE or ISO 8601")(
-      "csv", po::value(&csv), "FILE of id,status,note lines (a header line is skipped)");
+      "csv", po::value(&csv), "FILE of id,status,note lines (a header line is skipped)")(
+      "history", "show the tickets' triage history instead (who, when, what, why)")(
+      "json", "with --history: one JSON object per ticket");
   po::options_description hidden;
   hidden.add_options()("id", po::value(&ids));
   const po::variables_map options = parse_arguments(arguments, visible, hidden, "id", -1);
@@ -84,6 +123,19 @@ int command_triage(const Arguments& arguments) {
     return kExitClean;
   }
   if (store_path.empty()) throw po::error("--store DB is required");
+  if (options.count("history")) {
+    if (ids.empty()) throw po::error("--history needs a ticket ID");
+    if (!status.empty() || !csv.empty() || !note.empty() || !owner.empty() || !at.empty())
+      throw po::error("--history shows; it takes no --status, --csv, --note, --owner or --at");
+    CaseStore store(store_path, StoreOptions{.create = false, .read_only = true});
+    for (const std::string& id : ids) {
+      const std::string fingerprint = store.resolve_ticket(id);
+      print_history(std::cout, fingerprint, store.triage_history(fingerprint),
+                    options.count("json") > 0);
+    }
+    return kExitClean;
+  }
+  if (options.count("json")) throw po::error("--json goes with --history");
   std::optional<int64_t> when;
   if (!at.empty()) {
     when = parse_date_argument(at, false);

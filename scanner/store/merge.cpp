@@ -1,8 +1,14 @@
-// Merging shard stores into one case: every shard is checked before anything is written, then
-// all rows go in through one transaction. Rows have natural keys (message identity, place of a
-// finding, event ids), so a shard merged twice, or shards in any order, give the same case.
-#include <map>
+// Merging shard stores into one case: every shard is checked before anything is written; then
+// the shards' rows are staged in temporary tables (each shard attached read-only in turn) and
+// go into the case in one transaction, set by set and sorted by each table's key. Rows have
+// natural keys (message identity, place of a finding, event ids), so a shard merged twice, or
+// shards in any order, give the same case; a merge that fails leaves the case as it was.
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <cstdio>
 #include <set>
+#include <thread>
 
 #include "credsift/store.hpp"
 #include "sqlite.hpp"
@@ -56,30 +62,96 @@ std::string check_shard(const std::string& path, const Manifest* manifest, Shard
   }
 }
 
-// Copies every row of one table, column for column (same schema version, so same columns in
-// the same order), keeping rows the target already has.
-uint64_t copy_table(sqlite3* target, const std::string& target_path, sqlite3* source,
-                    const std::string& source_path, const char* table,
-                    const std::function<void(Statement&)>& after_row = {}) {
-  Statement select(source, source_path, std::string("SELECT * FROM ") + table);
-  const int columns = sqlite3_column_count(select.get());
-  std::string sql = std::string("INSERT OR IGNORE INTO main.") + table + " VALUES(";
-  for (int i = 0; i < columns; ++i) sql += i ? ",?" : "?";
-  sql += ")";
-  Statement insert(target, target_path, sql);
-  uint64_t added = 0;
-  while (select.step()) {
-    for (int i = 0; i < columns; ++i)
-      if (sqlite3_bind_value(insert.get(), i + 1, sqlite3_column_value(select.get(), i)) !=
-          SQLITE_OK)
-        fail(target, target_path, "cannot copy a row of " + std::string(table));
-    insert.step();
-    const bool inserted = sqlite3_changes(target) > 0;
-    added += inserted;
-    if (inserted && after_row) after_row(select);
-    insert.reset();
+// Each table with the columns of its unique key: rows go into the case in that order, so that
+// the case's B-trees are filled page after page instead of at random places (a million random
+// inserts into indexes larger than the page cache rewrite every page many times over).
+struct MergedTable {
+  const char* name;
+  const char* key;
+};
+constexpr MergedTable kTables[] = {
+    {"scans", "id"},
+    {"rules", "rules_version, id"},
+    {"inputs", "path"},
+    {"messages", "key"},
+    {"message_locations", "file, offset, location"},
+    {"findings", "file, offset, location, part_path, line, rule_id, fingerprint"},
+    {"ticket_domains", "domain, fingerprint"},
+    // Events in the order they were recorded (rowid breaks ties within a second): the latest
+    // one decides a ticket's triage.
+    {"triage_events", "recorded_at, rowid"},
+};
+
+// The tickets the shards bring: those of findings new to the case, with the newest mail date
+// among them (for reopening rotated tickets), and every ticket a shard knows (a no-op refresh
+// unless the case changed), so that every shard ticket exists in the case.
+constexpr const char* kTouchNewFindings = R"sql(
+INSERT INTO temp.touched(fingerprint, newest)
+SELECT s.ticket, max(s.date_epoch) FROM temp.staged_findings AS s
+WHERE NOT EXISTS (SELECT 1 FROM main.findings AS m WHERE m.file = s.file
+  AND m.offset = s.offset AND m.location = s.location AND m.part_path = s.part_path
+  AND m.line = s.line AND m.rule_id = s.rule_id AND m.fingerprint = s.fingerprint)
+GROUP BY s.ticket
+ON CONFLICT(fingerprint) DO UPDATE SET newest = max(coalesce(newest, excluded.newest),
+  coalesce(excluded.newest, newest))
+)sql";
+constexpr const char* kTouchShardTickets =
+    "INSERT OR IGNORE INTO temp.touched(fingerprint, newest) SELECT fingerprint, NULL FROM "
+    "temp.staged_tickets";
+constexpr const char* kNoteTriaged =
+    "CREATE TEMP TABLE triaged AS SELECT DISTINCT fingerprint FROM temp.staged_triage_events AS "
+    "s WHERE NOT EXISTS (SELECT 1 FROM main.triage_events AS m WHERE m.id = s.id)";
+// A ticket triaged in a merged store takes its latest triage event (by when it was recorded,
+// then in the order it was), whatever order the stores came in.
+constexpr const char* kLatestTriage =
+    "UPDATE tickets SET (triage, triage_owner, triage_note, triage_at) = (SELECT status, owner, "
+    "note, at FROM triage_events AS e WHERE e.fingerprint = tickets.fingerprint ORDER BY "
+    "recorded_at DESC, rowid DESC LIMIT 1) WHERE fingerprint IN (SELECT fingerprint FROM "
+    "temp.triaged)";
+
+// "file:PATH?mode=ro" with every byte outside [A-Za-z0-9/._-] percent-encoded: the shard is
+// read, never written (no recovery or checkpoint into another machine's store).
+std::string read_only_uri(const std::string& path) {
+  std::string uri = "file:";
+  size_t start = 0;
+  while (path.size() - start > 1 && path[start] == '/' && path[start + 1] == '/') ++start;
+  for (size_t i = start; i < path.size(); ++i) {
+    const auto c = static_cast<unsigned char>(path[i]);
+    if (std::isalnum(c) || c == '/' || c == '.' || c == '_' || c == '-') {
+      uri += static_cast<char>(c);
+    } else {
+      char escaped[4];
+      std::snprintf(escaped, sizeof escaped, "%%%02X", c);
+      uri += escaped;
+    }
   }
-  return added;
+  return uri + "?mode=ro";
+}
+
+void exec(sqlite3* db, const std::string& path, const std::string& sql) {
+  store_detail::exec(db, path, sql.c_str());
+}
+
+// Phase one: every shard's rows appended, unsorted, to temporary tables (a temporary file, not
+// the case), one shard attached at a time (SQLite attaches at most ten).
+void stage_shard(sqlite3* db, const std::string& path, const std::string& shard_path) {
+  {
+    Statement attach(db, path, "ATTACH DATABASE ? AS shard");
+    attach.bind(1, read_only_uri(shard_path)).run();
+  }
+  try {
+    Transaction transaction(db, path, false);
+    for (const MergedTable& table : kTables)
+      exec(db, path,
+           std::string("INSERT INTO temp.staged_") + table.name + " SELECT * FROM shard." +
+               table.name);
+    exec(db, path, "INSERT INTO temp.staged_tickets SELECT fingerprint FROM shard.tickets");
+    transaction.commit();
+  } catch (...) {
+    sqlite3_exec(db, "DETACH DATABASE shard", nullptr, nullptr, nullptr);
+    throw;
+  }
+  exec(db, path, "DETACH DATABASE shard");
 }
 
 }  // namespace
@@ -90,9 +162,30 @@ MergeResult merge_stores(CaseStore& target, const std::vector<std::string>& shar
   std::string problems;
   std::string common_rules = target.rules_version();
   std::set<uint64_t> covered;
-  for (const std::string& path : shards) {
-    ShardCheck check;
-    std::string problem = check_shard(path, manifest, check);
+  // The checks (PRAGMA integrity_check reads every page) run on every core, each shard on a
+  // connection of its own; their verdicts are then taken in the order the shards were given.
+  std::vector<ShardCheck> checks(shards.size());
+  std::vector<std::string> verdicts(shards.size());
+  {
+    std::atomic<size_t> next{0};
+    const auto work = [&] {
+      for (size_t i = next++; i < shards.size(); i = next++) try {
+          verdicts[i] = check_shard(shards[i], manifest, checks[i]);
+        } catch (const std::exception& error) {
+          verdicts[i] = error.what();
+        }
+    };
+    const size_t threads =
+        std::min<size_t>({shards.size(), std::max(1u, std::thread::hardware_concurrency()), 8});
+    std::vector<std::thread> pool;
+    for (size_t t = 1; t < threads; ++t) pool.emplace_back(work);
+    work();
+    for (std::thread& thread : pool) thread.join();
+  }
+  for (size_t i = 0; i < shards.size(); ++i) {
+    const std::string& path = shards[i];
+    const ShardCheck& check = checks[i];
+    std::string problem = verdicts[i];
     if (problem.empty() && !common_rules.empty() && check.rules_version != common_rules)
       problem = "another rules version than the case (" + check.rules_version.substr(0, 19) +
                 "… vs " + common_rules.substr(0, 19) + "…)";
@@ -113,55 +206,86 @@ MergeResult merge_stores(CaseStore& target, const std::vector<std::string>& shar
   sqlite3* db = static_cast<sqlite3*>(target.handle());
   const std::string& path = target.path();
   MergeResult result;
-  // A 64 MB page cache: the default 2 MB spills a big merge into the WAL page by page.
-  exec(db, path, "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY");
+  // A 64 MB page cache for the case and for the staged rows; sorts spill to temporary files.
+  exec(db, path,
+       "PRAGMA main.cache_size=-65536; PRAGMA temp_store=FILE; PRAGMA temp.cache_size=-65536");
   exec(db, path, kTouchedTable);
-  Transaction transaction(db, path);
-  Statement touch(db, path, kTouch);
-  std::set<std::string> triaged;
-  for (const std::string& shard_path : shards) {
-    StoreOptions options;
-    options.read_only = true;
-    options.create = false;
-    CaseStore shard(shard_path, options);
-    sqlite3* source = static_cast<sqlite3*>(shard.handle());
-    copy_table(db, path, source, shard_path, "scans");
-    copy_table(db, path, source, shard_path, "rules");
-    copy_table(db, path, source, shard_path, "inputs");
-    result.messages_added += copy_table(db, path, source, shard_path, "messages");
-    copy_table(db, path, source, shard_path, "message_locations");
-    // Findings: columns by name for the ticket bookkeeping (the newest date a ticket gained).
-    Statement columns(source, shard_path,
-                      "SELECT cid FROM pragma_table_info('findings') WHERE name IN ('ticket', "
-                      "'date_epoch') ORDER BY name");
-    columns.step();
-    const int date_column = static_cast<int>(columns.integer(0));
-    columns.step();
-    const int ticket_column = static_cast<int>(columns.integer(0));
-    result.findings_added +=
-        copy_table(db, path, source, shard_path, "findings", [&](Statement& row) {
-          touch.bind(1, row.text(ticket_column)).bind(2, row.optional_integer(date_column)).run();
-        });
-    // Tickets the shard knows but whose findings were all here already: refresh them too
-    // (a no-op unless the case changed), so that every shard ticket exists in the case.
-    Statement shard_tickets(source, shard_path, "SELECT fingerprint FROM tickets");
-    while (shard_tickets.step())
-      touch.bind(1, shard_tickets.text(0)).bind(2, std::optional<int64_t>()).run();
-    copy_table(db, path, source, shard_path, "ticket_domains");
-    copy_table(db, path, source, shard_path, "triage_events",
-               [&](Statement& row) { triaged.insert(row.text(1)); });
-    ++result.shards;
+  const auto drop_staged = [&] {
+    for (const MergedTable& table : kTables)
+      sqlite3_exec(db, ("DROP TABLE IF EXISTS temp.staged_" + std::string(table.name)).c_str(),
+                   nullptr, nullptr, nullptr);
+    sqlite3_exec(db, "DROP TABLE IF EXISTS temp.staged_tickets; DROP TABLE IF EXISTS temp.triaged",
+                 nullptr, nullptr, nullptr);
+  };
+  drop_staged();
+  try {
+    for (const MergedTable& table : kTables)
+      exec(db, path,
+           std::string("CREATE TEMP TABLE staged_") + table.name + " AS SELECT * FROM main." +
+               table.name + " WHERE false");
+    exec(db, path, "CREATE TEMP TABLE staged_tickets(fingerprint TEXT)");
+    for (const std::string& shard_path : shards) {
+      stage_shard(db, path, shard_path);
+      ++result.shards;
+    }
+
+    // Phase two, one transaction: sorted inserts with the secondary indexes dropped, then
+    // those indexes built once, then the tickets and their triage.
+    Transaction transaction(db, path);
+    exec(db, path, kTouchNewFindings);
+    exec(db, path, kTouchShardTickets);
+    exec(db, path, kNoteTriaged);
+    std::vector<std::pair<std::string, std::string>> indexes;  // (table, CREATE INDEX ...)
+    {
+      Statement list(db, path,
+                     "SELECT name, tbl_name, sql FROM main.sqlite_master WHERE type = 'index' "
+                     "AND sql IS NOT NULL");
+      while (list.step()) indexes.emplace_back(list.text(1), list.text(2));
+      list.reset();
+      Statement names(db, path,
+                      "SELECT name FROM main.sqlite_master WHERE type = 'index' AND sql IS NOT "
+                      "NULL");
+      std::vector<std::string> drop;
+      while (names.step()) drop.push_back(names.text(0));
+      names.reset();
+      // Built once afterwards when the merge brings at least as many findings as the case
+      // has (a fresh case: every Slurm merge); kept, and updated in place, for a few more.
+      Statement staged(db, path, "SELECT count(*) FROM temp.staged_findings");
+      staged.step();
+      const int64_t incoming = staged.integer(0);
+      staged.reset();
+      Statement existing(db, path, "SELECT coalesce(max(rowid), 0) FROM main.findings");
+      existing.step();
+      const int64_t present = existing.integer(0);
+      existing.reset();
+      if (incoming < present) {
+        indexes.clear();
+        drop.clear();
+      }
+      for (const std::string& name : drop) exec(db, path, "DROP INDEX main.\"" + name + "\"");
+    }
+    const auto create_indexes = [&](bool tickets) {
+      for (const auto& [table, sql] : indexes)
+        if ((table == "tickets") == tickets) exec(db, path, sql);
+    };
+    for (const MergedTable& table : kTables) {
+      exec(db, path,
+           std::string("INSERT OR IGNORE INTO main.") + table.name + " SELECT * FROM temp.staged_" +
+               table.name + " ORDER BY " + table.key);
+      const auto added = static_cast<uint64_t>(sqlite3_changes64(db));
+      if (table.name == std::string_view("messages")) result.messages_added = added;
+      if (table.name == std::string_view("findings")) result.findings_added = added;
+    }
+    create_indexes(false);  // findings by ticket: the refresh reads them
+    refresh_touched_tickets(db, path);
+    exec(db, path, kLatestTriage);
+    create_indexes(true);
+    transaction.commit();
+  } catch (...) {
+    drop_staged();
+    throw;
   }
-  refresh_touched_tickets(db, path);
-  // A ticket triaged in a merged store takes its latest triage event (by when it was recorded),
-  // whatever order the stores came in.
-  Statement latest(db, path,
-                   "UPDATE tickets SET (triage, triage_owner, triage_note, triage_at) = (SELECT "
-                   "status, owner, note, at FROM triage_events AS e WHERE e.fingerprint = "
-                   "tickets.fingerprint ORDER BY recorded_at DESC, at DESC, id DESC LIMIT 1) "
-                   "WHERE fingerprint = ?");
-  for (const std::string& fp : triaged) latest.bind(1, fp).run();
-  transaction.commit();
+  drop_staged();
   result.tickets = target.counts().tickets;
   return result;
 }

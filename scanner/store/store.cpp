@@ -242,9 +242,12 @@ sqlite3* open_database(const std::string& path, const StoreOptions& options) {
     if (!S_ISREG(st.st_mode)) throw StoreError(path + ": not a regular file");
   }
   sqlite3* db = nullptr;
+  // URIs on (merge attaches its shards read-only through "file:...?mode=ro"); a store whose
+  // own name starts with "file:" is opened as the relative path it is.
   const int flags = (options.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) |
-                    SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_FULLMUTEX;
-  if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
+                    SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_URI;
+  const std::string name = path.starts_with("file:") ? "./" + path : path;
+  if (sqlite3_open_v2(name.c_str(), &db, flags, nullptr) != SQLITE_OK) {
     const std::string message = db ? sqlite3_errmsg(db) : "out of memory";
     sqlite3_close(db);
     throw StoreError(path + ": cannot open the case store: " + message);
@@ -504,6 +507,7 @@ struct StoreScan::Impl {
   std::unique_ptr<Statement> insert_message, insert_location, insert_finding, insert_domain,
       insert_touched, insert_input;
   uint64_t batch_messages = 0, reopened = 0;
+  int64_t batch_time = 0;  // scanned_at of the batch's messages
   std::chrono::steady_clock::time_point batch_started;
   std::shared_ptr<const std::string> last_file;
   bool store_secrets = false;
@@ -516,6 +520,7 @@ struct StoreScan::Impl {
     transaction = std::make_unique<Transaction>(db(), path());
     batch_messages = 0;
     batch_started = std::chrono::steady_clock::now();
+    batch_time = now_seconds();
   }
   void commit_batch() {
     if (!transaction) return;
@@ -542,6 +547,8 @@ std::unique_ptr<StoreScan> CaseStore::begin_scan(const RuleSet& rules, const Sca
   scan->store_secrets = impl_->options.store_secrets;
   sqlite3* db = impl_->db;
   const std::string& path = impl_->path;
+  // A 64 MB page cache (default 2 MB): the unique indexes of a big case stay in memory.
+  exec(db, path, "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY");
   exec(db, path, kTouchedTable);
   {
     Transaction transaction(db, path);
@@ -624,9 +631,16 @@ void StoreScan::attach(ScanOptions& options) {
   };
 }
 
+// Runs on the scan's workers while the message's bytes are hot: the identity (and the
+// Message-ID the store records) travel in case_key as "KEY\nMESSAGE-ID", so that the store's
+// serial writer never reads the message again (its pages may have been dropped by then).
 bool StoreScan::known(const Message& message, MessageResult& result) {
-  result.case_key = message_identity(message.bytes).key;
-  return impl_->known.count(key_hash(result.case_key)) > 0;
+  MessageIdentity identity = message_identity(message.bytes);
+  const bool seen = impl_->known.count(key_hash(identity.key)) > 0;
+  result.case_key = std::move(identity.key);
+  result.case_key += '\n';
+  result.case_key += identity.message_id;
+  return seen;
 }
 
 void StoreScan::on_message(const Message& message, const MessageResult& result) {
@@ -646,14 +660,18 @@ void StoreScan::on_message(const Message& message, const MessageResult& result) 
         .run();
   }
   // Skipped messages (too large) were never hashed: their identity is their place.
-  MessageIdentity identity;
-  std::string key = result.case_key;
-  if (key.empty()) {
-    identity = message_identity(message.bytes);
-    key = message.skip_reason.empty()
-              ? identity.key
-              : "skipped:" + file + ":" + std::to_string(message.origin.offset) + ":" +
-                    location_key(message.origin.location);
+  std::string key, message_id;
+  if (const size_t newline = result.case_key.find('\n'); newline != std::string::npos) {
+    key = result.case_key.substr(0, newline);
+    message_id = result.case_key.substr(newline + 1);
+  } else if (message.skip_reason.empty()) {
+    MessageIdentity identity = message_identity(message.bytes);  // a failed message
+    key = std::move(identity.key);
+    message_id = std::move(identity.message_id);
+  } else {
+    key = "skipped:" + file + ":" + std::to_string(message.origin.offset) + ":" +
+          location_key(message.origin.location);
+    message_id = header_message_id(message.bytes);
   }
   const std::string_view state = !message.skip_reason.empty() ? "skipped"
                                  : result.known               ? "known"
@@ -664,11 +682,11 @@ void StoreScan::on_message(const Message& message, const MessageResult& result) 
   s.insert_message->bind(1, key)
       .bind(2, message.skip_reason.empty() ? key.substr(0, colon) : std::string())
       .bind(3, static_cast<int64_t>(message.bytes.size()))
-      .bind(4, header_message_id(message.bytes))
+      .bind(4, message_id)
       .bind(5, state)
       .bind(6, !message.skip_reason.empty() ? message.skip_reason : result.failure)
       .bind(7, s.rules_version)
-      .bind(8, now_seconds())
+      .bind(8, s.batch_time)
       .bind(9, s.scan_id)
       .run();
   const std::string location = location_key(message.origin.location);
@@ -1005,9 +1023,7 @@ void CaseStore::triage(const std::vector<TriageChange>& changes, const std::stri
   sqlite3* db = impl_->db;
   const std::string& path = impl_->path;
   Transaction transaction(db, path);
-  Statement find(db, path,
-                 "SELECT fingerprint, triage FROM tickets WHERE id = ?1 OR fingerprint = ?1 OR "
-                 "(length(?1) >= 7 AND id LIKE ?1 || '%') LIMIT 2");
+  Statement find(db, path, "SELECT triage FROM tickets WHERE fingerprint = ?");
   Statement event(db, path,
                   "INSERT INTO triage_events(id, fingerprint, at, recorded_at, status, previous, "
                   "owner, note, actor, automatic) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, 0)");
@@ -1018,17 +1034,11 @@ void CaseStore::triage(const std::vector<TriageChange>& changes, const std::stri
   exec(db, path, kTouchedTable);
   const int64_t now = now_seconds();
   for (const TriageChange& change : changes) {
-    // A '%' or '_' in an id would widen the LIKE: ids are cs- and hex only.
-    if (change.ticket.find_first_of("%_") != std::string::npos)
-      throw StoreError("ticket " + change.ticket + ": not a ticket id");
-    find.bind(1, change.ticket);
-    std::vector<std::pair<std::string, std::string>> matches;
-    while (find.step()) matches.emplace_back(find.text(0), find.text(1));
+    const std::string fp = resolve_ticket(change.ticket);
+    find.bind(1, fp);
+    find.step();
+    const std::string previous = find.text(0);
     find.reset();
-    if (matches.empty()) throw StoreError("ticket " + change.ticket + ": not in " + path);
-    if (matches.size() > 1)
-      throw StoreError("ticket " + change.ticket + ": ambiguous prefix, give more digits");
-    const auto& [fp, previous] = matches.front();
     // The owner and note stay unless given anew (a status change keeps who owns it).
     Statement current(db, path,
                       "SELECT triage_owner, triage_note FROM tickets WHERE fingerprint = ?");
@@ -1059,10 +1069,26 @@ void CaseStore::triage(const std::vector<TriageChange>& changes, const std::stri
   transaction.commit();
 }
 
+std::string CaseStore::resolve_ticket(const std::string& id) {
+  // A '%' or '_' in an id would widen the LIKE: ids are cs- and hex only.
+  if (id.find_first_of("%_") != std::string::npos)
+    throw StoreError("ticket " + id + ": not a ticket id");
+  Statement find(impl_->db, impl_->path,
+                 "SELECT fingerprint FROM tickets WHERE id = ?1 OR fingerprint = ?1 OR "
+                 "(length(?1) >= 7 AND id LIKE ?1 || '%') LIMIT 2");
+  find.bind(1, id);
+  std::vector<std::string> matches;
+  while (find.step()) matches.push_back(find.text(0));
+  if (matches.empty()) throw StoreError("ticket " + id + ": not in " + impl_->path);
+  if (matches.size() > 1) throw StoreError("ticket " + id + ": ambiguous prefix, give more digits");
+  return matches.front();
+}
+
 std::vector<TriageEvent> CaseStore::triage_history(const std::string& fingerprint) {
   Statement query(impl_->db, impl_->path,
-                  "SELECT fingerprint, at, status, previous, owner, note, actor, automatic FROM "
-                  "triage_events WHERE fingerprint = ? ORDER BY recorded_at, at, rowid");
+                  "SELECT fingerprint, at, status, previous, owner, note, actor, automatic, "
+                  "recorded_at FROM "
+                  "triage_events WHERE fingerprint = ? ORDER BY recorded_at, rowid");
   query.bind(1, fingerprint);
   std::vector<TriageEvent> events;
   while (query.step()) {
@@ -1075,6 +1101,7 @@ std::vector<TriageEvent> CaseStore::triage_history(const std::string& fingerprin
     event.note = query.text(5);
     event.actor = query.text(6);
     event.automatic = query.integer(7) != 0;
+    event.recorded_at = query.integer(8);
     events.push_back(std::move(event));
   }
   return events;

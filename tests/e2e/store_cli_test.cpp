@@ -92,6 +92,67 @@ TEST(StoreCli, ScanTicketsTriageAndBaseline) {
   EXPECT_EQ(out.exit_code, 0) << out.out;
 }
 
+// A ticket's triage history, for people (oldest first, control characters made visible) and as
+// JSON; ids as triage takes them (full, a prefix, the fingerprint).
+TEST(StoreCli, TriageHistoryShowsWhoWhenWhatAndWhy) {
+  TempDir dir;
+  const fs::path store = dir.path() / "case.db";
+  ScanRun out = run_credsift("scan " + q(kSamples) + " --store " + q(store) + " -q");
+  ASSERT_EQ(out.exit_code, 1) << out.err;
+  out = run_credsift("tickets --store " + q(store) + " --limit 0");
+  std::istringstream table(out.out);
+  std::string header, first, second;
+  std::getline(table, header);
+  std::getline(table, first);
+  std::getline(table, second);
+  const std::string id = first.substr(0, first.find(' '));
+  const std::string untouched = second.substr(0, second.find(' '));
+  ASSERT_TRUE(id.starts_with("cs-")) << out.out;
+
+  out = run_credsift("triage --store " + q(store) + " " + id +
+                     " --status confirmed --owner 'team-payments' --note 'live key'");
+  ASSERT_EQ(out.exit_code, 0) << out.err;
+  out = run_credsift("triage --store " + q(store) + " " + id.substr(0, 10) +
+                     " --status rotated --at 2024-03-04T09:12:00Z --note \"$(printf "
+                     "'revoked\\033[2J INC-4411')\"");
+  ASSERT_EQ(out.exit_code, 0) << out.err;
+
+  out = run_credsift("triage --store " + q(store) + " --history " + id + " " + untouched);
+  ASSERT_EQ(out.exit_code, 0) << out.err;
+  const size_t confirmed = out.out.find("open -> confirmed");
+  const size_t rotated = out.out.find("2024-03-04T09:12:00Z  confirmed -> rotated");
+  EXPECT_NE(confirmed, std::string::npos) << out.out;
+  EXPECT_NE(rotated, std::string::npos) << out.out;
+  EXPECT_LT(confirmed, rotated) << out.out;
+  EXPECT_TRUE(out.out.starts_with(id + " (sha256:")) << out.out;
+  EXPECT_NE(out.out.find(": rotated\n"), std::string::npos) << out.out;
+  EXPECT_NE(out.out.find("owner: team-payments"), std::string::npos) << out.out;
+  EXPECT_NE(out.out.find("note: revoked\\x1b[2J INC-4411"), std::string::npos) << out.out;
+  EXPECT_EQ(out.out.find('\x1b'), std::string::npos);
+  EXPECT_NE(out.out.find(", recorded "), std::string::npos) << out.out;
+  EXPECT_NE(out.out.find(untouched + " (sha256:"), std::string::npos) << out.out;
+  EXPECT_NE(out.out.find("open, never triaged"), std::string::npos) << out.out;
+
+  out = run_credsift("triage --store " + q(store) + " --history --json " + id);
+  ASSERT_EQ(out.exit_code, 0) << out.err;
+  EXPECT_EQ(lines(out.out), 1u) << out.out;
+  EXPECT_NE(out.out.find("\"id\":\"" + id + "\""), std::string::npos) << out.out;
+  EXPECT_NE(out.out.find("\"triage\":\"rotated\""), std::string::npos) << out.out;
+  EXPECT_NE(out.out.find("\"previous\":\"confirmed\",\"status\":\"rotated\""), std::string::npos)
+      << out.out;
+  EXPECT_NE(out.out.find("\"at\":\"2024-03-04T09:12:00Z\""), std::string::npos) << out.out;
+  EXPECT_NE(out.out.find("\"note\":\"revoked\\u001b[2J INC-4411\""), std::string::npos) << out.out;
+  EXPECT_NE(out.out.find("\"automatic\":false"), std::string::npos) << out.out;
+
+  out = run_credsift("triage --store " + q(store) + " --history cs-0000000000000000");
+  EXPECT_EQ(out.exit_code, 2);
+  EXPECT_NE(out.err.find("cs-0000000000000000"), std::string::npos) << out.err;
+  out = run_credsift("triage --store " + q(store) + " --history " + id + " --status open");
+  EXPECT_EQ(out.exit_code, 2) << out.err;
+  out = run_credsift("triage --store " + q(store) + " " + id + " --status open --json");
+  EXPECT_EQ(out.exit_code, 2) << out.err;
+}
+
 TEST(StoreCli, PlanShardsOneBasedMergeAndRefusals) {
   TempDir dir;
   const fs::path archive = dir.path() / "archive";

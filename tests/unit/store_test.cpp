@@ -538,6 +538,32 @@ TEST(StoreMerge, ShardsMergedEqualOneScan) {
   }
 }
 
+// Shards are attached by URI: a name with URI metacharacters still names that file, the shard
+// is read and never written, and a case named "file:..." is the relative path it looks like.
+TEST(StoreMerge, ShardsAtAnyPathAreReadNotWritten) {
+  Corpus corpus;
+  CaseStore single(corpus.dir / "single.db");
+  scan_into(single, {corpus.root});
+  const std::string odd = corpus.dir / "shard 100%?mode=rw#x.db";
+  {
+    CaseStore shard(odd);
+    scan_into(shard, {corpus.root});
+  }
+  const auto before = fs::last_write_time(odd);
+  const uint64_t size = fs::file_size(odd);
+  const fs::path cwd = fs::current_path();
+  fs::current_path(corpus.dir.path());
+  {
+    CaseStore merged("file:case.db");
+    merge_stores(merged, {odd}, nullptr);
+    EXPECT_EQ(case_content(merged), case_content(single));
+  }
+  fs::current_path(cwd);
+  EXPECT_TRUE(fs::exists(corpus.dir / "file:case.db"));
+  EXPECT_EQ(fs::last_write_time(odd), before);
+  EXPECT_EQ(fs::file_size(odd), size);
+}
+
 TEST(StoreMerge, ManifestFaults) {
   Corpus corpus;
   const Manifest manifest =
