@@ -1056,6 +1056,7 @@ std::vector<Message> split_span(const MboxSpan& span) {
   MboxCursor cursor;
   uint64_t index = 0;
   std::vector<uint64_t> offsets;
+  if (span.mapped) prefault(span.bytes);
   while (const auto piece = next_mbox_piece(span.bytes, cursor)) {
     offsets.push_back(piece->offset);
     messages.push_back(memory_message(span.file, span.keepalive, span.max_message_bytes,
