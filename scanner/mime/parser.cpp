@@ -132,32 +132,34 @@ HeaderBlock parse_headers(std::string_view e, bool top, const DecodeLimits& limi
   size_t pos = 0;
   bool first = true;
   bool last_is_field = false;
+  // The block ends at the limit: the rest of its fields are ignored and the body starts after
+  // the next blank line.
+  auto end_block = [&](size_t at, size_t search_from) {
+    add_problem(problems, loc.at(e.data() + at),
+                "header block exceeds " + std::to_string(limits.max_header_bytes) +
+                    " bytes; remaining fields ignored");
+    const size_t a = text::find_from(e, search_from, "\n\n");
+    const size_t b = text::find_from(e, search_from, "\n\r\n");
+    const size_t end = std::min(a, b);
+    hb.body = end == npos ? std::string_view() : e.substr(end + (end == a ? 2 : 3));
+  };
   while (pos < n) {
     const void* nlp = std::memchr(e.data() + pos, '\n', n - pos);
     size_t line_end = nlp ? size_t(static_cast<const char*>(nlp) - e.data()) : n;
     size_t next = nlp ? line_end + 1 : n;
     size_t content_end = line_end;
     if (content_end > pos && e[content_end - 1] == '\r') --content_end;
+    // A line that crosses the limit is cut there and ends the block: a 200 MB header line was
+    // copied into the headers segment and again into its split lines (1.46 GB peak).
+    const bool cut = content_end > limits.max_header_bytes;
+    if (cut) content_end = std::max(pos, size_t(limits.max_header_bytes));
     std::string_view line = e.substr(pos, content_end - pos);
-    if (line.empty()) {
-      hb.body = e.substr(next);
+    if (pos > limits.max_header_bytes || (cut && line.empty())) {
+      end_block(pos, pos);
       return hb;
     }
-    // A line that crosses the limit stops the block too: a 200 MB header line was copied into
-    // the headers segment and again into its split lines (1.46 GB peak); now it is never read
-    // past the search for the blank line, and the body is still scanned.
-    if (pos > limits.max_header_bytes || line_end > limits.max_header_bytes) {
-      add_problem(problems, loc.at(e.data() + pos),
-                  "header block exceeds " + std::to_string(limits.max_header_bytes) +
-                      " bytes; remaining fields ignored");
-      size_t a = text::find_from(e, pos, "\n\n");
-      size_t b = text::find_from(e, pos, "\n\r\n");
-      size_t end = std::min(a, b);
-      if (end == npos) {
-        hb.body = {};
-      } else {
-        hb.body = e.substr(end + (end == a ? 2 : 3));
-      }
+    if (line.empty()) {
+      hb.body = e.substr(next);
       return hb;
     }
     if (first && top && line.substr(0, 5) == "From " && next < n) {
@@ -197,6 +199,10 @@ HeaderBlock parse_headers(std::string_view e, bool top, const DecodeLimits& limi
       add_problem(problems, loc.at(line.data()), "header line without a colon");
       hb.malformed.push_back(line);
       last_is_field = false;
+    }
+    if (cut) {
+      end_block(pos, content_end);
+      return hb;
     }
     first = false;
     pos = next;
