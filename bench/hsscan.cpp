@@ -166,9 +166,9 @@ int main(int argc, char** argv) {
     }
     std::printf(
         "rules=%zu bytes=%llu matches=%llu compile_s=%.3f scan_s=%.3f cpu_s=%.3f mb_per_s=%.1f "
-        "cpu_mb_per_s=%.1f\n",
+        "cpu_mb_per_s=%.1f scan_cpu_s=%.3f\n",
         rules.rules.size(), bytes, matches, compile_seconds, best_wall, best_cpu,
-        double(bytes) / 1e6 / best_wall, double(bytes) / 1e6 / std::max(best_cpu, 1e-6));
+        double(bytes) / 1e6 / best_wall, double(bytes) / 1e6 / std::max(best_cpu, 1e-6), best_cpu);
     hs_free_scratch(scratch);
     hs_free_database(database);
   } catch (const std::exception& error) {

@@ -63,7 +63,10 @@ struct InputSlice {
 
 struct SourceOptions {
   uint64_t max_message_bytes = 256ull << 20;  // larger messages are skipped, with a reason
-  std::map<std::string, InputSlice> slices;   // by input path, as given to MessageSource
+  // A streamed message whose header block runs past this (DecodeLimits::max_header_bytes) is
+  // skipped, with a reason, instead of held to its end; 0: no bound.
+  uint64_t max_header_bytes = 1u << 20;
+  std::map<std::string, InputSlice> slices;  // by input path, as given to MessageSource
   // Files never read as inputs (device, inode): the case store's own database and journals.
   std::vector<std::pair<uint64_t, uint64_t>> excluded_files;
   int stdin_fd = 0;  // file descriptor read for the input "-" (tests pass a pipe); not closed

@@ -44,8 +44,50 @@ struct Field {
   std::string_view value;  // raw, may contain folding line breaks
 };
 
+// The fields the decoder looks up, recognised once while the block is parsed (by length first,
+// so that most names cost one comparison) instead of one scan of all fields per lookup.
+enum class Known : uint8_t {
+  Other,
+  ContentType,
+  ContentDisposition,
+  ContentTransferEncoding,
+  MessageId,
+  Date,
+  From,
+  To,
+  Cc,
+  Subject
+};
+
+Known known_field(std::string_view name) {
+  switch (name.size()) {
+    case 2:
+      return iequals(name, "To") ? Known::To : iequals(name, "Cc") ? Known::Cc : Known::Other;
+    case 4:
+      return iequals(name, "Date")   ? Known::Date
+             : iequals(name, "From") ? Known::From
+                                     : Known::Other;
+    case 7:
+      return iequals(name, "Subject") ? Known::Subject : Known::Other;
+    case 10:
+      return iequals(name, "Message-ID") ? Known::MessageId : Known::Other;
+    case 12:
+      return iequals(name, "Content-Type") ? Known::ContentType : Known::Other;
+    case 19:
+      return iequals(name, "Content-Disposition") ? Known::ContentDisposition : Known::Other;
+    case 25:
+      return iequals(name, "Content-Transfer-Encoding") ? Known::ContentTransferEncoding
+                                                        : Known::Other;
+    default:
+      return Known::Other;
+  }
+}
+
 struct HeaderBlock {
   std::vector<Field> fields;
+  std::vector<Known> kinds;  // parallel to fields
+  // First field of each MIME kind, or -1: content_info reads these three.
+  int content_type = -1, content_disposition = -1, content_transfer_encoding = -1;
   std::vector<std::string_view> malformed;  // lines that are neither fields nor folding
   std::string_view body;
   bool no_headers = false;  // the first line is not a header: everything is body
@@ -84,33 +126,40 @@ std::string_view field_name(std::string_view line) {
 HeaderBlock parse_headers(std::string_view e, bool top, const DecodeLimits& limits,
                           const Locator& loc, std::vector<DecodeProblem>& problems) {
   HeaderBlock hb;
+  hb.fields.reserve(32);  // one allocation for a typical block instead of six doublings
+  hb.kinds.reserve(32);
   const size_t n = e.size();
   size_t pos = 0;
   bool first = true;
   bool last_is_field = false;
+  // The block ends at the limit: the rest of its fields are ignored and the body starts after
+  // the next blank line.
+  auto end_block = [&](size_t at, size_t search_from) {
+    add_problem(problems, loc.at(e.data() + at),
+                "header block exceeds " + std::to_string(limits.max_header_bytes) +
+                    " bytes; remaining fields ignored");
+    const size_t a = text::find_from(e, search_from, "\n\n");
+    const size_t b = text::find_from(e, search_from, "\n\r\n");
+    const size_t end = std::min(a, b);
+    hb.body = end == npos ? std::string_view() : e.substr(end + (end == a ? 2 : 3));
+  };
   while (pos < n) {
     const void* nlp = std::memchr(e.data() + pos, '\n', n - pos);
     size_t line_end = nlp ? size_t(static_cast<const char*>(nlp) - e.data()) : n;
     size_t next = nlp ? line_end + 1 : n;
     size_t content_end = line_end;
     if (content_end > pos && e[content_end - 1] == '\r') --content_end;
+    // A line that crosses the limit is cut there and ends the block: a 200 MB header line was
+    // copied into the headers segment and again into its split lines (1.46 GB peak).
+    const bool cut = content_end > limits.max_header_bytes;
+    if (cut) content_end = std::max(pos, size_t(limits.max_header_bytes));
     std::string_view line = e.substr(pos, content_end - pos);
-    if (line.empty()) {
-      hb.body = e.substr(next);
+    if (pos > limits.max_header_bytes || (cut && line.empty())) {
+      end_block(pos, pos);
       return hb;
     }
-    if (pos > limits.max_header_bytes) {
-      add_problem(problems, loc.at(e.data() + pos),
-                  "header block exceeds " + std::to_string(limits.max_header_bytes) +
-                      " bytes; remaining fields ignored");
-      size_t a = e.find("\n\n", pos);
-      size_t b = e.find("\n\r\n", pos);
-      size_t end = std::min(a, b);
-      if (end == npos) {
-        hb.body = {};
-      } else {
-        hb.body = e.substr(end + (end == a ? 2 : 3));
-      }
+    if (line.empty()) {
+      hb.body = e.substr(next);
       return hb;
     }
     if (first && top && line.substr(0, 5) == "From " && next < n) {
@@ -131,7 +180,16 @@ HeaderBlock parse_headers(std::string_view e, bool top, const DecodeLimits& limi
         hb.malformed.push_back(line);
       }
     } else if (size_t colon = field_colon(line); colon != npos) {
-      hb.fields.push_back({field_name(line), line.substr(colon + 1)});
+      const std::string_view name = field_name(line);
+      const Known kind = known_field(name);
+      const int index = int(hb.fields.size());
+      if (kind == Known::ContentType && hb.content_type < 0) hb.content_type = index;
+      if (kind == Known::ContentDisposition && hb.content_disposition < 0)
+        hb.content_disposition = index;
+      if (kind == Known::ContentTransferEncoding && hb.content_transfer_encoding < 0)
+        hb.content_transfer_encoding = index;
+      hb.fields.push_back({name, line.substr(colon + 1)});
+      hb.kinds.push_back(kind);
       last_is_field = true;
     } else if (first) {
       hb.no_headers = true;
@@ -142,6 +200,10 @@ HeaderBlock parse_headers(std::string_view e, bool top, const DecodeLimits& limi
       hb.malformed.push_back(line);
       last_is_field = false;
     }
+    if (cut) {
+      end_block(pos, content_end);
+      return hb;
+    }
     first = false;
     pos = next;
   }
@@ -149,21 +211,52 @@ HeaderBlock parse_headers(std::string_view e, bool top, const DecodeLimits& limi
   return hb;
 }
 
+// Appends v without its CR and LF bytes (the line breaks of folding), a run at a time.
+void append_unfolded(std::string_view v, std::string& out) {
+  size_t from = 0;
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (v[i] != '\r' && v[i] != '\n') continue;
+    out.append(v.data() + from, i - from);
+    from = i + 1;
+  }
+  out.append(v.data() + from, v.size() - from);
+}
+
 // Unfolds a raw field value (removes the line breaks of folding) and trims it.
 std::string_view unfold(std::string_view v, std::string& tmp) {
   v = trim(v);
-  if (v.find('\n') == npos) return v;
+  if (std::memchr(v.data(), '\n', v.size()) == nullptr) return v;
   tmp.clear();
   tmp.reserve(v.size());
-  for (char c : v)
-    if (c != '\r' && c != '\n') tmp.push_back(c);
+  append_unfolded(v, tmp);
   return tmp;
 }
 
-const Field* find_field(const HeaderBlock& hb, std::string_view name) {
-  for (const Field& f : hb.fields)
-    if (iequals(f.name, name)) return &f;
-  return nullptr;
+// Appends a field value as the headers segment shows it: unfolded, trimmed, RFC 2047 words
+// decoded, UTF-8. Values without encoded words (nearly all) go straight into `out`.
+void append_header_value(std::string_view raw, std::string& out, std::string& tmp) {
+  std::string_view v = trim(raw);
+  const bool folded = std::memchr(v.data(), '\n', v.size()) != nullptr;
+  if (v.find("=?") != npos) {
+    out.append(decode_rfc2047(folded ? unfold(v, tmp) : v));
+    return;
+  }
+  if (folded) {
+    tmp.clear();
+    append_unfolded(v, tmp);
+    v = tmp;
+  }
+  // What decode_rfc2047 does with plain text: UTF-8 kept, other bytes read as windows-1252.
+  if (is_valid_utf8(v)) {
+    out.append(v);
+    return;
+  }
+  std::string converted;
+  out.append(to_utf8_view(v, "", &converted, nullptr));
+}
+
+const Field* find_field(const HeaderBlock& hb, int index) {
+  return index < 0 ? nullptr : &hb.fields[size_t(index)];
 }
 
 struct ParamPiece {
@@ -318,7 +411,7 @@ ContentInfo content_info(const HeaderBlock& hb, bool digest_child) {
   ContentInfo ci;
   if (digest_child) ci.type = "message/rfc822";
   std::string tmp;
-  if (const Field* f = find_field(hb, "Content-Type")) {
+  if (const Field* f = find_field(hb, hb.content_type)) {
     std::string_view v = unfold(f->value, tmp);
     size_t semi = v.find(';');
     std::string_view t = trim(v.substr(0, semi));
@@ -344,7 +437,7 @@ ContentInfo content_info(const HeaderBlock& hb, bool digest_child) {
       ci.name = finish_param(w[2]);
     }
   }
-  if (const Field* f = find_field(hb, "Content-Disposition")) {
+  if (const Field* f = find_field(hb, hb.content_disposition)) {
     std::string_view v = unfold(f->value, tmp);
     size_t semi = v.find(';');
     ci.attachment = iequals(trim(v.substr(0, semi)), "attachment");
@@ -355,7 +448,7 @@ ContentInfo content_info(const HeaderBlock& hb, bool digest_child) {
     }
   }
   if (ci.filename.empty()) ci.filename = ci.name;
-  if (const Field* f = find_field(hb, "Content-Transfer-Encoding")) {
+  if (const Field* f = find_field(hb, hb.content_transfer_encoding)) {
     std::string_view v = unfold(f->value, tmp);
     if (size_t paren = v.find('('); paren != npos) v = trim(v.substr(0, paren));
     if (iequals(v, "base64"))
@@ -608,31 +701,47 @@ void decode_into(std::string_view raw, DecodeContext& ctx, DecodedMessage& dm,
   };
   auto on_headers = [&](const std::string& path, const HeaderBlock& hb, bool top) {
     if (hb.fields.empty() && hb.malformed.empty()) return;
+    // One pass, one allocation: each value is decoded straight into the segment's text.
+    size_t estimate = 0;
+    for (const Field& f : hb.fields) estimate += f.name.size() + f.value.size() + 3;
+    for (std::string_view m : hb.malformed) estimate += m.size() + 1;
     std::string text;
+    text.reserve(estimate);
     std::string tmp;
-    for (const Field& f : hb.fields) {
-      std::string value = decode_rfc2047(unfold(f.value, tmp));
+    for (size_t i = 0; i < hb.fields.size(); ++i) {
+      const Field& f = hb.fields[i];
       text.append(f.name);
       text.append(": ");
-      text.append(value);
-      text.push_back('\n');
-      if (top) {
+      const size_t value_start = text.size();
+      append_header_value(f.value, text, tmp);
+      if (top && hb.kinds[i] != Known::Other) {
         Envelope& e = dm.envelope;
         std::string* slot = nullptr;
-        if (iequals(f.name, "Message-ID"))
-          slot = &e.message_id;
-        else if (iequals(f.name, "Date"))
-          slot = &e.date;
-        else if (iequals(f.name, "From"))
-          slot = &e.from;
-        else if (iequals(f.name, "To"))
-          slot = &e.to;
-        else if (iequals(f.name, "Cc"))
-          slot = &e.cc;
-        else if (iequals(f.name, "Subject"))
-          slot = &e.subject;
-        if (slot && slot->empty()) *slot = std::move(value);
+        switch (hb.kinds[i]) {
+          case Known::MessageId:
+            slot = &e.message_id;
+            break;
+          case Known::Date:
+            slot = &e.date;
+            break;
+          case Known::From:
+            slot = &e.from;
+            break;
+          case Known::To:
+            slot = &e.to;
+            break;
+          case Known::Cc:
+            slot = &e.cc;
+            break;
+          case Known::Subject:
+            slot = &e.subject;
+            break;
+          default:
+            break;
+        }
+        if (slot && slot->empty()) slot->assign(text, value_start, std::string::npos);
       }
+      text.push_back('\n');
     }
     for (std::string_view m : hb.malformed) {
       text.append(to_utf8(m, ""));

@@ -216,7 +216,9 @@ ScanSummary run_scan(const std::vector<std::string>& inputs, const Matcher& matc
     }
     if (!message.skip_reason.empty()) {
       ++summary.messages_skipped;
-      if (message.skip_reason.starts_with("message larger than")) ++summary.limits_hit;
+      if (message.skip_reason.starts_with("message larger than") ||
+          message.skip_reason.starts_with("header block larger than"))
+        ++summary.limits_hit;
       ++summary.skip_reasons[message.skip_reason];
       report(
           {Diagnostic::Level::Warning, file, message.origin.offset,

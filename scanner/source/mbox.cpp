@@ -2,8 +2,12 @@
 // with SIMD (text::find_pair) so that splitting runs at memory speed; no per-byte std::string work.
 #include "mbox.hpp"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <cstring>
 
 #include "credsift/text.hpp"
@@ -156,6 +160,17 @@ std::optional<MboxPiece> next_mbox_piece(std::string_view buf, MboxCursor& curso
     return MboxPiece{hs, piece, has_escaped_from(piece)};
   }
   return std::nullopt;
+}
+
+void prefault(std::string_view mapped) {
+#if defined(MADV_POPULATE_READ)
+  static const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const auto begin = reinterpret_cast<uintptr_t>(mapped.data()) / page * page;
+  const auto end = reinterpret_cast<uintptr_t>(mapped.data()) + mapped.size();
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_READ);
+#else
+  (void)mapped;
+#endif
 }
 
 }  // namespace source_detail

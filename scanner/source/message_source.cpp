@@ -17,6 +17,7 @@
 #include <system_error>
 
 #include "credsift/source.hpp"
+#include "credsift/text.hpp"
 #include "guarded_map.hpp"
 #include "json_export.hpp"
 #include "mbox.hpp"
@@ -419,6 +420,36 @@ class StreamReader : public Reader {
     data_start_ = false;
     msg_ = msg_ >= k ? msg_ - k : 0;
     scan_ = scan_ >= k ? scan_ - k : 0;
+    header_scan_ = header_scan_ >= k ? header_scan_ - k : 0;
+  }
+
+  // Has the header block of the message held from msg_ grown past the header limit without
+  // ending? Then the message is skipped while read: a 200 MB header line over stdin was held
+  // whole, copied, and decoded (450 MB and more). The search goes on where it stopped.
+  bool header_block_too_long() {
+    const uint64_t limit = ctx_.options.max_header_bytes;
+    if (limit == 0 || headers_done_) return false;
+    const std::string_view v = view();
+    const size_t from = std::max(header_scan_, msg_);
+    if (from == msg_ && (v.substr(msg_).starts_with("\n") || v.substr(msg_).starts_with("\r\n"))) {
+      headers_done_ = true;  // no header fields at all
+      return false;
+    }
+    if (text::find_from(v, from, "\n\n") != std::string_view::npos ||
+        text::find_from(v, from, "\n\r\n") != std::string_view::npos) {
+      headers_done_ = true;
+      return false;
+    }
+    header_scan_ = std::max(from, v.size() >= 2 ? v.size() - 2 : size_t{0});
+    if (v.size() - msg_ <= limit + kLookahead) return false;
+    header_skip_ = true;
+    return true;
+  }
+
+  void start_headers() {
+    header_scan_ = msg_;
+    headers_done_ = false;
+    header_skip_ = false;
   }
 
   void sniff() {
@@ -461,6 +492,9 @@ class StreamReader : public Reader {
     Message m = make_message(file_, offset, index_++);
     if (at_end && in_->failed()) {
       m.skip_reason = "incomplete: input error at byte " + std::to_string(in_->fail_offset());
+    } else if (header_skip_) {
+      m.skip_reason =
+          "header block larger than " + std::to_string(ctx_.options.max_header_bytes) + " bytes";
     } else if (skipped || size > ctx_.options.max_message_bytes) {
       m.skip_reason = ctx_.too_large();
     } else {
@@ -474,9 +508,11 @@ class StreamReader : public Reader {
     drop(bom_length(view()));
     const uint64_t offset = base_;
     bool skipping = false;
+    msg_ = 0;
+    start_headers();
     while (!eof_) {
       // Past the limit, keep counting without keeping.
-      if (buf_.size() > ctx_.options.max_message_bytes) {
+      if (buf_.size() > ctx_.options.max_message_bytes || (!skipping && header_block_too_long())) {
         skipping = true;
         drop(buf_.size());
       }
@@ -506,6 +542,7 @@ class StreamReader : public Reader {
         in_msg_ = true;
         skipping_ = false;
         scan_ = msg_;
+        start_headers();
         msg_offset_ = base_ + msg_;
       }
       const SepScan s = find_separator(view(), scan_, data_start_, eof_);
@@ -514,6 +551,7 @@ class StreamReader : public Reader {
         // The message ends at least two bytes (its blank line) before any later separator,
         // so it is known to be over the limit once the scan point passes limit + 2.
         if (!skipping_ && scan_ - msg_ > ctx_.options.max_message_bytes + 2) skipping_ = true;
+        if (!skipping_ && header_block_too_long()) skipping_ = true;
         drop(skipping_ ? (scan_ > kSkipContext ? scan_ - kSkipContext : 0) : msg_);
         if (skipping_) {
           fill();
@@ -567,7 +605,10 @@ class StreamReader : public Reader {
   bool have_next_ = false;
   bool garbage_ = false;
   bool skipping_ = false;
-  size_t msg_ = 0;  // window index of the current message's first byte (unless skipping)
+  bool headers_done_ = false;  // the current message's header block is known to end in time
+  bool header_skip_ = false;   // skipped for its header block (else for its size)
+  size_t header_scan_ = 0;     // window index where the search for its end goes on
+  size_t msg_ = 0;             // window index of the current message's first byte (unless skipping)
   size_t scan_ = 0;
   size_t next_header_ = 0;
   uint64_t msg_offset_ = 0;
@@ -1059,6 +1100,7 @@ std::vector<Message> split_span(const MboxSpan& span) {
   MboxCursor cursor;
   uint64_t index = 0;
   std::vector<uint64_t> offsets;
+  if (span.mapped) prefault(span.bytes);
   while (const auto piece = next_mbox_piece(span.bytes, cursor)) {
     offsets.push_back(piece->offset);
     messages.push_back(memory_message(span.file, span.keepalive, span.max_message_bytes,
