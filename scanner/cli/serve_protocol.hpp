@@ -42,6 +42,17 @@ inline bool write_all(int fd, std::string_view bytes) {
   return true;
 }
 
+// For files and pipes (standard output), where send() does not apply.
+inline bool write_all_fd(int fd, std::string_view bytes) {
+  while (!bytes.empty()) {
+    const ssize_t written = ::write(fd, bytes.data(), bytes.size());
+    if (written < 0 && errno == EINTR) continue;
+    if (written <= 0) return false;
+    bytes.remove_prefix(size_t(written));
+  }
+  return true;
+}
+
 // Reads exactly `size` more bytes into `out`; an error text, or empty.
 inline std::string read_exactly(int fd, uint64_t size, std::string& out) {
   out.resize(size_t(size));

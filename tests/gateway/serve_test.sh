@@ -60,10 +60,11 @@ CREDSIFT_PLUGIN_DIR="$work/no-plugins" "$binary" check "$work/pdf_fast.eml" >/de
 echo "ok: without the plugin a declined PDF gets a warning, not a crash"
 
 # ---- 3. The front binary has no poppler, SQLite, libcurl or tcmalloc of its own.
-if ldd "$binary" | grep -E "libpoppler|libsqlite3|libcurl|libpq|libhiredis|libtcmalloc"; then
+if ldd "$(dirname "$binary")/credsift-gateway" | grep -E "libpoppler|libsqlite3|libcurl|libpq|libhiredis|libtcmalloc"; then
   fail "the gateway front maps a library of another command"
 fi
 "$binary" rules list >/dev/null || fail "credsift rules list (run by credsift-full) failed"
+[ "$(ldd "$binary" | grep -c "=>")" -le 5 ] || { ldd "$binary"; fail "the credsift front maps more than the C and C++ runtimes"; }
 echo "ok: the front maps no heavy library, other commands still work"
 
 # ---- 4. serve: socket 0600, verdicts as a local check.
