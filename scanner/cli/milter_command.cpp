@@ -2,20 +2,15 @@
 // collected from the header and body callbacks, rebuilt as RFC 5322 bytes and checked at
 // end-of-body with the shared compiled rules; the policy's verdict becomes accept (with
 // X-Credsift-* headers), quarantine (hold) or a 550 5.7.1 reject.
-#include <dirent.h>
 #include <libmilter/mfapi.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <syslog.h>
 
 #include <atomic>
 #include <boost/program_options.hpp>
 #include <condition_variable>
 #include <cstdarg>
-#include <cstdlib>
 #include <ctime>
 #include <initializer_list>
 #include <iostream>
@@ -374,31 +369,6 @@ class Reloader {
   std::thread thread_;
 };
 
-// libmilter leaves Nagle's algorithm on. At end of message the milter writes its added headers
-// and then its reply as separate small segments, and the reply waited for the MTA's delayed ACK
-// of the first (~40 ms a message: through Postfix on loopback the milter passed 0.58x of
-// Postfix's own rate over TCP, 0.98x over a Unix socket, in the same run). libmilter does not
-// show its listening socket, so it is found among our descriptors; accepted connections inherit
-// TCP_NODELAY from it.
-void disable_nagle_on_listening_sockets() {
-  DIR* fds = ::opendir("/proc/self/fd");
-  if (!fds) return;
-  while (const dirent* entry = ::readdir(fds)) {
-    const int fd = std::atoi(entry->d_name);
-    if (fd <= 2 || fd == ::dirfd(fds)) continue;
-    int accepting = 0, domain = 0;
-    socklen_t size = sizeof accepting;
-    if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &size) != 0 || !accepting) continue;
-    size = sizeof domain;
-    if (::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &size) != 0 ||
-        (domain != AF_INET && domain != AF_INET6))
-      continue;
-    const int on = 1;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
-  }
-  ::closedir(fds);
-}
-
 }  // namespace
 
 int command_milter(const Arguments& arguments) {
@@ -471,7 +441,6 @@ int command_milter(const Arguments& arguments) {
     daemon.log(LOG_ERR, "cannot listen on %s", socket.c_str());
     return kExitError;
   }
-  disable_nagle_on_listening_sockets();
 
   // libmilter's own signal thread stops the milter on SIGHUP. The signals are blocked in every
   // thread and this (main) thread waits for them; Linux hands a process-directed signal to the
