@@ -76,7 +76,7 @@ std::atomic<bool> store_warned{false};
 RuleCache::RuleCache(std::filesystem::path dir, std::string key_hex, Warn warn)
     : dir_(std::move(dir)),
       key_(std::move(key_hex)),
-      name_("rules-" + key_ + ".cache"),
+      name_("rules-" + key_ + ".v2.cache"),  // beside format 1 files, not over them
       warn_(std::move(warn)) {}
 
 int RuleCache::open_trusted_dir(bool create) const {

@@ -1,5 +1,5 @@
 #pragma once
-// The on-disk cache of compiled rules: one file per rule set, <dir>/rules-<key>.cache, holding
+// The on-disk cache of compiled rules: one file per rule set, <dir>/rules-<key>.v2.cache, holding
 // each rule's maximum width and the serialized Hyperscan database. A cache is data that runs
 // (a rewritten widths list silently disables every rule), so it is trusted only when
 //   * its directory is owned by the current user or root and is not group- or world-writable
