@@ -1,26 +1,35 @@
 #!/usr/bin/env bash
-# Gateway figures (not a test): latency of `credsift check` per message including process start,
-# against `cat` of the same message as the process-start floor, and milter throughput through a
-# private Postfix on loopback, against the same Postfix without the milter.
-# Usage (as root, for Postfix): bench/gateway_figures.sh [CREDSIFT_BINARY] [MESSAGES] [SMTP_MESSAGES]
+# Gateway figures (not a test): latency of `credsift check` per message including process start
+# (standalone, and as a client of `credsift serve`), of `credsift --version` and of a check of a
+# message whose PDF needs the poppler plugin, against `cat` of the same message as the
+# process-start floor, interleaved; and milter throughput through a private Postfix on loopback
+# against the same Postfix without the milter, in alternating rounds (best of 3 each).
+# Usage (as root, for Postfix):
+#   bench/gateway_figures.sh [CREDSIFT_BINARY] [MESSAGES] [SMTP_MESSAGES] [BASELINE_BINARY]
+# BASELINE_BINARY (optional): an older credsift whose check and milter are measured in the same
+# rounds (with its own rule cache directory), for before/after figures.
 set -euo pipefail
 
 source_dir=$(cd "$(dirname "$0")/.." && pwd)
 binary=${1:-$source_dir/build/credsift}
 count=${2:-1000}
 smtp_count=${3:-400}
+baseline=${4:-}
 . "$source_dir/tests/gateway/postfix_lib.sh"
 
 work=$(mktemp -d /tmp/credsift-gateway-bench-XXXXXX)
 chmod 755 "$work"
 milter_pid=""
+baseline_milter_pid=""
+unix_milter_pid=""
+serve_pid=""
 postfix_started=0
 cleanup() {
   if [ "$postfix_started" -eq 1 ]; then postfix -c "$work/etc" stop >/dev/null 2>&1 || true; fi
-  if [ -n "$milter_pid" ]; then
-    kill -TERM "$milter_pid" 2>/dev/null || true
-    wait "$milter_pid" 2>/dev/null || true
-  fi
+  for pid in $milter_pid $unix_milter_pid $baseline_milter_pid $serve_pid; do
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
   for _ in $(seq 50); do pgrep -f "master -c $work/etc" >/dev/null || break; sleep 0.1; done
   rm -rf "$work"
 }
@@ -48,37 +57,73 @@ for i in range(count):
     (out / f"{i:05d}.eml").write_bytes(message)
 EOF
 
-# Warm the rule cache so that every timed call starts like a gateway call does.
-"$binary" check "$work/messages/00000.eml" >/dev/null || true
+python3 "$source_dir/tests/gateway/pdf_message.py" --fallback >"$work/pdf.eml"
 
-echo "== credsift check: one process per message, $count messages"
-python3 - "$binary" "$work/messages" <<'EOF'
-import json, pathlib, statistics, subprocess, sys, time
-binary, messages = sys.argv[1], sorted(pathlib.Path(sys.argv[2]).glob("*.eml"))
-def run(command, path):
+# Warm the rule cache so that every timed call starts like a gateway call does. A baseline binary
+# gets its own cache directory (its cache format may differ).
+"$binary" check "$work/messages/00000.eml" >/dev/null || true
+if [ -n "$baseline" ]; then
+  mkdir -m 700 "$work/baseline-cache"
+  CREDSIFT_CACHE_DIR="$work/baseline-cache" "$baseline" check "$work/messages/00000.eml" \
+    >/dev/null || true
+fi
+"$binary" serve --socket "$work/serve.sock" </dev/null >"$work/serve.log" 2>&1 &
+serve_pid=$!
+for _ in $(seq 1800); do [ -S "$work/serve.sock" ] && break; sleep 0.1; done
+
+echo "== one process per message, $count messages, interleaved (wall ms; CPU ms = user+sys)"
+python3 - "$binary" "$work/messages" "$work/pdf.eml" "$work/serve.sock" "$baseline" \
+  "$work/baseline-cache" <<'PY'
+import json, os, pathlib, resource, statistics, subprocess, sys, time
+binary, messages, pdf, sock, baseline, baseline_cache = sys.argv[1:7]
+messages = sorted(pathlib.Path(messages).glob("*.eml"))
+def run(command, path, env=None):
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with open(path, "rb") as stdin:
         started = time.perf_counter()
-        done = subprocess.run(command, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        return (time.perf_counter() - started) * 1000, done
-check, floor, inside, actions = [], [], [], {}
-for path in messages:  # interleaved, so both see the same machine load
-    ms, done = run([binary, "check"], path)
+        done = subprocess.run(command, stdin=stdin, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, env=env)
+        wall = (time.perf_counter() - started) * 1000
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1000
+    return wall, cpu, done
+rows = {}
+def add(name, wall, cpu):
+    rows.setdefault(name, ([], []))
+    rows[name][0].append(wall)
+    rows[name][1].append(cpu)
+baseline_env = dict(os.environ, CREDSIFT_CACHE_DIR=baseline_cache)
+actions = {}
+for path in messages:  # interleaved, so every command sees the same machine load
+    wall, cpu, _ = run(["cat"], path); add("cat (floor)", wall, cpu)
+    wall, cpu, done = run([binary, "check"], path)
     if done.returncode not in (0, 1):
         sys.exit(f"check failed on {path}: exit {done.returncode}")
     verdict = json.loads(done.stdout)
-    check.append(ms)
-    inside.append(verdict["elapsed_ms"])
     actions[verdict["action"]] = actions.get(verdict["action"], 0) + 1
-    floor.append(run(["cat"], path)[0])
+    add("check", wall, cpu)
+    add("check in-process scan", verdict["elapsed_ms"], 0)
+    wall, cpu, done = run([binary, "check", "--daemon", sock], path)
+    if done.returncode not in (0, 1):
+        sys.exit(f"check --daemon failed on {path}: exit {done.returncode}")
+    add("check --daemon (serve)", wall, cpu)
+    wall, cpu, _ = run([binary, "--version"], path); add("--version", wall, cpu)
+    wall, cpu, _ = run([binary, "check"], pdf); add("check, PDF via poppler", wall, cpu)
+    wall, cpu, _ = run([binary, "check", "--daemon", sock], pdf); add("check --daemon, PDF", wall, cpu)
+    if baseline:
+        wall, cpu, _ = run([baseline, "check"], path, baseline_env); add("baseline check", wall, cpu)
+        wall, cpu, _ = run([baseline, "--version"], path); add("baseline --version", wall, cpu)
+        wall, cpu, _ = run([baseline, "check"], pdf, baseline_env)
+        add("baseline check, PDF", wall, cpu)
 def p(values, q):
     values = sorted(values)
     return values[min(len(values) - 1, int(q * len(values)))]
-for name, values in (("check (process)", check), ("cat (floor)", floor), ("check in-process scan", inside)):
-    print(f"{name:24s} median {statistics.median(values):8.2f} ms   p99 {p(values, 0.99):8.2f} ms")
-print(f"check / cat: median x{statistics.median(check) / statistics.median(floor):.1f}, "
-      f"p99 x{p(check, 0.99) / p(floor, 0.99):.1f}")
+floor = statistics.median(rows["cat (floor)"][0])
+for name, (walls, cpus) in rows.items():
+    print(f"{name:26s} median {statistics.median(walls):8.2f} ms  p99 {p(walls, 0.99):8.2f} ms  "
+          f"CPU median {statistics.median(cpus):7.2f} ms  x{statistics.median(walls) / floor:5.1f} cat")
 print("verdicts:", ", ".join(f"{k} {v}" for k, v in sorted(actions.items())))
-EOF
+PY
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "(milter throughput skipped: Postfix needs root)"
@@ -87,11 +132,31 @@ fi
 
 # ---- Throughput through Postfix: smtp-source sends the mixed messages over 4 sessions, first
 # with the milter, then with no milter on the same instance.
+# Every verdict is "tag" in the throughput runs, so that Postfix delivers every message with and
+# without the milter (a held message costs Postfix less than a delivered one).
+echo '{"actions": {"*": {"*": "tag"}}, "default_action": "tag"}' >"$work/tag.json"
 smtp_port=$(free_port)
 milter_port=$(free_port)
-"$binary" milter --socket "inet:$milter_port@127.0.0.1" </dev/null >"$work/milter.log" 2>&1 &
+baseline_port=$(free_port)
+if [ -n "$baseline" ]; then
+  CREDSIFT_CACHE_DIR="$work/baseline-cache" "$baseline" milter \
+    --socket "inet:$baseline_port@127.0.0.1" --policy "$work/tag.json" \
+    </dev/null >"$work/baseline-milter.log" 2>&1 &
+  baseline_milter_pid=$!
+  wait_for_port "$baseline_port" 180 || fail "baseline milter did not start"
+fi
+
+"$binary" milter --socket "inet:$milter_port@127.0.0.1" --policy "$work/tag.json" </dev/null \
+  >"$work/milter.log" 2>&1 &
 milter_pid=$!
 wait_for_port "$milter_port" 180 || fail "milter did not start"
+# The same milter on a Unix socket (no TCP: no Nagle or delayed ACK between Postfix's small
+# writes); the socket must be writable by Postfix's smtpd (user postfix).
+mkdir -m 755 "$work/milter-unix"
+(umask 0 && exec "$binary" milter --socket "unix:$work/milter-unix/sock" --policy "$work/tag.json" \
+  </dev/null >"$work/milter-unix.log" 2>&1) &
+unix_milter_pid=$!
+for _ in $(seq 1800); do [ -S "$work/milter-unix/sock" ] && break; sleep 0.1; done
 write_postfix_config "$work" "$smtp_port" "inet:127.0.0.1:$milter_port"
 postfix -c "$work/etc" start >/dev/null 2>&1 || fail "postfix start"
 postfix_started=1
@@ -110,13 +175,49 @@ throughput() {
   ended=$(date +%s.%N)
   python3 -c "print(f'{$sent / ($ended - $started):.1f}')"
 }
-with_milter=$(throughput)
-postconf -c "$work/etc" -e "smtpd_milters =" && postfix -c "$work/etc" reload >/dev/null 2>&1
-sleep 2
-without_milter=$(throughput)
-echo "== Postfix on loopback, $smtp_count messages, 4 sessions"
+# Alternating rounds; each configuration's best of 3.
+use_milter() {  # new, new-unix, none or baseline
+  local spec=""
+  [ "$1" = new ] && spec="inet:127.0.0.1:$milter_port"
+  [ "$1" = new-unix ] && spec="unix:$work/milter-unix/sock"
+  [ "$1" = baseline ] && spec="inet:127.0.0.1:$baseline_port"
+  postconf -c "$work/etc" -e "smtpd_milters = $spec" && postfix -c "$work/etc" reload >/dev/null 2>&1
+  sleep 2
+}
+configs=(new none new-unix)
+[ -n "$baseline" ] && configs+=(baseline)
+declare -A best
+for round in 1 2 3; do
+  for config in "${configs[@]}"; do
+    use_milter "$config"
+    rate=$(throughput)
+    if [ -z "${best[$config]:-}" ] ||
+      python3 -c "import sys; sys.exit(0 if $rate > ${best[$config]} else 1)"; then
+      best[$config]=$rate
+    fi
+  done
+done
+with_milter=${best[new]}
+without_milter=${best[none]}
+echo "== Postfix on loopback, $smtp_count messages per round, 4 sessions, best of 3 rounds"
 echo "with credsift milter    $with_milter messages/s"
 echo "without milter          $without_milter messages/s"
 python3 -c "print(f'milter / no milter: x{$with_milter / $without_milter:.2f}')"
+echo "with milter, Unix socket ${best[new-unix]} messages/s"
+python3 -c "print(f'milter on a Unix socket / no milter: x{${best[new-unix]} / $without_milter:.2f}')"
+# Where the milter's time goes: its CPU seconds (user+sys) over the messages it checked.
+milter_messages=$(grep -cE ': (pass|tag|hold|reject): ' "$work/milter.log" || true)
+python3 - "$milter_pid" "$milter_messages" <<'PY'
+import os, sys
+pid, messages = int(sys.argv[1]), int(sys.argv[2])
+fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+print(f"milter CPU: {cpu:.2f} s over {messages} messages, {1000 * cpu / max(messages, 1):.2f} ms each")
+PY
+if [ -n "$baseline" ]; then
+  with_baseline=${best[baseline]}
+  echo "with baseline milter    $with_baseline messages/s"
+  python3 -c "print(f'baseline milter / no milter: x{$with_baseline / $without_milter:.2f}')"
+fi
 echo "milter verdicts: $(grep -oE ': (pass|tag|hold|reject): ' "$work/milter.log" | tr -d ': ' |
   sort | uniq -c | awk '{printf "%s %s  ", $2, $1}')"

@@ -82,7 +82,8 @@ struct Verdict {
   std::string reason;
   std::vector<Finding> findings;  // the findings that counted (allowlisted rules left out)
   size_t decode_problems = 0;
-  bool scanned = false;  // false when an allowlist passed the message unscanned
+  std::vector<std::string> problem_texts;  // the first few decode problems, for logs
+  bool scanned = false;                    // false when an allowlist passed the message unscanned
   double elapsed_ms = 0;
 };
 

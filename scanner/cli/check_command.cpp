@@ -1,8 +1,5 @@
 // credsift check: one message in (a file or stdin), one JSON verdict line out, the action as the
 // exit code. Made for mail gateway hooks (Postfix content_filter pipes, procmail, scripts).
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <boost/program_options.hpp>
 #include <cerrno>
 #include <cstring>
@@ -15,6 +12,7 @@
 #include "credsift/escape.hpp"
 #include "credsift/gateway.hpp"
 #include "credsift/match.hpp"
+#include "daemon_client.hpp"
 
 namespace po = boost::program_options;
 
@@ -22,35 +20,11 @@ namespace credsift::cli {
 
 namespace {
 
-// The message, or nullopt once it passes max_bytes: reading stops there, so an endless
-// stdin costs max_bytes, not all memory.
-std::optional<std::string> read_message(const std::string& input, uint64_t max_bytes) {
-  const bool is_stdin = input == "-";
-  const int fd = is_stdin ? STDIN_FILENO : ::open(input.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw std::runtime_error(input + ": cannot open: " + std::strerror(errno));
-  const std::string name = is_stdin ? "stdin" : input;
-  std::string bytes;
-  char buffer[1 << 16];
-  for (;;) {
-    const ssize_t got = ::read(fd, buffer, sizeof buffer);
-    if (got == 0) break;
-    if (got < 0) {
-      if (errno == EINTR) continue;
-      const int error = errno;
-      if (!is_stdin) ::close(fd);
-      throw std::runtime_error(name + ": read error: " + std::strerror(error));
-    }
-    if (bytes.size() + static_cast<size_t>(got) > max_bytes) {
-      if (!is_stdin) ::close(fd);
-      return std::nullopt;
-    }
-    bytes.append(buffer, static_cast<size_t>(got));
-  }
-  if (!is_stdin) ::close(fd);
-  return bytes;
-}
-
 int print_verdict(const gateway::Verdict& verdict) {
+  // Decode problems (a PDF that no reader could open ...) go to stderr: the JSON line carries
+  // their count only.
+  for (const std::string& problem : verdict.problem_texts)
+    std::cerr << "credsift check: warning: " << escape_for_terminal(problem) << "\n";
   OutputFile out("-");
   out.write(gateway::verdict_to_json(verdict) + "\n");
   out.finish();
@@ -66,7 +40,7 @@ int command_check(const Arguments& arguments) {
       "{action, reason, findings: [{rule_id, severity, status, secret (redacted), fingerprint,\n"
       "part_path, line}], decode_problems, scanned, elapsed_ms}.\n"
       "Exit codes: 0 pass or tag, 1 hold or reject, 2 error.\n\nOptions");
-  std::string input = "-", policy_file, sender;
+  std::string input = "-", policy_file, sender, daemon_socket;
   std::vector<std::string> recipients, extra_rules;
   uint64_t max_message_mb = 64;
   visible.add_options()("help,h", "show this help")(
@@ -81,7 +55,10 @@ int command_check(const Arguments& arguments) {
       "no-rule-cache", "compile the rules even when a cached database exists")(
       "max-message-size", po::value(&max_message_mb)->default_value(64),
       "larger messages are not scanned (reading stops there) and get the policy's on_error "
-      "action (MB)");
+      "action (MB)")(
+      "daemon", po::value(&daemon_socket),
+      "have `credsift serve --socket PATH` check the message (its policy and rules; --policy "
+      "and the rule options are then not used)");
   po::options_description hidden;
   hidden.add_options()("input", po::value(&input));
   const po::variables_map options = parse_arguments(arguments, visible, hidden, "input", 1);
@@ -91,6 +68,17 @@ int command_check(const Arguments& arguments) {
   }
 
   try {
+    if (!daemon_socket.empty()) {
+      const std::optional<std::string> read = read_message(input, max_message_mb << 20);
+      if (!read) {
+        std::cerr << "credsift check: message larger than --max-message-size (" << max_message_mb
+                  << " MB)\n";
+        return kExitError;
+      }
+      return check_through_daemon(
+          daemon_socket, *read,
+          options.count("sender") ? std::optional<std::string>(sender) : std::nullopt, recipients);
+    }
     const gateway::Policy policy =
         policy_file.empty() ? gateway::default_policy() : gateway::load_policy(policy_file);
     const RuleSet rules = load_rule_set(extra_rules, options.count("no-default-rules") > 0);

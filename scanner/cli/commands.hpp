@@ -24,6 +24,7 @@ int command_rules(const Arguments& arguments);
 int command_baseline(const Arguments& arguments);  // baseline_command.cpp
 int command_check(const Arguments& arguments);     // check_command.cpp
 int command_milter(const Arguments& arguments);    // milter_command.cpp
+int command_serve(const Arguments& arguments);     // serve_command.cpp (run by the front)
 int command_tickets(const Arguments& arguments);   // tickets_command.cpp (case store)
 int command_triage(const Arguments& arguments);    // triage_command.cpp
 int command_merge(const Arguments& arguments);     // merge_command.cpp

@@ -36,6 +36,7 @@ Usage:
   credsift check [options] [FILE|-]  check one message for a mail gateway (exit 0 pass or tag,
                                      1 hold or reject, 2 error)
   credsift milter --socket SOCKET    run as a milter (Postfix smtpd_milters)
+  credsift serve --socket PATH       keep the rules loaded for `check --daemon PATH` clients
   credsift tickets --store DB        the tickets of a case store (filters, every format)
   credsift triage --store DB ID... --status S   record what was done about tickets
   credsift plan INPUT... --shards N --manifest PLAN   cut a scan into shards (cluster arrays)

@@ -23,6 +23,7 @@
 #include "credsift/escape.hpp"
 #include "credsift/gateway.hpp"
 #include "credsift/match.hpp"
+#include "gateway_engine.hpp"
 
 namespace po = boost::program_options;
 
@@ -30,13 +31,7 @@ namespace credsift::cli {
 
 namespace {
 
-// Everything a message is judged with. Replaced as a whole on SIGHUP; a message in flight keeps
-// the engine it started with through its shared_ptr.
-struct Engine {
-  gateway::Policy policy;
-  std::unique_ptr<Matcher> matcher;
-  uint64_t generation = 0;
-};
+using Engine = GatewayEngine;
 
 struct Config {
   std::string policy_file;
@@ -75,15 +70,8 @@ class Daemon {
 
   // Builds a new engine from the configured files; throws on any error (the old one stays).
   std::shared_ptr<const Engine> build() {
-    auto engine = std::make_shared<Engine>();
-    engine->policy = config_.policy_file.empty() ? gateway::default_policy()
-                                                 : gateway::load_policy(config_.policy_file);
-    const RuleSet rules = load_rule_set(config_.extra_rules, config_.no_default_rules);
-    MatcherOptions options;
-    options.use_cache = config_.use_rule_cache;
-    engine->matcher = std::make_unique<Matcher>(rules, options);
-    engine->generation = ++generations_;
-    return engine;
+    return build_gateway_engine(config_.policy_file, config_.extra_rules, config_.no_default_rules,
+                                config_.use_rule_cache, ++generations_);
   }
 
   void install(std::shared_ptr<const Engine> engine) {
@@ -115,6 +103,7 @@ Daemon* daemon_instance = nullptr;  // libmilter callbacks are plain C functions
 
 // One SMTP connection; it may carry several messages.
 struct Connection {
+  unsigned long no_reply = 0;  // SMFIP_NR_* steps the MTA agreed not to wait for
   std::string sender;
   std::vector<std::string> recipients;
   std::string message;
@@ -125,7 +114,8 @@ struct Connection {
   void next_message() {
     sender.clear();
     recipients.clear();
-    std::string().swap(message);  // the memory goes back, not only the size
+    message.clear();
+    if (message.capacity() > (1u << 20)) std::string().swap(message);  // a big one goes back
     too_big = false;
     over_budget = false;
     daemon_instance->budget.release(std::exchange(reserved, 0));
@@ -137,19 +127,47 @@ Connection* connection_of(SMFICTX* context) {
   return static_cast<Connection*>(smfi_getpriv(context));
 }
 
-// Hyperscan scratch belongs to one thread and one compiled database.
-Matcher::Scratch& scratch_for(const std::shared_ptr<const Engine>& engine) {
-  struct ThreadScratch {
-    std::shared_ptr<const Engine> engine;  // keeps the database alive as long as the scratch
-    std::unique_ptr<Matcher::Scratch> scratch;
-  };
-  thread_local ThreadScratch local;
-  if (!local.engine || local.engine->generation != engine->generation) {
-    local.scratch.reset();
-    local.engine = engine;
-    local.scratch = engine->matcher->make_scratch();
+// The connection's state, made on first use: with SMFIP_NOCONNECT there is no connect
+// callback, and without negotiation (an MTA older than milter protocol 6) no negotiate one.
+Connection* ensure_connection(SMFICTX* context) {
+  if (Connection* connection = connection_of(context)) return connection;
+  try {
+    auto connection = std::make_unique<Connection>();
+    if (smfi_setpriv(context, connection.get()) != MI_SUCCESS) return nullptr;
+    ++daemon_instance->open_connections;
+    return connection.release();
+  } catch (const std::exception&) {
+    return nullptr;
   }
-  return *local.scratch;
+}
+
+// The reply to a step: none when the MTA agreed not to wait for one (one round trip less per
+// header line, which was most of a message's time), else continue. A failure there
+// (no memory for the connection) turns into a temporary failure at end of message.
+sfsistat reply(const Connection* connection, unsigned long no_reply_flag) {
+  return connection && (connection->no_reply & no_reply_flag) ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+}
+
+// Steps the milter needs no say in. Asked for only when the MTA offers them.
+constexpr unsigned long kWantedSteps = SMFIP_NOCONNECT | SMFIP_NOHELO | SMFIP_NOUNKNOWN |
+                                       SMFIP_NODATA | SMFIP_NR_MAIL | SMFIP_NR_RCPT | SMFIP_NR_HDR |
+                                       SMFIP_NR_EOH | SMFIP_NR_BODY;
+constexpr unsigned long kNoReplySteps =
+    SMFIP_NR_MAIL | SMFIP_NR_RCPT | SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY;
+
+sfsistat on_negotiate(SMFICTX* context, unsigned long actions, unsigned long steps, unsigned long,
+                      unsigned long, unsigned long* want_actions, unsigned long* want_steps,
+                      unsigned long* want_2, unsigned long* want_3) {
+  // Without memory for the connection, nothing is skipped: every step is answered, and the
+  // message gets a temporary failure at its end (never SMFIS_REJECT here, which would let the
+  // connection's mail pass this milter unscanned).
+  Connection* connection = ensure_connection(context);
+  *want_actions = actions & (SMFIF_ADDHDRS | SMFIF_QUARANTINE);
+  *want_steps = connection ? steps & kWantedSteps : 0;
+  *want_2 = 0;
+  *want_3 = 0;
+  if (connection) connection->no_reply = *want_steps & kNoReplySteps;
+  return SMFIS_CONTINUE;
 }
 
 std::string queue_id(SMFICTX* context) {
@@ -166,28 +184,28 @@ std::string printable(std::string_view text) {
 }
 
 sfsistat on_connect(SMFICTX* context, char*, _SOCK_ADDR*) {
-  try {
-    smfi_setpriv(context, new Connection);
-    ++daemon_instance->open_connections;
-    return SMFIS_CONTINUE;
-  } catch (const std::exception&) {
-    return SMFIS_TEMPFAIL;
-  }
+  return ensure_connection(context) ? SMFIS_CONTINUE : SMFIS_TEMPFAIL;
 }
 
 sfsistat on_envfrom(SMFICTX* context, char** arguments) {
-  Connection* connection = connection_of(context);
-  if (!connection) return SMFIS_TEMPFAIL;
-  connection->next_message();
-  if (arguments && arguments[0]) connection->sender = arguments[0];
-  return SMFIS_CONTINUE;
+  Connection* connection = ensure_connection(context);
+  if (connection) {
+    connection->next_message();
+    if (arguments && arguments[0]) connection->sender = arguments[0];
+  }
+  return reply(connection, SMFIP_NR_MAIL);
 }
 
 sfsistat on_envrcpt(SMFICTX* context, char** arguments) {
   Connection* connection = connection_of(context);
-  if (!connection) return SMFIS_TEMPFAIL;
-  if (arguments && arguments[0]) connection->recipients.emplace_back(arguments[0]);
-  return SMFIS_CONTINUE;
+  if (connection && arguments && arguments[0]) {
+    try {
+      connection->recipients.emplace_back(arguments[0]);
+    } catch (const std::bad_alloc&) {
+      connection->too_big = true;
+    }
+  }
+  return reply(connection, SMFIP_NR_RCPT);
 }
 
 // Adds to the message being received. Past the size limit, or when memory runs out, the
@@ -214,23 +232,21 @@ void append(Connection& connection, std::initializer_list<std::string_view> piec
 
 sfsistat on_header(SMFICTX* context, char* name, char* value) {
   Connection* connection = connection_of(context);
-  if (!connection) return SMFIS_TEMPFAIL;
-  append(*connection, {name, ": ", value, "\r\n"});
-  return SMFIS_CONTINUE;
+  if (connection) append(*connection, {name, ": ", value, "\r\n"});
+  return reply(connection, SMFIP_NR_HDR);
 }
 
 sfsistat on_eoh(SMFICTX* context) {
   Connection* connection = connection_of(context);
-  if (!connection) return SMFIS_TEMPFAIL;
-  append(*connection, {"\r\n"});
-  return SMFIS_CONTINUE;
+  if (connection) append(*connection, {"\r\n"});
+  return reply(connection, SMFIP_NR_EOH);
 }
 
 sfsistat on_body(SMFICTX* context, unsigned char* chunk, size_t size) {
   Connection* connection = connection_of(context);
-  if (!connection) return SMFIS_TEMPFAIL;
-  append(*connection, {std::string_view(reinterpret_cast<const char*>(chunk), size)});
-  return SMFIS_CONTINUE;
+  if (connection)
+    append(*connection, {std::string_view(reinterpret_cast<const char*>(chunk), size)});
+  return reply(connection, SMFIP_NR_BODY);
 }
 
 sfsistat on_eom(SMFICTX* context) {
@@ -254,8 +270,10 @@ sfsistat on_eom(SMFICTX* context) {
       verdict.reason = "message larger than the milter's limit, on_error " +
                        std::string(gateway::to_string(engine->policy.on_error));
     } else {
+      std::unique_ptr<Matcher::Scratch> scratch = engine->take_scratch();
       verdict = gateway::check_message(connection->message, envelope, engine->policy,
-                                       *engine->matcher, scratch_for(engine));
+                                       *engine->matcher, *scratch);
+      engine->give_back(std::move(scratch));
     }
   } catch (const std::exception& error) {
     verdict = {};
@@ -417,6 +435,7 @@ int command_milter(const Arguments& arguments) {
   description.xxfi_eom = on_eom;
   description.xxfi_abort = on_abort;
   description.xxfi_close = on_close;
+  description.xxfi_negotiate = on_negotiate;
   if (smfi_setconn(socket.data()) != MI_SUCCESS || smfi_settimeout(timeout) != MI_SUCCESS ||
       smfi_register(description) != MI_SUCCESS || smfi_opensocket(true) != MI_SUCCESS) {
     daemon.log(LOG_ERR, "cannot listen on %s", socket.c_str());

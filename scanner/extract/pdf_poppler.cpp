@@ -1,21 +1,84 @@
-// PDF attachments to text: our own reader (pdf.cpp) first, poppler for what it declines.
-#include <poppler-document.h>
-#include <poppler-global.h>
-#include <poppler-page.h>
+// PDF attachments to text: our own reader (pdf.cpp) first, poppler for what it declines. poppler
+// lives in a plugin (poppler/poppler_plugin.cpp, libcredsift_poppler.so) loaded with dlopen the
+// first time a PDF needs it: mapping poppler and its 25 libraries at every start cost more than
+// the whole gateway check of a message. Without the plugin such a PDF gets a decode problem.
+#include <dlfcn.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "extract_internal.hpp"
+#include "poppler/poppler_plugin.h"
 
 namespace credsift::mime_detail {
 
 namespace {
 
-void silence_poppler(const std::string&, void*) {}
+struct PopplerPlugin {
+  credsift_poppler_pdf_text_fn pdf_text = nullptr;
+  std::string error;  // why pdf_text is null
+};
+
+// Where the plugin may be: $CREDSIFT_PLUGIN_DIR alone when set (tests, relocated installs);
+// else beside the running binary (the build tree), its ../lib/credsift (an install), and the
+// build tree this library was compiled in (unit tests run from elsewhere).
+std::vector<std::filesystem::path> plugin_dirs() {
+  if (const char* dir = std::getenv("CREDSIFT_PLUGIN_DIR"); dir && *dir) return {dir};
+  std::vector<std::filesystem::path> dirs;
+  std::error_code error;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", error);
+  if (!error) {
+    dirs.push_back(exe.parent_path());
+    dirs.push_back(exe.parent_path().parent_path() / "lib/credsift");
+  }
+#ifdef CREDSIFT_PLUGIN_BUILD_DIR
+  dirs.emplace_back(CREDSIFT_PLUGIN_BUILD_DIR);
+#endif
+  return dirs;
+}
+
+PopplerPlugin load_poppler_plugin() {
+  static constexpr char kName[] = "libcredsift_poppler.so";
+  PopplerPlugin plugin;
+  std::string tried;
+  for (const std::filesystem::path& dir : plugin_dirs()) {
+    const std::filesystem::path file = dir / kName;
+    std::error_code error;
+    if (!std::filesystem::is_regular_file(file, error)) {
+      tried += (tried.empty() ? "" : ", ") + dir.string();
+      continue;
+    }
+    // Local: poppler's symbols stay out of the global namespace. Never unloaded.
+    void* handle = ::dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!handle) {
+      const char* why = ::dlerror();
+      plugin.error = file.string() + " cannot be loaded: " + (why ? why : "unknown error");
+      return plugin;
+    }
+    const auto abi =
+        reinterpret_cast<credsift_poppler_abi_fn>(::dlsym(handle, "credsift_poppler_abi"));
+    const auto pdf_text = reinterpret_cast<credsift_poppler_pdf_text_fn>(
+        ::dlsym(handle, "credsift_poppler_pdf_text"));
+    if (!abi || !pdf_text || abi() != CREDSIFT_POPPLER_ABI) {
+      plugin.error = file.string() + " is not the plugin of this credsift build";
+      return plugin;
+    }
+    plugin.pdf_text = pdf_text;
+    return plugin;
+  }
+  plugin.error = std::string(kName) + " not found (looked in " + tried + ")";
+  return plugin;
+}
+
+// Loaded once (thread-safe static), on the first PDF that our reader declines.
+const PopplerPlugin& poppler_plugin() {
+  static const PopplerPlugin plugin = load_poppler_plugin();
+  return plugin;
+}
 
 }  // namespace
 
@@ -54,40 +117,34 @@ void decode_pdf(std::string_view bytes, const std::string& path, uint64_t offset
     keep_text();
     return;
   }
-  // poppler's global state (font and error handlers) is not meant for concurrent first use.
-  static std::mutex poppler_mutex;
-  std::lock_guard lock(poppler_mutex);
-  // poppler-cpp builds its GlobalParams (font and encoding tables) when the first document opens
-  // and frees them when the last one closes: with one PDF at a time that rebuild was a third of
-  // the scan's CPU time on a mail archive (bench/stages_bench BM_PdfAttachmentMessage). An empty
-  // document kept open for the life of the process makes it a one-time cost.
-  static constexpr char kEmptyPdf[] =
-      "%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n2 0 obj\n"
-      "<< /Type /Pages /Kids [] /Count 0 >>\nendobj\nxref\n0 3\n0000000000 65535 f \n"
-      "0000000009 00000 n \n0000000058 00000 n \ntrailer\n<< /Size 3 /Root 1 0 R >>\n"
-      "startxref\n110\n%%EOF\n";
-  static const std::unique_ptr<poppler::document> keeps_global_params(
-      poppler::document::load_from_raw_data(kEmptyPdf, int(sizeof kEmptyPdf - 1)));
-  poppler::set_debug_error_function(silence_poppler, nullptr);
-  if (bytes.size() > size_t(INT32_MAX)) return;
-  std::unique_ptr<poppler::document> doc(
-      poppler::document::load_from_raw_data(bytes.data(), int(bytes.size())));
-  if (!doc) {
-    add_problem(dm.problems, offset, path + ": PDF unreadable");
+  // What our reader declines goes to poppler, in its plugin (loaded on first use).
+  const PopplerPlugin& plugin = poppler_plugin();
+  if (!plugin.pdf_text) {
+    add_problem(dm.problems, offset,
+                path + ": PDF text not decoded (needs poppler's reader): " + plugin.error);
     return;
   }
-  if (doc->is_locked()) {
-    add_problem(dm.problems, offset, path + ": PDF is encrypted; text not decoded");
-    return;
+  struct PageSink {
+    decltype(add_page)& add;
+  } sink{add_page};
+  const auto on_page = [](void* context, const char* utf8, size_t size) -> int {
+    return static_cast<PageSink*>(context)->add(std::string_view(utf8, size)) ? 1 : 0;
+  };
+  size_t page_count = 0;
+  switch (plugin.pdf_text(bytes.data(), bytes.size(), kMaxPdfPages, &page_count, on_page, &sink)) {
+    case CREDSIFT_PDF_OK:
+      break;
+    case CREDSIFT_PDF_ENCRYPTED:
+      add_problem(dm.problems, offset, path + ": PDF is encrypted; text not decoded");
+      return;
+    case CREDSIFT_PDF_FAILED:
+      add_problem(dm.problems, offset, path + ": PDF reader failed (poppler)");
+      return;
+    default:
+      add_problem(dm.problems, offset, path + ": PDF unreadable");
+      return;
   }
-  const int pages = doc->pages();
-  note_page_count(size_t(std::max(pages, 0)));
-  for (int i = 0; i < std::min(pages, int(kMaxPdfPages)); ++i) {
-    std::unique_ptr<poppler::page> page(doc->create_page(i));
-    if (!page) continue;
-    poppler::byte_array utf8 = page->text().to_utf8();
-    if (!add_page(std::string_view(utf8.data(), utf8.size()))) break;
-  }
+  note_page_count(page_count);
   keep_text();
 }
 

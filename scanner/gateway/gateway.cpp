@@ -118,6 +118,8 @@ Verdict decide(const Policy& policy, const MailEnvelope& envelope, MessageResult
   Verdict verdict;
   verdict.scanned = true;
   verdict.decode_problems = result.problems.size();
+  for (size_t i = 0; i < result.problems.size() && i < 5; ++i)
+    verdict.problem_texts.push_back(result.problems[i].what);
   if (result.failed) {
     verdict.action = action_of(policy.on_error);
     verdict.reason =

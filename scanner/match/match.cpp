@@ -6,6 +6,7 @@
 #include <hs/hs.h>
 #include <openssl/evp.h>
 #include <pcre2.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,6 +17,7 @@
 #include <deque>
 #include <fstream>
 #include <iterator>
+#include <mutex>
 #include <optional>
 #include <utility>
 
@@ -23,8 +25,15 @@ namespace credsift {
 
 namespace {
 
+// A database is either Hyperscan's own allocation or one deserialized into our mapping.
 struct HsDatabaseDeleter {
-  void operator()(hs_database_t* db) const { hs_free_database(db); }
+  size_t mapped_bytes = 0;  // nonzero: the database lives in an mmap of this size
+  void operator()(hs_database_t* db) const {
+    if (mapped_bytes)
+      ::munmap(db, mapped_bytes);
+    else
+      hs_free_database(db);
+  }
 };
 struct HsScratchDeleter {
   void operator()(hs_scratch_t* s) const { hs_free_scratch(s); }
@@ -73,6 +82,7 @@ struct Event {
 struct CompiledRule {
   std::unique_ptr<pcre2_code, Pcre2CodeDeleter> code;
   bool jit = false;
+  uint32_t capture_count = 0;
   size_t max_width = 0;
   std::vector<uint32_t> secret_groups;  // secret, secret_2, ... in pattern order
   // Other named groups: group number and a view of the name in Impl::names.
@@ -88,10 +98,19 @@ struct Matcher::Impl {
   MatcherOptions options;
   bool from_cache = false;
   std::filesystem::path cache_file;
+  // With a cached database, each rule's PCRE2 is compiled when Hyperscan first fires it: the
+  // JIT compile of ~1,000 rules was a third of a gateway check's start. Those rules compiled
+  // without error when the cache was written; should this PCRE2 refuse one anyway, it is
+  // reported once and the rule yields no hits.
+  bool lazy_pcre2 = false;
+  std::unique_ptr<std::once_flag[]> pcre2_once;
+  std::mutex names_mutex;  // `names` grows from scanning threads when lazy
 
   void compile();
   void compile_database();
   std::string compile_pcre2(uint32_t index);
+  bool deserialize(std::string_view serialized);
+  const CompiledRule& ready(uint32_t index);
 };
 
 class ScratchImpl final : public Matcher::Scratch {
@@ -138,7 +157,8 @@ std::string Matcher::Impl::compile_pcre2(uint32_t index) {
   pcre2_pattern_info(out.code.get(), PCRE2_INFO_NAMECOUNT, &name_count);
   pcre2_pattern_info(out.code.get(), PCRE2_INFO_NAMEENTRYSIZE, &entry_size);
   pcre2_pattern_info(out.code.get(), PCRE2_INFO_NAMETABLE, &table);
-  max_groups = std::max(max_groups, capture_count);
+  out.capture_count = capture_count;
+  std::lock_guard names_lock(names_mutex);
   for (uint32_t i = 0; i < name_count; ++i) {
     const PCRE2_SPTR entry = table + static_cast<size_t>(i) * entry_size;
     const uint32_t group = (static_cast<uint32_t>(entry[0]) << 8) | entry[1];
@@ -238,11 +258,12 @@ void Matcher::Impl::compile() {
   std::vector<unsigned> widths(n);
 
   // Each rule alone first: this names the rule for any error and gives its bounded width.
+  lazy_pcre2 = !cached_widths.empty();
+  if (lazy_pcre2) pcre2_once = std::make_unique<std::once_flag[]>(n);
   for (uint32_t i = 0; i < n; ++i) {
     const Rule& rule = rules.rules[i];
-    if (!cached_widths.empty()) {
+    if (lazy_pcre2) {
       compiled[i].max_width = cached_widths[i];
-      if (std::string why = compile_pcre2(i); !why.empty()) refuse(i, why);
       continue;
     }
     hs_expr_info_t* info = nullptr;
@@ -262,19 +283,23 @@ void Matcher::Impl::compile() {
     widths[i] = max_width;
     if (std::string why = compile_pcre2(i); !why.empty()) refuse(i, why);
   }
+  for (const CompiledRule& rule : compiled) max_groups = std::max(max_groups, rule.capture_count);
   if (!errors.empty()) throw MatchError(errors);
   if (n == 0) return;  // nothing to scan for; scan() then finds nothing
 
   if (cached) {
-    hs_database_t* loaded = nullptr;
-    if (hs_deserialize_database(cached->database.data(), cached->database.size(), &loaded) ==
-        HS_SUCCESS) {
-      db.reset(loaded);
+    if (deserialize(cached->database)) {
       from_cache = true;
       return;
     }
     // Digest-checked but refused by this Hyperscan: compile anew (and replace it) below.
-    for (uint32_t i = 0; i < n; ++i) widths[i] = compiled[i].max_width;
+    lazy_pcre2 = false;
+    for (uint32_t i = 0; i < n; ++i) {
+      widths[i] = compiled[i].max_width;
+      if (std::string why = compile_pcre2(i); !why.empty()) refuse(i, why);
+    }
+    for (const CompiledRule& rule : compiled) max_groups = std::max(max_groups, rule.capture_count);
+    if (!errors.empty()) throw MatchError(errors);
   }
   compile_database();
   if (cache) {
@@ -285,6 +310,41 @@ void Matcher::Impl::compile() {
       std::free(bytes);
     }
   }
+}
+
+// Into memory mapped with MAP_POPULATE: one call maps the pages that a malloc'ed copy of a
+// several-MB database would fault in one by one.
+bool Matcher::Impl::deserialize(std::string_view serialized) {
+  size_t size = 0;
+  if (hs_serialized_database_size(serialized.data(), serialized.size(), &size) != HS_SUCCESS)
+    return false;
+  void* memory = ::mmap(nullptr, size, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+  if (memory == MAP_FAILED) return false;
+  auto* database = static_cast<hs_database_t*>(memory);
+  if (hs_deserialize_database_at(serialized.data(), serialized.size(), database) != HS_SUCCESS) {
+    ::munmap(memory, size);
+    return false;
+  }
+  db = std::unique_ptr<hs_database_t, HsDatabaseDeleter>(database, HsDatabaseDeleter{size});
+  return true;
+}
+
+const CompiledRule& Matcher::Impl::ready(uint32_t index) {
+  if (lazy_pcre2)
+    std::call_once(pcre2_once[index], [&] {
+      if (std::string why = compile_pcre2(index); !why.empty()) {
+        compiled[index].code.reset();
+        compiled[index].secret_groups.clear();
+        const std::string text =
+            rule_label(rules.rules[index]) + " is skipped: " + why + " (a stale rule cache?)";
+        if (options.on_warning)
+          options.on_warning(text);
+        else
+          std::fprintf(stderr, "credsift: warning: %s\n", text.c_str());
+      }
+    });
+  return compiled[index];
 }
 
 void Matcher::Impl::compile_database() {
@@ -411,7 +471,7 @@ void Matcher::scan(std::string_view text, uint32_t segment, Scratch& scratch_bas
   const auto subject = reinterpret_cast<PCRE2_SPTR>(text.data());
   for (size_t i = 0; i < events.size();) {
     const uint32_t rule = events[i].rule;
-    const CompiledRule& compiled = impl_->compiled[rule];
+    const CompiledRule& compiled = impl_->ready(rule);
     // Ends closer than max_width share one PCRE2 pass over [first_end - max_width, last_end].
     const size_t first_end = events[i].first;
     size_t last_end = events[i].last;
@@ -424,6 +484,12 @@ void Matcher::scan(std::string_view text, uint32_t segment, Scratch& scratch_bas
     // One byte past the last end keeps \b and similar end checks exact without letting PCRE2
     // search the rest of the segment; the whole text before stays visible for \b at `begin`.
     const size_t length = std::min(text.size(), last_end + 1);
+    if (!compiled.code) continue;  // refused by PCRE2 (reported once)
+    if (pcre2_get_ovector_count(scratch.data.get()) <= compiled.capture_count) {
+      // A lazily compiled rule with more groups than this scratch was made for.
+      scratch.data.reset(pcre2_match_data_create(compiled.capture_count + 1, nullptr));
+      if (!scratch.data) throw MatchError("PCRE2: cannot allocate match data");
+    }
     size_t start = begin;
     while (start <= last_end) {
       const int rc = compiled.jit ? pcre2_jit_match(compiled.code.get(), subject, length, start, 0,

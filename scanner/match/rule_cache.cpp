@@ -1,9 +1,10 @@
 #include "rule_cache.hpp"
 
 #include <fcntl.h>
-#include <openssl/evp.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include <atomic>
 #include <cerrno>
@@ -14,7 +15,8 @@
 namespace credsift::match_detail {
 namespace {
 
-constexpr std::string_view kMagic = "credsift-rule-cache 1\n";
+constexpr std::string_view kMagic = "credsift-rule-cache 2\n";
+constexpr std::string_view kOldMagic = "credsift-rule-cache 1";  // replaced silently
 constexpr size_t kHeaderBytes = 256;  // fixed, so the body can be written before it
 constexpr uint64_t kMaxCacheBytes = 1ull << 30;
 
@@ -29,16 +31,15 @@ std::string hex(const unsigned char* bytes, size_t size) {
 }
 
 std::string body_digest(std::string_view key, std::string_view body) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_MD_CTX* context = EVP_MD_CTX_new();
-  if (!context) return {};
-  EVP_DigestInit_ex(context, EVP_sha256(), nullptr);
-  EVP_DigestUpdate(context, key.data(), key.size());
-  EVP_DigestUpdate(context, body.data(), body.size());
-  EVP_DigestFinal_ex(context, digest, &length);
-  EVP_MD_CTX_free(context);
-  return hex(digest, length);
+  XXH3_state_t* state = XXH3_createState();
+  if (!state) return {};
+  XXH3_128bits_reset(state);
+  XXH3_128bits_update(state, key.data(), key.size());
+  XXH3_128bits_update(state, body.data(), body.size());
+  XXH128_canonical_t canonical;
+  XXH128_canonicalFromHash(&canonical, XXH3_128bits_digest(state));
+  XXH3_freeState(state);
+  return hex(canonical.digest, sizeof canonical.digest);
 }
 
 std::string header(std::string_view key, std::string_view digest) {
@@ -75,7 +76,7 @@ std::atomic<bool> store_warned{false};
 RuleCache::RuleCache(std::filesystem::path dir, std::string key_hex, Warn warn)
     : dir_(std::move(dir)),
       key_(std::move(key_hex)),
-      name_("rules-" + key_ + ".cache"),
+      name_("rules-" + key_ + ".v2.cache"),  // beside format 1 files, not over them
       warn_(std::move(warn)) {}
 
 int RuleCache::open_trusted_dir(bool create) const {
@@ -113,22 +114,22 @@ std::optional<CachedRules> RuleCache::load(size_t rules) const {
   if (!S_ISREG(st.st_mode)) return refuse("not a regular file");
   if (std::string why = untrusted_reason(st, false); !why.empty()) return refuse(why);
   if (static_cast<uint64_t>(st.st_size) > kMaxCacheBytes) return refuse("too large");
-  std::string bytes(static_cast<size_t>(st.st_size), '\0');
-  size_t have = 0;
-  while (have < bytes.size()) {
-    const ssize_t got = ::read(fd, bytes.data() + have, bytes.size() - have);
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) break;
-    have += static_cast<size_t>(got);
-  }
-  if (have != bytes.size()) return refuse("short read");
+  if (st.st_size == 0) return refuse("no valid header");
+  // Mapped, not read: the database is copied once, by Hyperscan, into its own memory.
+  // MAP_POPULATE maps every page in one call instead of a page fault per page.
+  const size_t size = static_cast<size_t>(st.st_size);
+  void* mapped = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+  if (mapped == MAP_FAILED) return refuse(std::strerror(errno));
   ::close(fd);
+  std::shared_ptr<const void> mapping(
+      mapped, [size](const void* p) { ::munmap(const_cast<void*>(p), size); });
   const auto damaged = [&](const std::string& why) -> std::optional<CachedRules> {
     warn_("rule cache " + file().string() + " not used (" + why + "): compiling the rules");
     return std::nullopt;
   };
 
-  const std::string_view all(bytes);
+  const std::string_view all(static_cast<const char*>(mapped), size);
+  if (all.starts_with(kOldMagic)) return std::nullopt;  // an older credsift's: rebuilt, no fuss
   if (all.size() < kHeaderBytes || !all.starts_with(kMagic)) return damaged("no valid header");
   const std::string_view head = all.substr(kMagic.size(), kHeaderBytes - kMagic.size());
   const std::string_view body = all.substr(kHeaderBytes);
@@ -157,7 +158,8 @@ std::optional<CachedRules> RuleCache::load(size_t rules) const {
     p = next;
   }
   if (p != end) return damaged("bad widths");
-  out.database.assign(body.substr(newline + 1));
+  out.database = body.substr(newline + 1);
+  out.mapping = std::move(mapping);
   return out;
 }
 
