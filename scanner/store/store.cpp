@@ -437,6 +437,9 @@ const char* const kTouch =
 
 namespace {
 
+// 16 times what a report shows (kReportHeaderBytes): reports cut it again to their own length.
+constexpr size_t kStoredSubjectBytes = 16 * kReportHeaderBytes;
+
 constexpr const char* kRefreshTickets = R"sql(
 INSERT INTO tickets(fingerprint, id, rule_id, provider, severity, status, evidence_rank, secret,
                     occurrences, messages, first_seen, last_seen, undated)
@@ -715,6 +718,13 @@ void StoreScan::on_message(const Message& message, const MessageResult& result) 
     const auto header = [&](const std::string& value) {
       return clear ? value : redact_within(value, finding.secret);
     };
+    // The Subject is where hostile or pathological mail puts megabytes (one 4 MB Subject with
+    // hundreds of findings would be stored, and searched, once per finding): keep a prefix far
+    // longer than any report shows, searched only that far. Addresses stay whole (exposure).
+    const auto subject = [&](const std::string& value) {
+      return clear ? cap_header(value, kStoredSubjectBytes)
+                   : redact_header(value, {finding.secret}, kStoredSubjectBytes);
+    };
     const Envelope& envelope = *finding.envelope;
     Statement& insert = *s.insert_finding;
     insert.bind(1, file)
@@ -745,7 +755,7 @@ void StoreScan::on_message(const Message& message, const MessageResult& result) 
         .bind(26, header(envelope.from))
         .bind(27, header(envelope.to))
         .bind(28, header(envelope.cc))
-        .bind(29, header(envelope.subject))
+        .bind(29, subject(envelope.subject))
         .bind(30, s.scan_id)
         .run();
     const bool added = sqlite3_changes(s.db()) > 0;

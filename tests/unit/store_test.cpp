@@ -283,6 +283,34 @@ TEST(StoreScan, SecretsAreRedactedUnlessAsked) {
   EXPECT_TRUE(contains_secret("clear.db"));
 }
 
+// A Subject of most of a megabyte on a message with 300 findings: stored once per finding, it
+// made a store of hundreds of megabytes and was searched for each finding's secret in full.
+TEST(StoreScan, HugeSubjectIsStoredAsABoundedPrefix) {
+  TempDir dir;
+  std::string body;
+  uint32_t state = 12345;
+  const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  for (int i = 0; i < 300; ++i) {
+    std::string token;
+    for (int k = 0; k < 24; ++k) {
+      state = state * 1103515245u + 12345u;
+      token += alphabet[(state >> 16) % 62];
+    }
+    body += "key " + std::to_string(i) + ": sk_live_" + token + "\n";
+  }
+  {
+    std::ofstream out(dir.path() / "big.mbox", std::ios::binary);
+    out << "From a@example.com Mon Jan  1 00:00:00 2024\nFrom: a@example.com\nTo: b@example.org\n"
+        << "Subject: " << std::string(900 << 10, 'x') << "\nMessage-ID: <big@example.com>\n\n"
+        << body;
+  }
+  CaseStore store(dir / "case.db");
+  scan_into(store, {(dir.path() / "big.mbox").string()});
+  EXPECT_GE(scalar(store, "SELECT count(*) FROM findings"), 100);
+  EXPECT_LE(scalar(store, "SELECT max(length(subject)) FROM findings"), 17 * 1024);
+  EXPECT_NE(dump(store, "SELECT subject FROM findings LIMIT 1").find("bytes]"), std::string::npos);
+}
+
 TEST(StoreScan, TheStoreItselfIsNeverAnInput) {
   TempDir dir;
   fs::copy_file(kSource / "corpora/samples/inbox.mbox", dir.path() / "inbox.mbox");
