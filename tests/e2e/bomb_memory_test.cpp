@@ -58,26 +58,6 @@ std::string zeros_archive(const std::string& format, size_t megabytes, const std
   return out;
 }
 
-std::string base64(std::string_view in) {
-  static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0, line = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    uint32_t v = uint8_t(in[i]) << 16 | uint8_t(in[i + 1]) << 8 | uint8_t(in[i + 2]);
-    out += {t[v >> 18], t[(v >> 12) & 63], t[(v >> 6) & 63], t[v & 63]};
-    if (++line == 19) {
-      out += '\n';
-      line = 0;
-    }
-  }
-  if (i + 1 == in.size()) out += {t[uint8_t(in[i]) >> 2], t[(uint8_t(in[i]) & 3) << 4], '=', '='};
-  if (i + 2 == in.size()) {
-    uint32_t v = uint8_t(in[i]) << 16 | uint8_t(in[i + 1]) << 8;
-    out += {t[v >> 18], t[(v >> 12) & 63], t[(v >> 6) & 63], '='};
-  }
-  return out + "\n";
-}
-
 TEST(BombMemory, ZipBombStopsAtTheDecompressedBudget) {
   TempDir temp;
   const std::string bomb = zeros_archive("zip", 1400, "");

@@ -36,19 +36,6 @@ void write(const fs::path& path, const std::string& text) {
 
 std::string q(const fs::path& path) { return "'" + path.string() + "'"; }
 
-// Runs a shell command; its exit code and the peak RSS (KiB) of it and its descendants.
-std::pair<int, long> run_measured(const std::string& command) {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  int status = 0;
-  struct rusage usage {};
-  ::wait4(pid, &status, 0, &usage);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, usage.ru_maxrss};
-}
-
 // ------------------------------------------------------------------------------ item 1
 // Is `path` mapped into process `pid`?
 bool maps_file(pid_t pid, const fs::path& path) {

@@ -13,19 +13,6 @@
 namespace credsift::e2e {
 namespace {
 
-// Exit code and peak RSS (KiB) of a shell command and its descendants.
-std::pair<int, long> run_measured(const std::string& command) {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  int status = 0;
-  struct rusage usage {};
-  ::wait4(pid, &status, 0, &usage);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, usage.ru_maxrss};
-}
-
 std::string q(const fs::path& path) { return "'" + path.string() + "'"; }
 
 constexpr char kSmall[] =

@@ -1,5 +1,6 @@
 #pragma once
 // What the end-to-end tests share: running the built credsift binary and reading files back.
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace credsift::e2e {
@@ -102,6 +104,40 @@ inline std::string strip_angles(std::string_view id) {
   while (!id.empty() && (id.front() == '<' || id.front() == ' ')) id.remove_prefix(1);
   while (!id.empty() && (id.back() == '>' || id.back() == ' ')) id.remove_suffix(1);
   return std::string(id);
+}
+
+// Runs a shell command; its exit code and the peak RSS (KiB) of it and its descendants.
+inline std::pair<int, long> run_measured(const std::string& command) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  int status = 0;
+  struct rusage usage {};
+  ::wait4(pid, &status, 0, &usage);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, usage.ru_maxrss};
+}
+
+// Base64 in 76-character lines, for attachments the tests build.
+inline std::string base64(std::string_view in) {
+  static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0, line = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    uint32_t v = uint8_t(in[i]) << 16 | uint8_t(in[i + 1]) << 8 | uint8_t(in[i + 2]);
+    out += {t[v >> 18], t[(v >> 12) & 63], t[(v >> 6) & 63], t[v & 63]};
+    if (++line == 19) {
+      out += '\n';
+      line = 0;
+    }
+  }
+  if (i + 1 == in.size()) out += {t[uint8_t(in[i]) >> 2], t[(uint8_t(in[i]) & 3) << 4], '=', '='};
+  if (i + 2 == in.size()) {
+    uint32_t v = uint8_t(in[i]) << 16 | uint8_t(in[i + 1]) << 8;
+    out += {t[v >> 18], t[(v >> 12) & 63], t[(v >> 6) & 63], '='};
+  }
+  return out + "\n";
 }
 
 }  // namespace credsift::e2e
