@@ -23,4 +23,12 @@ std::string escape_file_name(std::string_view name);
 // controls): json_escape writes them as \u escapes too.
 bool is_invisible_control(char32_t code);
 
+// The code point of the UTF-8 sequence at text[i] and its length, or length 0 when the bytes
+// there are not valid UTF-8 (overlong forms and surrogates included). i < text.size().
+struct Utf8Char {
+  char32_t code = 0;
+  size_t length = 0;
+};
+Utf8Char decode_utf8(std::string_view text, size_t i);
+
 }  // namespace credsift

@@ -10,16 +10,7 @@ bool is_invisible_control(char32_t code) {
          (code >= 0x202A && code <= 0x202E) || (code >= 0x2066 && code <= 0x2069);
 }
 
-namespace {
-
-// The code point of the UTF-8 sequence at text[i] and its length, or length 0 when the bytes
-// there are not valid UTF-8 (overlong forms and surrogates included).
-struct Decoded {
-  char32_t code = 0;
-  size_t length = 0;
-};
-
-Decoded decode_utf8(std::string_view text, size_t i) {
+Utf8Char decode_utf8(std::string_view text, size_t i) {
   const auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
   const unsigned char lead = byte(i);
   if (lead < 0x80) return {lead, 1};
@@ -43,14 +34,12 @@ Decoded decode_utf8(std::string_view text, size_t i) {
   return {code, length};
 }
 
-}  // namespace
-
 std::string escape_file_name(std::string_view name) {
   std::string out;
   out.reserve(name.size());
   char buffer[8];
   for (size_t i = 0; i < name.size();) {
-    const Decoded decoded = decode_utf8(name, i);
+    const Utf8Char decoded = decode_utf8(name, i);
     if (decoded.length == 0) {
       std::snprintf(buffer, sizeof buffer, "\\x%02x", static_cast<unsigned char>(name[i]));
       out += buffer;
@@ -69,7 +58,7 @@ std::string escape_for_terminal(std::string_view text) {
   out.reserve(text.size());
   char buffer[16];
   for (size_t i = 0; i < text.size();) {
-    const Decoded decoded = decode_utf8(text, i);
+    const Utf8Char decoded = decode_utf8(text, i);
     if (decoded.length == 0) {
       std::snprintf(buffer, sizeof buffer, "\\x%02x", static_cast<unsigned char>(text[i]));
       out += buffer;

@@ -26,39 +26,10 @@ std::string fingerprint(std::string_view secret) {
   return out;
 }
 
-namespace {
-
-// Length of the UTF-8 sequence starting at text[i], or 0 when it is not a valid one.
-size_t utf8_sequence_length(std::string_view text, size_t i) {
-  const auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
-  const unsigned char lead = byte(i);
-  size_t length = 0;
-  uint32_t min_code = 0;
-  if (lead < 0x80) return 1;
-  if ((lead & 0xE0) == 0xC0)
-    length = 2, min_code = 0x80;
-  else if ((lead & 0xF0) == 0xE0)
-    length = 3, min_code = 0x800;
-  else if ((lead & 0xF8) == 0xF0)
-    length = 4, min_code = 0x10000;
-  else
-    return 0;
-  if (i + length > text.size()) return 0;
-  uint32_t code = lead & (0x3F >> (length - 1));
-  for (size_t k = 1; k < length; ++k) {
-    if ((byte(i + k) & 0xC0) != 0x80) return 0;
-    code = (code << 6) | (byte(i + k) & 0x3F);
-  }
-  if (code < min_code || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return 0;
-  return length;
-}
-
-}  // namespace
-
 std::string redact(std::string_view secret) {
   size_t end = 0;
   for (int characters = 0; characters < 4 && end < secret.size(); ++characters) {
-    const size_t length = utf8_sequence_length(secret, end);
+    const size_t length = decode_utf8(secret, end).length;
     end += length == 0 ? 1 : length;
   }
   std::string out(secret.substr(0, end));
@@ -83,14 +54,12 @@ std::string json_escape(std::string_view text) {
   for (size_t i = 0; i < text.size();) {
     const unsigned char c = static_cast<unsigned char>(text[i]);
     if (c >= 0x80) {
-      const size_t length = utf8_sequence_length(text, i);
+      const auto [code, length] = decode_utf8(text, i);
       if (length == 0) {
         out += "\xEF\xBF\xBD";  // U+FFFD: output stays valid UTF-8 whatever the input
         ++i;
       } else {
         // C1 controls and bidi overrides are valid UTF-8 but steer whoever reads the report.
-        char32_t code = c & (0x3F >> (length - 1));
-        for (size_t k = 1; k < length; ++k) code = (code << 6) | (text[i + k] & 0x3F);
         if (is_invisible_control(code)) {
           char buffer[8];
           std::snprintf(buffer, sizeof buffer, "\\u%04x", static_cast<unsigned>(code));
