@@ -1,6 +1,8 @@
 // Message dates: RFC 5322 Date headers and command-line dates, to epoch seconds (UTC).
+#include <algorithm>
 #include <array>
 #include <cctype>
+#include <chrono>
 #include <cstdio>
 #include <string>
 
@@ -10,14 +12,13 @@ namespace credsift {
 
 namespace {
 
-// Days from 1970-01-01 to the given civil date (proleptic Gregorian; H. Hinnant's algorithm).
+// Days from 1970-01-01 to a civil date (callers have checked the ranges with valid_civil).
 int64_t days_from_civil(int64_t year, unsigned month, unsigned day) {
-  year -= month <= 2;
-  const int64_t era = (year >= 0 ? year : year - 399) / 400;
-  const unsigned year_of_era = static_cast<unsigned>(year - era * 400);
-  const unsigned day_of_year = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
-  const unsigned day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-  return era * 146097 + static_cast<int64_t>(day_of_era) - 719468;
+  using namespace std::chrono;
+  return sys_days{std::chrono::year{static_cast<int>(year)} / std::chrono::month{month} /
+                  std::chrono::day{day}}
+      .time_since_epoch()
+      .count();
 }
 
 class Reader {
@@ -200,26 +201,19 @@ std::optional<int64_t> parse_date_argument(std::string_view text, bool end_of_da
 }
 
 std::string format_iso8601(int64_t epoch) {
-  int64_t days = epoch >= 0 ? epoch / 86400 : (epoch - 86399) / 86400;
-  const int64_t seconds_of_day = epoch - days * 86400;
-  // Civil from days (inverse of days_from_civil).
-  days += 719468;
-  const int64_t era = (days >= 0 ? days : days - 146096) / 146097;
-  const unsigned day_of_era = static_cast<unsigned>(days - era * 146097);
-  const unsigned year_of_era =
-      (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
-  const unsigned day_of_year =
-      day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-  const unsigned mp = (5 * day_of_year + 2) / 153;
-  const unsigned day = day_of_year - (153 * mp + 2) / 5 + 1;
-  const unsigned month = mp < 10 ? mp + 3 : mp - 9;
-  const int64_t year = static_cast<int64_t>(year_of_era) + era * 400 + (month <= 2);
+  // Years 0000-9999 only: a date outside comes from a damaged store, and chrono's year is an int.
+  constexpr int64_t kFirst = -62167219200, kLast = 253402300799;
+  epoch = std::clamp(epoch, kFirst, kLast);
+  using namespace std::chrono;
+  const sys_seconds when{seconds{epoch}};
+  const sys_days day = floor<days>(when);
+  const year_month_day civil{day};
+  const hh_mm_ss clock{when - day};
   char buffer[64];
-  std::snprintf(buffer, sizeof buffer, "%04lld-%02u-%02uT%02lld:%02lld:%02lldZ",
-                static_cast<long long>(year), month, day,
-                static_cast<long long>(seconds_of_day / 3600),
-                static_cast<long long>(seconds_of_day / 60 % 60),
-                static_cast<long long>(seconds_of_day % 60));
+  std::snprintf(buffer, sizeof buffer, "%04d-%02u-%02uT%02d:%02d:%02dZ", int{civil.year()},
+                unsigned{civil.month()}, unsigned{civil.day()},
+                static_cast<int>(clock.hours().count()), static_cast<int>(clock.minutes().count()),
+                static_cast<int>(clock.seconds().count()));
   return buffer;
 }
 

@@ -17,6 +17,7 @@
 #include <array>
 #include <bit>
 #include <cctype>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <vector>
@@ -212,35 +213,14 @@ void encode_base64_lines(std::string_view bytes, std::string& out) {
 
 namespace {
 
-// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const auto yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
-void civil_from_days(int64_t z, int64_t& y, unsigned& m, unsigned& d) {
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const auto doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  d = doy - (153 * mp + 2) / 5 + 1;
-  m = mp < 10 ? mp + 3 : mp - 9;
-  y = static_cast<int64_t>(yoe) + era * 400 + (m <= 2);
-}
-
 std::string rfc5322_date(int64_t y, unsigned mo, unsigned d, unsigned h, unsigned mi, unsigned s,
                          int offset_minutes) {
   static constexpr const char* kDays[] = {"Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"};
   static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                             "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  const int64_t days = days_from_civil(y, mo, d);
-  const char* weekday = kDays[((days % 7) + 7) % 7];
+  const std::chrono::sys_days day{std::chrono::year{static_cast<int>(y)} / std::chrono::month{mo} /
+                                  std::chrono::day{d}};
+  const char* weekday = kDays[((day.time_since_epoch().count() % 7) + 7) % 7];
   const int off = offset_minutes < 0 ? -offset_minutes : offset_minutes;
   char out[64];
   std::snprintf(out, sizeof out, "%s, %02u %s %04lld %02u:%02u:%02u %c%02d%02d", weekday, d,
@@ -262,17 +242,19 @@ bool digits(std::string_view s, size_t at, size_t n, unsigned& value) {
 // Gmail's internalDate: milliseconds since the epoch, as a decimal string.
 std::string epoch_ms_to_rfc5322(std::string_view ms) {
   if (ms.empty() || ms.size() > 15) return {};
+  constexpr int64_t kLastMs = 253402300799999;  // 9999-12-31T23:59:59.999Z: chrono's years are ints
   int64_t value = 0;
   for (char c : ms) {
     if (c < '0' || c > '9') return {};
     value = value * 10 + (c - '0');
   }
+  if (value > kLastMs) return {};
   const int64_t seconds = value / 1000;
-  int64_t y;
-  unsigned m, d;
-  civil_from_days(seconds / 86400, y, m, d);
+  const std::chrono::year_month_day civil{
+      std::chrono::sys_days{std::chrono::days{seconds / 86400}}};
   const auto rest = static_cast<unsigned>(seconds % 86400);
-  return rfc5322_date(y, m, d, rest / 3600, rest / 60 % 60, rest % 60, 0);
+  return rfc5322_date(int{civil.year()}, unsigned{civil.month()}, unsigned{civil.day()},
+                      rest / 3600, rest / 60 % 60, rest % 60, 0);
 }
 
 }  // namespace

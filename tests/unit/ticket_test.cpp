@@ -147,6 +147,10 @@ TEST(MailDate, Rfc5322AndObsoleteForms) {
   EXPECT_EQ(parse_mail_date("Mon, 32 Mar 2024 09:12:00 +0000"), std::nullopt);
   EXPECT_EQ(format_iso8601(0), "1970-01-01T00:00:00Z");
   EXPECT_EQ(format_iso8601(1709543520), "2024-03-04T09:12:00Z");
+  EXPECT_EQ(format_iso8601(-1), "1969-12-31T23:59:59Z");
+  EXPECT_EQ(format_iso8601(951782400), "2000-02-29T00:00:00Z");
+  EXPECT_EQ(format_iso8601(INT64_MAX), "9999-12-31T23:59:59Z");  // a damaged store's date
+  EXPECT_EQ(parse_mail_date("Thu, 29 Feb 2024 00:00:00 +0000"), 1709164800);
   EXPECT_EQ(parse_date_argument("2024-03-04", false), 1709510400);
   EXPECT_EQ(parse_date_argument("2024-03-04", true), 1709510400 + 86399);
   EXPECT_EQ(parse_date_argument("2024-03-04T09:12:00Z", false), 1709543520);
