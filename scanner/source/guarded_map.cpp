@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <mutex>
 
 namespace credsift::source_detail {
@@ -130,6 +131,29 @@ size_t mapped_bytes_intact(std::string_view bytes) {
                : static_cast<size_t>(std::min<uint64_t>(bytes.size(), intact - offset));
   }
   return bytes.size();
+}
+
+bool read_mapped(std::string_view bytes, char* out) {
+  const auto address = reinterpret_cast<uintptr_t>(bytes.data());
+  const int used = slots_used.load(std::memory_order_acquire);
+  for (int i = 0; i < used; ++i) {
+    const uintptr_t begin = slots[i].begin.load(std::memory_order_acquire);
+    if (begin <= 1 || address < begin || address >= begin + slots[i].length.load()) continue;
+    if (address + bytes.size() > begin + slots[i].length.load()) return false;
+    // The mapping starts at the file's start, so the address gives the file offset.
+    const int fd = slots[i].fd.load();
+    const auto offset = static_cast<off_t>(address - begin);
+    size_t have = 0;
+    while (have < bytes.size()) {
+      const ssize_t got =
+          ::pread(fd, out + have, bytes.size() - have, offset + static_cast<off_t>(have));
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) return false;
+      have += static_cast<size_t>(got);
+    }
+    return true;
+  }
+  return false;
 }
 
 }  // namespace credsift::source_detail

@@ -39,4 +39,8 @@ class GuardedMapping {
 // lie in a guarded mapping whose file shrank below their end (0: none of them exists anymore).
 size_t mapped_bytes_intact(std::string_view bytes);
 
+// Reads the file bytes behind `bytes` (a view into a live guarded mapping) into out with
+// pread; false unless all of them were read (not a guarded mapping, read error, file shrank).
+bool read_mapped(std::string_view bytes, char* out);
+
 }  // namespace credsift::source_detail

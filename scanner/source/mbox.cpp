@@ -9,8 +9,12 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <memory>
+#include <mutex>
+#include <vector>
 
 #include "credsift/text.hpp"
+#include "guarded_map.hpp"
 
 namespace credsift {
 namespace source_detail {
@@ -171,6 +175,71 @@ void prefault(std::string_view mapped) {
 #else
   (void)mapped;
 #endif
+}
+
+namespace {
+
+// Buffers of spans read by read_span_copy. A span is MessageSource's 8 MiB plus the rest of
+// the message that crosses that mark; a larger one goes through the mapping.
+constexpr size_t kSpanBufferBytes = 16 << 20;
+// Free buffers kept for reuse (more than the spans one scan has between split and emit at
+// once, in practice one or two per thread); any beyond are unmapped.
+constexpr size_t kPooledBuffers = 8;
+
+class SpanBufferPool {
+ public:
+  char* acquire() {
+    {
+      std::lock_guard lock(mutex_);
+      if (!free_.empty()) {
+        char* buffer = free_.back();
+        free_.pop_back();
+        return buffer;
+      }
+    }
+    void* buffer =
+        mmap(nullptr, kSpanBufferBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (buffer == MAP_FAILED) return nullptr;
+#if defined(MADV_HUGEPAGE)
+    // Huge pages: 8 TLB entries per span instead of 2048, and a first touch per 2 MiB.
+    madvise(buffer, kSpanBufferBytes, MADV_HUGEPAGE);
+#endif
+    return static_cast<char*>(buffer);
+  }
+
+  void release(char* buffer) {
+    {
+      std::lock_guard lock(mutex_);
+      if (free_.size() < kPooledBuffers) {
+        free_.push_back(buffer);
+        return;
+      }
+    }
+    munmap(buffer, kSpanBufferBytes);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<char*> free_;
+};
+
+SpanBufferPool& span_buffer_pool() {
+  // Never destroyed: a message may outlive static destruction order (its keepalive).
+  static SpanBufferPool* pool = new SpanBufferPool;
+  return *pool;
+}
+
+}  // namespace
+
+std::optional<SpanCopy> read_span_copy(std::string_view mapped) {
+  if (mapped.empty() || mapped.size() > kSpanBufferBytes) return std::nullopt;
+  char* buffer = span_buffer_pool().acquire();
+  if (buffer == nullptr) return std::nullopt;
+  std::shared_ptr<const void> keepalive(buffer, [](const void* b) {
+    span_buffer_pool().release(static_cast<char*>(const_cast<void*>(b)));
+  });
+  if (!read_mapped(mapped, buffer)) return std::nullopt;  // keepalive returns the buffer
+  return SpanCopy{std::move(keepalive), std::string_view(buffer, mapped.size())};
 }
 
 }  // namespace source_detail

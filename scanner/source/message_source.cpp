@@ -1100,13 +1100,19 @@ std::vector<Message> split_span(const MboxSpan& span) {
   MboxCursor cursor;
   uint64_t index = 0;
   std::vector<uint64_t> offsets;
-  if (span.mapped) prefault(span.bytes);
-  while (const auto piece = next_mbox_piece(span.bytes, cursor)) {
+  // A mapped span is read into a reused buffer (see read_span_copy); the mapping is the
+  // fallback, prefaulted.
+  const std::optional<SpanCopy> copy = span.mapped ? read_span_copy(span.bytes) : std::nullopt;
+  if (span.mapped && !copy) prefault(span.bytes);
+  const std::string_view bytes = copy ? copy->bytes : span.bytes;
+  const std::shared_ptr<const void>& keepalive = copy ? copy->keepalive : span.keepalive;
+  while (const auto piece = next_mbox_piece(bytes, cursor)) {
     offsets.push_back(piece->offset);
-    messages.push_back(memory_message(span.file, span.keepalive, span.max_message_bytes,
+    messages.push_back(memory_message(span.file, keepalive, span.max_message_bytes,
                                       span.offset + piece->offset, index++, piece->bytes,
                                       piece->needs_unescape));
   }
+  if (copy) return messages;  // read whole: nothing past a shrink
   // Past the end of a file that shrank there are only zero pages, not messages (asked after
   // the split: reading the span is what finds out).
   if (span.mapped) {
