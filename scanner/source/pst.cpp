@@ -19,6 +19,7 @@
 #include "../outlook/outlook_item.hpp"
 #include "guarded_map.hpp"
 #include "outlook.hpp"
+#include "pst_range_io.hpp"
 
 namespace credsift::source_detail {
 namespace {
@@ -63,8 +64,9 @@ struct RecordEntryFree {
 
 // The PST mapped once and shared by every libpff handle on it: libpff reads a block at a time
 // (8 KiB on enron.pst), and through a file handle each read is an lseek plus a read system call
-// (15,000 of them for a 14 MB PST); from a memory range it is a copy. Guarded: a PST truncated
-// during the scan reads as zeros past its new end (libpff then reports checksum errors).
+// (15,000 of them for a 14 MB PST); from the mapping (bounded_range_handle: never past its end)
+// it is a copy. Guarded: a PST truncated during the scan reads as zeros past its new end (libpff
+// then reports checksum errors).
 struct PstImage {
   std::unique_ptr<GuardedMapping> mapping;
   std::atomic<uint64_t> rendered{0};  // bytes rendered since the mapped pages were last dropped
@@ -119,16 +121,12 @@ std::unique_ptr<PffFile> open_pff(const std::string& path, std::shared_ptr<PstIm
   }
   int opened = -1;
   if (image) {
-    libbfio_error_t* bfio_err = nullptr;
     const std::string_view bytes = image->mapping->bytes();
-    if (libbfio_memory_range_initialize(&file->range, &bfio_err) == 1 &&
-        libbfio_memory_range_set(file->range,
-                                 reinterpret_cast<uint8_t*>(const_cast<char*>(bytes.data())),
-                                 bytes.size(), &bfio_err) == 1) {
+    file->range =
+        bounded_range_handle(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+    if (file->range) {
       file->image = std::move(image);
       opened = libpff_file_open_file_io_handle(file->pff, file->range, LIBPFF_OPEN_READ, &err);
-    } else {
-      libbfio_error_free(&bfio_err);
     }
   }
   if (opened == -1 && !file->image)
