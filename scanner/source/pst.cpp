@@ -8,7 +8,6 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <atomic>
 #include <cstring>
@@ -19,6 +18,7 @@
 #include "../outlook/outlook_item.hpp"
 #include "guarded_map.hpp"
 #include "outlook.hpp"
+#include "pst_checksum.hpp"
 #include "pst_range_io.hpp"
 
 namespace credsift::source_detail {
@@ -678,15 +678,13 @@ std::unique_ptr<ItemReader> open_pst(std::shared_ptr<const std::string> file,
 // byte-at-a-time table loop from its bundled libfmapi, and it reads an attachment's blocks twice
 // (once to size the data array, once for the value): a third of a PST scan's CPU went there.
 // libpff calls it through its PLT (an exported symbol of libpff.so.1), so this definition in the
-// executable takes its place: the same value, from zlib's word-at-a-time crc32. Checked against
-// libpff's own in tests/pst (PstChecksum); where libpff is ever linked so that it binds the call
-// to itself, this is simply not used.
+// executable takes its place: the same value, by carry-less multiplication (pst_checksum.cpp).
+// Checked against libpff's own in tests/pst (PstChecksum); where libpff is ever linked so that
+// it binds the call to itself, this is simply not used.
 extern "C" __attribute__((visibility("default"))) int libfmapi_checksum_calculate_weak_crc32(
     uint32_t* crc32, const uint8_t* buffer, size_t size, uint32_t initial_value,
     void** /*error: never set (libpff reports a failure itself)*/) {
   if (!crc32 || (!buffer && size > 0)) return -1;
-  // zlib answers 0 for a null buffer whatever the initial value: an empty run changes nothing.
-  *crc32 =
-      size == 0 ? initial_value : ~static_cast<uint32_t>(crc32_z(~initial_value, buffer, size));
+  *crc32 = credsift::source_detail::pst_weak_crc32(initial_value, buffer, size);
   return 1;
 }

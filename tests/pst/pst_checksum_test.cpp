@@ -1,6 +1,7 @@
 // The weak CRC-32 that credsift puts in place of libpff's own (scanner/source/pst.cpp): libpff's
 // calls resolve to it, and it gives libpff's values for every length, alignment and initial
-// value, so no block libpff accepted before is now flagged, nor the reverse.
+// value (on both paths: carry-less multiplication from 64 bytes on, zlib below), so no block
+// libpff accepted before is now flagged, nor the reverse.
 #include <dlfcn.h>
 #include <gtest/gtest.h>
 
@@ -37,7 +38,8 @@ TEST(PstChecksum, EqualsLibpffOwnOnEveryLengthAlignmentAndInitialValue) {
   for (uint8_t& b : data) b = static_cast<uint8_t>(random());
   const uint32_t initial_values[] = {0, 1, 0xFFFFFFFFu, 0x12345678u,
                                      static_cast<uint32_t>(random())};
-  const size_t sizes[] = {0, 1, 2, 3, 7, 8, 15, 16, 31, 64, 255, 8180, 8192, 65536, 69990};
+  const size_t sizes[] = {0,  1,  2,   3,   7,   8,   15,   16,   31,   63,    64,   65,
+                          79, 80, 127, 128, 130, 255, 8180, 8192, 8193, 65536, 69990};
   for (const uint32_t initial : initial_values) {
     for (const size_t size : sizes) {
       for (size_t offset = 0; offset < 9; ++offset) {
