@@ -78,12 +78,19 @@ CREDSIFT_CLMUL uint32_t clmul_weak_crc32(uint32_t crc, const uint8_t* data, size
   return static_cast<uint32_t>(_mm_extract_epi32(x1, 1));
 }
 
-const bool kHasClmul = __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1");
+bool has_clmul() {
+  // Asked on first use, not in a static initialiser: the CPU detection must have run first.
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1");
+  }();
+  return has;
+}
 
 }  // namespace
 
 uint32_t pst_weak_crc32(uint32_t initial_value, const uint8_t* data, size_t size) {
-  if (!kHasClmul || size < 64) return zlib_weak_crc32(initial_value, data, size);
+  if (size < 64 || !has_clmul()) return zlib_weak_crc32(initial_value, data, size);
   const size_t folded = size & ~size_t{15};
   const uint32_t crc = clmul_weak_crc32(initial_value, data, folded);
   return zlib_weak_crc32(crc, data + folded, size - folded);
