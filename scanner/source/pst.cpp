@@ -2,15 +2,24 @@
 // set against cycles), every item in it, then the items libpff recovers from unallocated space.
 // Each item becomes an OutlookItem and is rendered as an RFC 5322 message; folder items are
 // read and rendered in the scan's parallel stage, each worker through a libpff handle of its own.
+#include <fcntl.h>
+#include <libbfio.h>
 #include <libpff.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <cstring>
 #include <mutex>
 #include <unordered_set>
 #include <vector>
 
 #include "../outlook/outlook_item.hpp"
+#include "guarded_map.hpp"
 #include "outlook.hpp"
+#include "pst_checksum.hpp"
+#include "pst_range_io.hpp"
 
 namespace credsift::source_detail {
 namespace {
@@ -22,6 +31,9 @@ using Level = Diagnostic::Level;
 constexpr size_t kMaxFolderDepth = 64;
 constexpr int kMaxEmbeddedDepth = 8;
 constexpr size_t kReadChunk = 1 << 20;
+// Pages of the mapped PST that readers touched are dropped from the process (not from the page
+// cache) after this many rendered bytes, so that RSS stays bounded on a PST of any size.
+constexpr uint64_t kDropMappedPagesEvery = 256ull << 20;
 
 std::string take_error(libpff_error_t*& error) {
   if (!error) return "unknown libpff error";
@@ -50,8 +62,42 @@ struct RecordEntryFree {
   }
 };
 
+// The PST mapped once and shared by every libpff handle on it: libpff reads a block at a time
+// (8 KiB on enron.pst), and through a file handle each read is an lseek plus a read system call
+// (15,000 of them for a 14 MB PST); from the mapping (bounded_range_handle: never past its end)
+// it is a copy. Guarded: a PST truncated during the scan reads as zeros past its new end (libpff
+// then reports checksum errors).
+struct PstImage {
+  std::unique_ptr<GuardedMapping> mapping;
+  std::atomic<uint64_t> rendered{0};  // bytes rendered since the mapped pages were last dropped
+
+  static std::shared_ptr<PstImage> map(const std::string& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return nullptr;
+    struct stat st {};
+    std::shared_ptr<PstImage> image;
+    if (::fstat(fd, &st) == 0 && st.st_size > 0) {
+      image = std::make_shared<PstImage>();
+      image->mapping = std::make_unique<GuardedMapping>(fd, static_cast<size_t>(st.st_size));
+      if (!image->mapping->ok()) image.reset();  // no mapping: libpff reads the file itself
+    }
+    ::close(fd);
+    return image;
+  }
+
+  void account(uint64_t bytes) {
+    if (rendered.fetch_add(bytes) + bytes < kDropMappedPagesEvery) return;
+    rendered.store(0);
+    // Other workers may be reading the mapping: they fault the pages back in from the cache.
+    const std::string_view all = mapping->bytes();
+    madvise(const_cast<char*>(all.data()), all.size(), MADV_DONTNEED);
+  }
+};
+
 struct PffFile {
   libpff_file_t* pff = nullptr;
+  libbfio_handle_t* range = nullptr;  // over the shared PstImage; freed after the file
+  std::shared_ptr<PstImage> image;
   PffFile() = default;
   PffFile(const PffFile&) = delete;
   PffFile& operator=(const PffFile&) = delete;
@@ -60,10 +106,12 @@ struct PffFile {
       libpff_file_close(pff, nullptr);
       libpff_file_free(&pff, nullptr);
     }
+    if (range) libbfio_handle_free(&range, nullptr);
   }
 };
 
-std::unique_ptr<PffFile> open_pff(const std::string& path, std::string& error) {
+std::unique_ptr<PffFile> open_pff(const std::string& path, std::shared_ptr<PstImage> image,
+                                  std::string& error) {
   auto file = std::make_unique<PffFile>();
   libpff_error_t* err = nullptr;
   if (libpff_file_initialize(&file->pff, &err) != 1) {
@@ -71,7 +119,19 @@ std::unique_ptr<PffFile> open_pff(const std::string& path, std::string& error) {
     file->pff = nullptr;
     return nullptr;
   }
-  if (libpff_file_open(file->pff, path.c_str(), LIBPFF_OPEN_READ, &err) != 1) {
+  int opened = -1;
+  if (image) {
+    const std::string_view bytes = image->mapping->bytes();
+    file->range =
+        bounded_range_handle(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+    if (file->range) {
+      file->image = std::move(image);
+      opened = libpff_file_open_file_io_handle(file->pff, file->range, LIBPFF_OPEN_READ, &err);
+    }
+  }
+  if (opened == -1 && !file->image)
+    opened = libpff_file_open(file->pff, path.c_str(), LIBPFF_OPEN_READ, &err);
+  if (opened != 1) {
     error = "not a readable PST/OST file: " + take_error(err);
     libpff_file_free(&file->pff, nullptr);
     file->pff = nullptr;
@@ -86,8 +146,14 @@ std::unique_ptr<PffFile> open_pff(const std::string& path, std::string& error) {
 // and gives it back.
 class PstItems {
  public:
-  PstItems(std::shared_ptr<const std::string> file, uint64_t max_bytes, ItemReport report)
-      : file_(std::move(file)), max_bytes_(max_bytes), report_(std::move(report)) {}
+  PstItems(std::shared_ptr<const std::string> file, std::shared_ptr<PstImage> image,
+           uint64_t max_bytes, ItemReport report)
+      : file_(std::move(file)),
+        image_(std::move(image)),
+        max_bytes_(max_bytes),
+        report_(std::move(report)) {}
+
+  const std::shared_ptr<PstImage>& image() const { return image_; }
 
   // Item `index` of the folder with node id `folder_id`, into `m` (origin already set).
   void complete(Message& m, uint32_t folder_id, const std::string& folder, int index) {
@@ -156,6 +222,7 @@ class PstItems {
       return;
     }
     m.bytes = *text;
+    if (image_) image_->account(text->size());
     m.keepalive = std::move(text);
   }
 
@@ -176,7 +243,7 @@ class PstItems {
       }
     }
     auto handle = std::make_unique<Handle>();
-    handle->file = open_pff(*file_, error);
+    handle->file = open_pff(*file_, image_, error);
     if (!handle->file) return nullptr;
     return handle;
   }
@@ -379,6 +446,7 @@ class PstItems {
   }
 
   std::shared_ptr<const std::string> file_;
+  std::shared_ptr<PstImage> image_;  // null when the PST could not be mapped
   uint64_t max_bytes_;
   ItemReport report_;
   std::mutex mutex_;
@@ -393,13 +461,13 @@ class PstReader : public ItemReader {
             ItemReport report)
       : file_(file),
         report_(report),
-        items_(std::make_shared<PstItems>(std::move(file), options.max_message_bytes,
-                                          std::move(report))) {}
+        items_(std::make_shared<PstItems>(std::move(file), PstImage::map(*file_),
+                                          options.max_message_bytes, std::move(report))) {}
 
   ~PstReader() override { stack_.clear(); }
 
   bool open(std::string& error) {
-    pff_ = open_pff(*file_, error);
+    pff_ = open_pff(*file_, items_->image(), error);
     if (!pff_) return false;
     libpff_error_t* err = nullptr;
     libpff_item_t* root = nullptr;
@@ -604,3 +672,19 @@ std::unique_ptr<ItemReader> open_pst(std::shared_ptr<const std::string> file,
 }
 
 }  // namespace credsift::source_detail
+
+// libpff checks every data block it reads against the block's stored weak CRC-32 (the
+// reflected CRC-32 of polynomial 0xEDB88320 without zlib's pre- and post-inversion) with a
+// byte-at-a-time table loop from its bundled libfmapi, and it reads an attachment's blocks twice
+// (once to size the data array, once for the value): a third of a PST scan's CPU went there.
+// libpff calls it through its PLT (an exported symbol of libpff.so.1), so this definition in the
+// executable takes its place: the same value, by carry-less multiplication (pst_checksum.cpp).
+// Checked against libpff's own in tests/pst (PstChecksum); where libpff is ever linked so that
+// it binds the call to itself, this is simply not used.
+extern "C" __attribute__((visibility("default"))) int libfmapi_checksum_calculate_weak_crc32(
+    uint32_t* crc32, const uint8_t* buffer, size_t size, uint32_t initial_value,
+    void** /*error: never set (libpff reports a failure itself)*/) {
+  if (!crc32 || (!buffer && size > 0)) return -1;
+  *crc32 = credsift::source_detail::pst_weak_crc32(initial_value, buffer, size);
+  return 1;
+}
