@@ -8,6 +8,7 @@
 #include <pcre2.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include <algorithm>
 #include <climits>
@@ -105,6 +106,10 @@ struct Matcher::Impl {
   bool lazy_pcre2 = false;
   std::unique_ptr<std::once_flag[]> pcre2_once;
   std::mutex names_mutex;  // `names` grows from scanning threads when lazy
+  // Set by Matcher::load: the cache entry keyed by the rule files (instead of the patterns) and,
+  // on a hit, its verified contents (whose rules are `rules`).
+  std::optional<match_detail::RuleCache> source_cache;
+  std::optional<match_detail::CachedRules> preloaded;
 
   void compile();
   void compile_database();
@@ -198,6 +203,13 @@ std::filesystem::path default_cache_dir() {
   return {};
 }
 
+match_detail::RuleCache::Warn cache_warning(const MatcherOptions& options) {
+  if (options.on_warning) return options.on_warning;
+  return [](const std::string& text) {
+    std::fprintf(stderr, "credsift: warning: %s\n", text.c_str());
+  };
+}
+
 // The key covers everything the compiled database depends on: each rule's pattern, flags and
 // position (the Hyperscan id), the library version, and the CPU features it was tuned for.
 std::optional<match_detail::RuleCache> rule_cache(const RuleSet& rules,
@@ -232,12 +244,52 @@ std::optional<match_detail::RuleCache> rule_cache(const RuleSet& rules,
     key.push_back(kHex[digest[i] >> 4]);
     key.push_back(kHex[digest[i] & 15]);
   }
-  match_detail::RuleCache::Warn warn = options.on_warning;
-  if (!warn)
-    warn = [](const std::string& text) {
-      std::fprintf(stderr, "credsift: warning: %s\n", text.c_str());
-    };
-  return match_detail::RuleCache(dir, key, std::move(warn));
+  return match_detail::RuleCache(dir, key, cache_warning(options));
+}
+
+// The key of Matcher::load's entries: what the files hold and which of their rules are kept, with
+// the same library and CPU parts as above. XXH3 over ~2 MB of JSON is a tenth of a millisecond.
+std::optional<match_detail::RuleCache> source_cache(const std::vector<RuleFile>& files,
+                                                    const RuleSelection* selection,
+                                                    const MatcherOptions& options) {
+  if (!options.use_cache) return std::nullopt;
+  const std::filesystem::path dir =
+      options.cache_dir.empty() ? default_cache_dir() : options.cache_dir;
+  if (dir.empty()) return std::nullopt;
+  hs_platform_info_t platform{};
+  if (hs_populate_platform(&platform) != HS_SUCCESS) return std::nullopt;
+  XXH3_state_t* state = XXH3_createState();
+  if (!state) return std::nullopt;
+  XXH3_128bits_reset(state);
+  auto feed = [&](std::string_view bytes) {
+    const uint64_t size = bytes.size();
+    XXH3_128bits_update(state, &size, sizeof size);
+    XXH3_128bits_update(state, bytes.data(), bytes.size());
+  };
+  feed("credsift rule files 1");
+  feed(hs_version());
+  feed(std::string_view(reinterpret_cast<const char*>(&platform), sizeof platform));
+  feed(std::to_string(files.size()));
+  for (const RuleFile& file : files) {
+    feed(file.path.string());
+    feed(file.bytes);
+  }
+  feed(selection ? "selected " + selection->ruleset : std::string("every rule"));
+  if (selection)
+    for (const auto* selectors : {&selection->enable, &selection->disable}) {
+      feed(std::to_string(selectors->size()));
+      for (const std::string& selector : *selectors) feed(selector);
+    }
+  XXH128_canonical_t canonical;
+  XXH128_canonicalFromHash(&canonical, XXH3_128bits_digest(state));
+  XXH3_freeState(state);
+  std::string key;
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (unsigned char byte : canonical.digest) {
+    key.push_back(kHex[byte >> 4]);
+    key.push_back(kHex[byte & 15]);
+  }
+  return match_detail::RuleCache(dir, "files-" + key, cache_warning(options));
 }
 
 }  // namespace
@@ -250,10 +302,22 @@ void Matcher::Impl::compile() {
     errors += (errors.empty() ? "" : "; ") + rule_label(rules.rules[i]) + ": " + why;
   };
 
-  const std::optional<match_detail::RuleCache> cache =
-      n ? rule_cache(rules, options) : std::nullopt;
+  std::optional<match_detail::RuleCache> cache;
+  if (source_cache)
+    cache = std::move(source_cache);
+  else if (n)
+    cache = rule_cache(rules, options);
   if (cache) cache_file = cache->file();
-  std::optional<match_detail::CachedRules> cached = cache ? cache->load(n) : std::nullopt;
+  std::optional<match_detail::CachedRules> cached;
+  if (preloaded) {
+    cached = std::move(preloaded);  // Matcher::load checked it against `rules`
+  } else if (cache && n) {
+    cached = cache->load();
+    if (cached && cached->widths.size() != n) {
+      cache->refuse("widths for another rule count");
+      cached.reset();
+    }
+  }
   const std::vector<unsigned> cached_widths = cached ? cached->widths : std::vector<unsigned>();
   std::vector<unsigned> widths(n);
 
@@ -292,7 +356,9 @@ void Matcher::Impl::compile() {
       from_cache = true;
       return;
     }
-    // Digest-checked but refused by this Hyperscan: compile anew (and replace it) below.
+    // Refused by Hyperscan (its CRC of the bytecode, which our digest does not cover, or
+    // another library build): compile anew and replace it below.
+    cache->refuse("database refused by Hyperscan");
     lazy_pcre2 = false;
     for (uint32_t i = 0; i < n; ++i) {
       widths[i] = compiled[i].max_width;
@@ -306,7 +372,7 @@ void Matcher::Impl::compile() {
     char* bytes = nullptr;
     size_t size = 0;
     if (hs_serialize_database(db.get(), &bytes, &size) == HS_SUCCESS) {
-      cache->store(widths, std::string_view(bytes, size));
+      cache->store(widths, encode_rules(rules), std::string_view(bytes, size));
       std::free(bytes);
     }
   }
@@ -394,6 +460,34 @@ Matcher::Matcher(const RuleSet& rules, const MatcherOptions& options)
   impl_->rules = rules;
   impl_->options = options;
   impl_->compile();
+}
+
+Matcher::Matcher(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+std::unique_ptr<Matcher> Matcher::load(const std::vector<std::filesystem::path>& paths,
+                                       const RuleSelection* selection,
+                                       const MatcherOptions& options) {
+  const std::vector<RuleFile> files = read_rule_files(paths);
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  impl->source_cache = source_cache(files, selection, options);
+  if (impl->source_cache) {
+    if (std::optional<match_detail::CachedRules> cached = impl->source_cache->load()) {
+      std::optional<RuleSet> rules = decode_rules(cached->rules);
+      if (rules && rules->rules.size() == cached->widths.size()) {
+        impl->rules = std::move(*rules);
+        impl->preloaded = std::move(cached);
+      } else {
+        impl->source_cache->refuse("rules section unreadable");
+      }
+    }
+  }
+  if (!impl->preloaded) {
+    RuleSet loaded = load_rules(files);
+    impl->rules = selection ? select_rules(loaded, *selection) : std::move(loaded);
+  }
+  impl->compile();
+  return std::unique_ptr<Matcher>(new Matcher(std::move(impl)));
 }
 
 bool Matcher::loaded_from_cache() const { return impl_->from_cache; }
