@@ -26,18 +26,16 @@ namespace credsift {
 
 namespace {
 
-// A database is either Hyperscan's own allocation or one deserialized into our mapping.
-struct HsDatabaseDeleter {
-  size_t mapped_bytes = 0;  // nonzero: the database lives in an mmap of this size
-  void operator()(hs_database_t* db) const {
-    if (mapped_bytes)
-      ::munmap(db, mapped_bytes);
-    else
-      hs_free_database(db);
-  }
-};
 struct HsScratchDeleter {
   void operator()(hs_scratch_t* s) const { hs_free_scratch(s); }
+};
+// A database is either Hyperscan's own allocation or one inside the mapped rule cache, which
+// Matcher::Impl::cache_mapping keeps (nothing to free here).
+struct HsDatabaseDeleter {
+  bool in_mapping = false;
+  void operator()(hs_database_t* db) const {
+    if (!in_mapping) hs_free_database(db);
+  }
 };
 struct Pcre2CodeDeleter {
   void operator()(pcre2_code* code) const { pcre2_code_free(code); }
@@ -110,11 +108,17 @@ struct Matcher::Impl {
   // on a hit, its verified contents (whose rules are `rules`).
   std::optional<match_detail::RuleCache> source_cache;
   std::optional<match_detail::CachedRules> preloaded;
+  // The mapped cache file that `db` lies in, and the scratch allocated at load (whose allocation
+  // ran Hyperscan's check of the database), handed to the first make_scratch.
+  std::shared_ptr<const void> cache_mapping;
+  std::unique_ptr<hs_scratch_t, HsScratchDeleter> first_scratch;
+  std::mutex first_scratch_mutex;
 
   void compile();
   void compile_database();
   std::string compile_pcre2(uint32_t index);
-  bool deserialize(std::string_view serialized);
+  bool adopt(const match_detail::CachedRules& cached);
+  std::string image_for_cache() const;
   const CompiledRule& ready(uint32_t index);
 };
 
@@ -352,12 +356,12 @@ void Matcher::Impl::compile() {
   if (n == 0) return;  // nothing to scan for; scan() then finds nothing
 
   if (cached) {
-    if (deserialize(cached->database)) {
+    if (adopt(*cached)) {
       from_cache = true;
       return;
     }
-    // Refused by Hyperscan (its CRC of the bytecode, which our digest does not cover, or
-    // another library build): compile anew and replace it below.
+    // Refused by Hyperscan (its CRC of the bytecode, which our digest does not cover past the
+    // first 4 KiB, or another library build): compile anew and replace it below.
     cache->refuse("database refused by Hyperscan");
     lazy_pcre2 = false;
     for (uint32_t i = 0; i < n; ++i) {
@@ -368,31 +372,50 @@ void Matcher::Impl::compile() {
     if (!errors.empty()) throw MatchError(errors);
   }
   compile_database();
-  if (cache) {
-    char* bytes = nullptr;
-    size_t size = 0;
-    if (hs_serialize_database(db.get(), &bytes, &size) == HS_SUCCESS) {
-      cache->store(widths, encode_rules(rules), std::string_view(bytes, size));
-      std::free(bytes);
-    }
-  }
+  if (cache)
+    if (const std::string image = image_for_cache(); !image.empty())
+      cache->store(widths, encode_rules(rules), image);
 }
 
-// Into memory mapped with MAP_POPULATE: one call maps the pages that a malloc'ed copy of a
-// several-MB database would fault in one by one.
-bool Matcher::Impl::deserialize(std::string_view serialized) {
+// The database as a later start maps it: deserialized into page-aligned memory, as the cache
+// file holds it at a page-aligned offset (Hyperscan aligns the bytecode relative to that
+// address, and a deserialized database holds offsets only, no pointers).
+std::string Matcher::Impl::image_for_cache() const {
+  char* bytes = nullptr;
+  size_t serialized = 0;
+  if (hs_serialize_database(db.get(), &bytes, &serialized) != HS_SUCCESS) return {};
+  std::string image;
   size_t size = 0;
-  if (hs_serialized_database_size(serialized.data(), serialized.size(), &size) != HS_SUCCESS)
-    return false;
-  void* memory = ::mmap(nullptr, size, PROT_READ | PROT_WRITE,
-                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-  if (memory == MAP_FAILED) return false;
-  auto* database = static_cast<hs_database_t*>(memory);
-  if (hs_deserialize_database_at(serialized.data(), serialized.size(), database) != HS_SUCCESS) {
-    ::munmap(memory, size);
-    return false;
+  if (hs_serialized_database_size(bytes, serialized, &size) == HS_SUCCESS) {
+    void* memory =
+        ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (memory != MAP_FAILED) {
+      if (hs_deserialize_database_at(bytes, serialized, static_cast<hs_database_t*>(memory)) ==
+          HS_SUCCESS)
+        image.assign(static_cast<const char*>(memory), size);
+      ::munmap(memory, size);
+    }
   }
-  db = std::unique_ptr<hs_database_t, HsDatabaseDeleter>(database, HsDatabaseDeleter{size});
+  std::free(bytes);
+  return image;
+}
+
+// Scans the database where the mapped cache holds it: no allocation, clearing or copy of its
+// megabytes (hs_deserialize_database_at cleared and copied ~7 MB, a fifth of a start). The first
+// scratch is allocated here because hs_alloc_scratch checks the database as Hyperscan requires
+// of a mapped one (magic, version, platform and the CRC of the bytecode).
+bool Matcher::Impl::adopt(const match_detail::CachedRules& cached) {
+  const std::string_view image = cached.database;
+  auto* database = reinterpret_cast<hs_database_t*>(const_cast<char*>(image.data()));
+  size_t size = 0;
+  if (image.size() < 64 || reinterpret_cast<uintptr_t>(image.data()) % 4096 != 0 ||
+      hs_database_size(database, &size) != HS_SUCCESS || size != image.size())
+    return false;
+  hs_scratch_t* scratch = nullptr;
+  if (hs_alloc_scratch(database, &scratch) != HS_SUCCESS) return false;
+  first_scratch.reset(scratch);
+  cache_mapping = cached.mapping;
+  db = std::unique_ptr<hs_database_t, HsDatabaseDeleter>(database, HsDatabaseDeleter{true});
   return true;
 }
 
@@ -503,10 +526,16 @@ std::unique_ptr<Matcher::Scratch> Matcher::make_scratch() const {
   auto scratch = std::make_unique<ScratchImpl>();
   scratch->owner = impl_.get();
   if (impl_->db) {
-    hs_scratch_t* raw = nullptr;
-    if (hs_alloc_scratch(impl_->db.get(), &raw) != HS_SUCCESS)
-      throw MatchError("Hyperscan: cannot allocate scratch");
-    scratch->hs.reset(raw);
+    {
+      std::lock_guard lock(impl_->first_scratch_mutex);
+      scratch->hs = std::move(impl_->first_scratch);
+    }
+    if (!scratch->hs) {
+      hs_scratch_t* raw = nullptr;
+      if (hs_alloc_scratch(impl_->db.get(), &raw) != HS_SUCCESS)
+        throw MatchError("Hyperscan: cannot allocate scratch");
+      scratch->hs.reset(raw);
+    }
   }
   scratch->data.reset(pcre2_match_data_create(impl_->max_groups + 1, nullptr));
   scratch->context.reset(pcre2_match_context_create(nullptr));

@@ -16,11 +16,19 @@
 namespace credsift::match_detail {
 namespace {
 
-constexpr std::string_view kMagic = "credsift-rule-cache 3\n";
+constexpr std::string_view kMagic = "credsift-rule-cache 4\n";
 constexpr size_t kHeaderBytes = 256;  // fixed, so the body can be written before it
 constexpr uint64_t kMaxCacheBytes = 1ull << 30;
 // The digest covers the database's first bytes (Hyperscan's header, before its CRC'd bytecode).
 constexpr size_t kDatabaseHeadBytes = 4096;
+// The database starts at a file offset that is a multiple of this (zero bytes before it), so that
+// the mapped file holds it at the same alignment as the buffer it was deserialized into.
+constexpr size_t kDatabaseAlign = 4096;
+
+size_t database_start(size_t body_offset) {
+  const size_t file_offset = kHeaderBytes + body_offset;
+  return (file_offset + kDatabaseAlign - 1) / kDatabaseAlign * kDatabaseAlign - kHeaderBytes;
+}
 
 std::string hex(const unsigned char* bytes, size_t size) {
   static constexpr char kHex[] = "0123456789abcdef";
@@ -55,7 +63,8 @@ std::string header(std::string_view key, size_t body_size, std::string_view dige
   return out + '\n';
 }
 
-// The widths line and the rules section: "<n> <width> ... <width>\nrules <bytes>\n<rules>".
+// The widths line, the rules section and the database: "<n> <width> ... <width>\nrules <bytes>\n
+// <rules>", zero bytes up to the next kDatabaseAlign boundary of the file, the database.
 struct BodyParts {
   std::vector<unsigned> widths;
   std::string_view rules;
@@ -95,7 +104,12 @@ std::optional<BodyParts> split_body(std::string_view body, std::string& why) {
       rules_bytes > rest.size() - rules_line - 1)
     return bad("no rules section");
   out.rules = rest.substr(rules_line + 1, rules_bytes);
-  out.database = newline + 1 + rules_line + 1 + rules_bytes;
+  const size_t padding = newline + 1 + rules_line + 1 + rules_bytes;
+  out.database = database_start(padding);
+  if (out.database > body.size() ||
+      body.substr(padding, out.database - padding).find_first_not_of('\0') !=
+          std::string_view::npos)
+    return bad("no aligned database");
   return out;
 }
 
@@ -126,7 +140,7 @@ std::atomic<bool> store_warned{false};
 RuleCache::RuleCache(std::filesystem::path dir, std::string key_hex, Warn warn)
     : dir_(std::move(dir)),
       key_(std::move(key_hex)),
-      name_("rules-" + key_ + ".v3.cache"),  // beside older formats' files, not over them
+      name_("rules-" + key_ + ".v4.cache"),  // beside older formats' files, not over them
       warn_(std::move(warn)) {}
 
 int RuleCache::open_trusted_dir(bool create) const {
@@ -169,8 +183,9 @@ std::optional<CachedRules> RuleCache::load() const {
   if (std::string why = untrusted_reason(st, false); !why.empty()) return refused(why);
   if (static_cast<uint64_t>(st.st_size) > kMaxCacheBytes) return refused("too large");
   if (static_cast<uint64_t>(st.st_size) < kHeaderBytes) return refused("no valid header");
-  // Mapped, not read: the database is copied once, by Hyperscan, into its own memory.
-  // MAP_POPULATE maps every page in one call instead of a page fault per page.
+  // Mapped, not read: the database is used where it lies in the page cache, shared by every
+  // process (never copied). MAP_POPULATE maps every page in one call: Hyperscan's CRC of the
+  // bytecode (when the first scratch is allocated) reads them all.
   const size_t size = static_cast<size_t>(st.st_size);
   void* mapped = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
   if (mapped == MAP_FAILED) return refused(std::strerror(errno));
@@ -220,7 +235,8 @@ bool RuleCache::store(const std::vector<unsigned>& widths, std::string_view rule
   std::string body = std::to_string(widths.size());
   for (unsigned width : widths) body += ' ' + std::to_string(width);
   body.append("\nrules ").append(std::to_string(rules.size())).append("\n").append(rules);
-  const size_t database_offset = body.size();
+  const size_t database_offset = database_start(body.size());
+  body.resize(database_offset, '\0');
   body.append(database);
 
   // A fresh name, created exclusively and never through a link: in a directory others could

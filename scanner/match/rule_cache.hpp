@@ -1,7 +1,9 @@
 #pragma once
-// The on-disk cache of compiled rules: one file per rule set, <dir>/rules-<key>.v3.cache, holding
+// The on-disk cache of compiled rules: one file per rule set, <dir>/rules-<key>.v4.cache, holding
 // each rule's maximum width, the rules themselves (encode_rules: what the scan path reads of each
-// rule, so that a warm start parses no JSON) and the serialized Hyperscan database. A cache is
+// rule, so that a warm start parses no JSON) and the Hyperscan database in its deserialized form,
+// page-aligned, so that a start maps it and scans it in place (no allocation, no clearing and no
+// copy of ~7 MB per process; the page cache is shared by every check). A cache is
 // data that runs (a rewritten widths list silently disables every rule), so it is trusted only
 // when
 //   * its directory is owned by the current user or root and is not group- or world-writable
@@ -13,10 +15,10 @@
 //     features), the body's size (a file cut short is refused before anything is read), and a
 //     digest (XXH3-128) of key, size, widths, rules and the database's first 4 KiB that matches.
 //     The rest of the database is covered by Hyperscan's own CRC32C of its bytecode, which
-//     hs_deserialize_database checks: hashing the whole 7 MB again was 4% of a start. Digests
-//     detect damage, not forgery, which the ownership checks above prevent. The header is
-//     written last, the file fsync'ed and renamed into place, the temporary created
-//     O_CREAT|O_EXCL|O_NOFOLLOW.
+//     hs_alloc_scratch checks (the Matcher allocates its first scratch at load for that check):
+//     hashing the whole 7 MB again was 4% of a start. Digests detect damage, not forgery, which the
+//     ownership checks above prevent. The header is written last, the file fsync'ed and renamed
+//     into place, the temporary created O_CREAT|O_EXCL|O_NOFOLLOW.
 // Anything else is logged once and the rules are compiled.
 #include <cstddef>
 #include <filesystem>
@@ -31,8 +33,10 @@ namespace credsift::match_detail {
 
 struct CachedRules {
   std::vector<unsigned> widths;
-  std::string_view rules;               // encode_rules output, inside `mapping`
-  std::string_view database;            // hs_serialize_database output, inside `mapping`
+  std::string_view rules;  // encode_rules output, inside `mapping`
+  // A deserialized hs_database_t (hs_deserialize_database_at into page-aligned memory), inside
+  // `mapping` at a page-aligned address.
+  std::string_view database;
   std::shared_ptr<const void> mapping;  // the file, mapped read-only (never read and copied)
 };
 
