@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "credsift/rule_select.hpp"
 #include "credsift/rules.hpp"
 
 namespace credsift {
@@ -52,6 +53,14 @@ class Matcher {
   // Compiles every rule. Throws MatchError naming each rule that Hyperscan or PCRE2 refuses
   // (with the library's message), or whose width is unbounded.
   explicit Matcher(const RuleSet& rules, const MatcherOptions& options = {});
+  // The rules of the files under `paths` (as load_rules reads them), narrowed by `selection`
+  // when given, compiled. The cache entry is keyed by the files' paths and bytes, the selection,
+  // the Hyperscan version and the CPU, and holds the rules too: a warm start reads the files
+  // (to hash them) but parses no JSON, and its rules carry no examples (tests only). A miss
+  // loads, selects (throwing RuleError as load_rules and select_rules do), compiles and caches.
+  static std::unique_ptr<Matcher> load(const std::vector<std::filesystem::path>& paths,
+                                       const RuleSelection* selection,
+                                       const MatcherOptions& options = {});
   ~Matcher();
   Matcher(const Matcher&) = delete;
   Matcher& operator=(const Matcher&) = delete;
@@ -70,6 +79,7 @@ class Matcher {
 
  private:
   struct Impl;
+  explicit Matcher(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 

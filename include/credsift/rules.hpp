@@ -2,6 +2,7 @@
 // Rules are data: patterns/*.json, loaded with simdjson. See README "Rule schema".
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -51,5 +52,22 @@ struct RuleError : std::runtime_error {
 // Loads every *.json under each path (a file or a directory, sorted by name). Throws RuleError
 // naming the file and the rule id for a malformed rule, a missing field or a duplicate id.
 RuleSet load_rules(const std::vector<std::filesystem::path>& paths);
+
+// One rule file's bytes, as load_rules reads them.
+struct RuleFile {
+  std::filesystem::path path;
+  std::string bytes;
+};
+// The files load_rules(paths) loads, in its order, with their bytes: a caller can key a cache on
+// exactly the bytes it then parses. Throws RuleError for a missing or unreadable path.
+std::vector<RuleFile> read_rule_files(const std::vector<std::filesystem::path>& paths);
+RuleSet load_rules(const std::vector<RuleFile>& files);
+
+// A compact binary form of a rule set for the compiled-rules cache
+// (scanner/rules/rules_binary.cpp): every field the scan path reads, without the examples and
+// negative examples (tests only), so that a warm start parses no JSON. decode_rules returns nullopt
+// for bytes it cannot read whole.
+std::string encode_rules(const RuleSet& rules);
+std::optional<RuleSet> decode_rules(std::string_view bytes);
 
 }  // namespace credsift

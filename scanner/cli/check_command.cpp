@@ -81,10 +81,11 @@ int command_check(const Arguments& arguments) {
     }
     const gateway::Policy policy =
         policy_file.empty() ? gateway::default_policy() : gateway::load_policy(policy_file);
-    const RuleSet rules = load_rule_set(extra_rules, options.count("no-default-rules") > 0);
     MatcherOptions matcher_options;
     matcher_options.use_cache = options.count("no-rule-cache") == 0;
-    const Matcher matcher(rules, matcher_options);
+    const std::unique_ptr<Matcher> loaded =
+        load_matcher(extra_rules, options.count("no-default-rules") > 0, nullptr, matcher_options);
+    const Matcher& matcher = *loaded;
     const auto scratch = matcher.make_scratch();
 
     const std::optional<std::string> read = read_message(input, max_message_mb << 20);

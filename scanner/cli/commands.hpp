@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "credsift/match.hpp"
 #include "credsift/rule_select.hpp"
 #include "credsift/rules.hpp"
 
@@ -34,6 +35,11 @@ int command_plan(const Arguments& arguments);      // plan_command.cpp
 std::filesystem::path default_rules_dir();
 // The built-in rules (unless no_default) followed by the user's extra files or directories.
 RuleSet load_rule_set(const std::vector<std::string>& extra, bool no_default);
+// The same rules (narrowed by `selection` when given) compiled, through the rule cache: a warm
+// start takes the rules from the cache and parses no JSON (Matcher::load).
+std::unique_ptr<Matcher> load_matcher(const std::vector<std::string>& extra, bool no_default,
+                                      const RuleSelection* selection,
+                                      const MatcherOptions& options);
 // --ruleset, --enable and --disable, filling `selection` (whose ruleset is the default shown).
 void add_rule_selection_options(boost::program_options::options_description& options,
                                 RuleSelection& selection);

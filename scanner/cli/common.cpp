@@ -23,11 +23,23 @@ fs::path default_rules_dir() {
   return CREDSIFT_DEFAULT_RULES;
 }
 
-RuleSet load_rule_set(const std::vector<std::string>& extra, bool no_default) {
+namespace {
+std::vector<fs::path> rule_paths(const std::vector<std::string>& extra, bool no_default) {
   std::vector<fs::path> paths;
   if (!no_default) paths.push_back(default_rules_dir());
   for (const std::string& path : extra) paths.emplace_back(path);
-  return load_rules(paths);
+  return paths;
+}
+}  // namespace
+
+RuleSet load_rule_set(const std::vector<std::string>& extra, bool no_default) {
+  return load_rules(rule_paths(extra, no_default));
+}
+
+std::unique_ptr<Matcher> load_matcher(const std::vector<std::string>& extra, bool no_default,
+                                      const RuleSelection* selection,
+                                      const MatcherOptions& options) {
+  return Matcher::load(rule_paths(extra, no_default), selection, options);
 }
 
 void add_rule_selection_options(boost::program_options::options_description& options,

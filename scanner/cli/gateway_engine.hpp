@@ -51,10 +51,9 @@ inline std::shared_ptr<GatewayEngine> build_gateway_engine(
   auto engine = std::make_shared<GatewayEngine>();
   engine->policy =
       policy_file.empty() ? gateway::default_policy() : gateway::load_policy(policy_file);
-  const RuleSet rules = load_rule_set(extra_rules, no_default_rules);
   MatcherOptions options;
   options.use_cache = use_rule_cache;
-  engine->matcher = std::make_unique<Matcher>(rules, options);
+  engine->matcher = load_matcher(extra_rules, no_default_rules, nullptr, options);
   engine->generation = generation;
   return engine;
 }

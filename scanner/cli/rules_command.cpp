@@ -70,9 +70,10 @@ int check_rules(const RuleSet& rules) {
 }
 
 // Writes the compiled rules for `check`/`milter` (every loaded rule) and for `scan` (the
-// selected ruleset, "default" unless --ruleset says otherwise) into the cache directory.
-int compile_rules(const RuleSet& loaded, RuleSelection selection, bool ruleset_given,
-                  const std::string& cache_dir) {
+// selected ruleset, "default" unless --ruleset says otherwise) into the cache directory, keyed
+// as those commands look them up (Matcher::load).
+int compile_rules(const std::vector<std::string>& extra_rules, bool no_default,
+                  RuleSelection selection, bool ruleset_given, const std::string& cache_dir) {
   if (!ruleset_given) selection.ruleset = "default";
   bool failed = false;
   MatcherOptions options;
@@ -81,17 +82,19 @@ int compile_rules(const RuleSet& loaded, RuleSelection selection, bool ruleset_g
     failed = true;
     std::cerr << "credsift: " << escape_for_terminal(text) << "\n";
   };
-  for (const auto& [who, rules] : {std::pair<const char*, RuleSet>{"check, milter", loaded},
-                                   {"scan", select_rules(loaded, selection)}}) {
-    const Matcher matcher(rules, options);
+  for (const auto& [who, chosen] :
+       {std::pair<const char*, const RuleSelection*>{"check, milter", nullptr},
+        {"scan", &selection}}) {
+    const std::unique_ptr<Matcher> matcher = load_matcher(extra_rules, no_default, chosen, options);
     std::error_code error;
-    if (matcher.cache_file().empty() ||
-        !std::filesystem::is_regular_file(matcher.cache_file(), error)) {
+    if (matcher->cache_file().empty() ||
+        !std::filesystem::is_regular_file(matcher->cache_file(), error)) {
       failed = true;
       continue;
     }
-    std::cout << matcher.cache_file().string() << " (" << rules.rules.size() << " rules, for "
-              << who << (matcher.loaded_from_cache() ? "; already built" : "") << ")\n";
+    std::cout << matcher->cache_file().string() << " (" << matcher->rules().rules.size()
+              << " rules, for " << who << (matcher->loaded_from_cache() ? "; already built" : "")
+              << ")\n";
   }
   return failed ? kExitError : kExitClean;
 }
@@ -132,8 +135,8 @@ int command_rules(const Arguments& arguments) {
     return check_rules(select_rules(load_rule_set(extra_rules, no_default), selection));
   }
   if (words.size() == 1 && words[0] == "compile")
-    return compile_rules(load_rule_set(extra_rules, no_default), selection,
-                         !options["ruleset"].defaulted(), cache_dir);
+    return compile_rules(extra_rules, no_default, selection, !options["ruleset"].defaulted(),
+                         cache_dir);
   throw po::error(
       "expected: credsift rules list | credsift rules check [DIR] | credsift rules compile");
 }

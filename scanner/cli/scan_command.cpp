@@ -102,11 +102,12 @@ int command_scan(const Arguments& arguments) {
   ticket_settings.before_output = make_verify_hook(
       options, verify_settings, quiet,
       {[&store]() -> CaseStore* { return store ? &store->store() : nullptr; }, true});
-  const RuleSet rules = select_rules(
-      load_rule_set(extra_rules, options.count("no-default-rules") > 0), rule_selection);
   MatcherOptions matcher_options;
   matcher_options.use_cache = options.count("no-rule-cache") == 0;
-  const Matcher matcher(rules, matcher_options);
+  const std::unique_ptr<Matcher> loaded = load_matcher(
+      extra_rules, options.count("no-default-rules") > 0, &rule_selection, matcher_options);
+  const Matcher& matcher = *loaded;
+  const RuleSet& rules = matcher.rules();
 
   ScanOptions scan_options;
   scan_options.threads = threads;

@@ -8,6 +8,7 @@
 #include <pcre2.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include <algorithm>
 #include <climits>
@@ -25,18 +26,16 @@ namespace credsift {
 
 namespace {
 
-// A database is either Hyperscan's own allocation or one deserialized into our mapping.
-struct HsDatabaseDeleter {
-  size_t mapped_bytes = 0;  // nonzero: the database lives in an mmap of this size
-  void operator()(hs_database_t* db) const {
-    if (mapped_bytes)
-      ::munmap(db, mapped_bytes);
-    else
-      hs_free_database(db);
-  }
-};
 struct HsScratchDeleter {
   void operator()(hs_scratch_t* s) const { hs_free_scratch(s); }
+};
+// A database is either Hyperscan's own allocation or one inside the mapped rule cache, which
+// Matcher::Impl::cache_mapping keeps (nothing to free here).
+struct HsDatabaseDeleter {
+  bool in_mapping = false;
+  void operator()(hs_database_t* db) const {
+    if (!in_mapping) hs_free_database(db);
+  }
 };
 struct Pcre2CodeDeleter {
   void operator()(pcre2_code* code) const { pcre2_code_free(code); }
@@ -105,11 +104,21 @@ struct Matcher::Impl {
   bool lazy_pcre2 = false;
   std::unique_ptr<std::once_flag[]> pcre2_once;
   std::mutex names_mutex;  // `names` grows from scanning threads when lazy
+  // Set by Matcher::load: the cache entry keyed by the rule files (instead of the patterns) and,
+  // on a hit, its verified contents (whose rules are `rules`).
+  std::optional<match_detail::RuleCache> source_cache;
+  std::optional<match_detail::CachedRules> preloaded;
+  // The mapped cache file that `db` lies in, and the scratch allocated at load (whose allocation
+  // ran Hyperscan's check of the database), handed to the first make_scratch.
+  std::shared_ptr<const void> cache_mapping;
+  std::unique_ptr<hs_scratch_t, HsScratchDeleter> first_scratch;
+  std::mutex first_scratch_mutex;
 
   void compile();
   void compile_database();
   std::string compile_pcre2(uint32_t index);
-  bool deserialize(std::string_view serialized);
+  bool adopt(const match_detail::CachedRules& cached);
+  std::string image_for_cache() const;
   const CompiledRule& ready(uint32_t index);
 };
 
@@ -198,6 +207,13 @@ std::filesystem::path default_cache_dir() {
   return {};
 }
 
+match_detail::RuleCache::Warn cache_warning(const MatcherOptions& options) {
+  if (options.on_warning) return options.on_warning;
+  return [](const std::string& text) {
+    std::fprintf(stderr, "credsift: warning: %s\n", text.c_str());
+  };
+}
+
 // The key covers everything the compiled database depends on: each rule's pattern, flags and
 // position (the Hyperscan id), the library version, and the CPU features it was tuned for.
 std::optional<match_detail::RuleCache> rule_cache(const RuleSet& rules,
@@ -232,12 +248,52 @@ std::optional<match_detail::RuleCache> rule_cache(const RuleSet& rules,
     key.push_back(kHex[digest[i] >> 4]);
     key.push_back(kHex[digest[i] & 15]);
   }
-  match_detail::RuleCache::Warn warn = options.on_warning;
-  if (!warn)
-    warn = [](const std::string& text) {
-      std::fprintf(stderr, "credsift: warning: %s\n", text.c_str());
-    };
-  return match_detail::RuleCache(dir, key, std::move(warn));
+  return match_detail::RuleCache(dir, key, cache_warning(options));
+}
+
+// The key of Matcher::load's entries: what the files hold and which of their rules are kept, with
+// the same library and CPU parts as above. XXH3 over ~2 MB of JSON is a tenth of a millisecond.
+std::optional<match_detail::RuleCache> source_cache(const std::vector<RuleFile>& files,
+                                                    const RuleSelection* selection,
+                                                    const MatcherOptions& options) {
+  if (!options.use_cache) return std::nullopt;
+  const std::filesystem::path dir =
+      options.cache_dir.empty() ? default_cache_dir() : options.cache_dir;
+  if (dir.empty()) return std::nullopt;
+  hs_platform_info_t platform{};
+  if (hs_populate_platform(&platform) != HS_SUCCESS) return std::nullopt;
+  XXH3_state_t* state = XXH3_createState();
+  if (!state) return std::nullopt;
+  XXH3_128bits_reset(state);
+  auto feed = [&](std::string_view bytes) {
+    const uint64_t size = bytes.size();
+    XXH3_128bits_update(state, &size, sizeof size);
+    XXH3_128bits_update(state, bytes.data(), bytes.size());
+  };
+  feed("credsift rule files 1");
+  feed(hs_version());
+  feed(std::string_view(reinterpret_cast<const char*>(&platform), sizeof platform));
+  feed(std::to_string(files.size()));
+  for (const RuleFile& file : files) {
+    feed(file.path.string());
+    feed(file.bytes);
+  }
+  feed(selection ? "selected " + selection->ruleset : std::string("every rule"));
+  if (selection)
+    for (const auto* selectors : {&selection->enable, &selection->disable}) {
+      feed(std::to_string(selectors->size()));
+      for (const std::string& selector : *selectors) feed(selector);
+    }
+  XXH128_canonical_t canonical;
+  XXH128_canonicalFromHash(&canonical, XXH3_128bits_digest(state));
+  XXH3_freeState(state);
+  std::string key;
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (unsigned char byte : canonical.digest) {
+    key.push_back(kHex[byte >> 4]);
+    key.push_back(kHex[byte & 15]);
+  }
+  return match_detail::RuleCache(dir, "files-" + key, cache_warning(options));
 }
 
 }  // namespace
@@ -250,10 +306,22 @@ void Matcher::Impl::compile() {
     errors += (errors.empty() ? "" : "; ") + rule_label(rules.rules[i]) + ": " + why;
   };
 
-  const std::optional<match_detail::RuleCache> cache =
-      n ? rule_cache(rules, options) : std::nullopt;
+  std::optional<match_detail::RuleCache> cache;
+  if (source_cache)
+    cache = std::move(source_cache);
+  else if (n)
+    cache = rule_cache(rules, options);
   if (cache) cache_file = cache->file();
-  std::optional<match_detail::CachedRules> cached = cache ? cache->load(n) : std::nullopt;
+  std::optional<match_detail::CachedRules> cached;
+  if (preloaded) {
+    cached = std::move(preloaded);  // Matcher::load checked it against `rules`
+  } else if (cache && n) {
+    cached = cache->load();
+    if (cached && cached->widths.size() != n) {
+      cache->refuse("widths for another rule count");
+      cached.reset();
+    }
+  }
   const std::vector<unsigned> cached_widths = cached ? cached->widths : std::vector<unsigned>();
   std::vector<unsigned> widths(n);
 
@@ -288,11 +356,13 @@ void Matcher::Impl::compile() {
   if (n == 0) return;  // nothing to scan for; scan() then finds nothing
 
   if (cached) {
-    if (deserialize(cached->database)) {
+    if (adopt(*cached)) {
       from_cache = true;
       return;
     }
-    // Digest-checked but refused by this Hyperscan: compile anew (and replace it) below.
+    // Refused by Hyperscan (its CRC of the bytecode, which our digest does not cover past the
+    // first 4 KiB, or another library build): compile anew and replace it below.
+    cache->refuse("database refused by Hyperscan");
     lazy_pcre2 = false;
     for (uint32_t i = 0; i < n; ++i) {
       widths[i] = compiled[i].max_width;
@@ -302,31 +372,50 @@ void Matcher::Impl::compile() {
     if (!errors.empty()) throw MatchError(errors);
   }
   compile_database();
-  if (cache) {
-    char* bytes = nullptr;
-    size_t size = 0;
-    if (hs_serialize_database(db.get(), &bytes, &size) == HS_SUCCESS) {
-      cache->store(widths, std::string_view(bytes, size));
-      std::free(bytes);
-    }
-  }
+  if (cache)
+    if (const std::string image = image_for_cache(); !image.empty())
+      cache->store(widths, encode_rules(rules), image);
 }
 
-// Into memory mapped with MAP_POPULATE: one call maps the pages that a malloc'ed copy of a
-// several-MB database would fault in one by one.
-bool Matcher::Impl::deserialize(std::string_view serialized) {
+// The database as a later start maps it: deserialized into page-aligned memory, as the cache
+// file holds it at a page-aligned offset (Hyperscan aligns the bytecode relative to that
+// address, and a deserialized database holds offsets only, no pointers).
+std::string Matcher::Impl::image_for_cache() const {
+  char* bytes = nullptr;
+  size_t serialized = 0;
+  if (hs_serialize_database(db.get(), &bytes, &serialized) != HS_SUCCESS) return {};
+  std::string image;
   size_t size = 0;
-  if (hs_serialized_database_size(serialized.data(), serialized.size(), &size) != HS_SUCCESS)
-    return false;
-  void* memory = ::mmap(nullptr, size, PROT_READ | PROT_WRITE,
-                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-  if (memory == MAP_FAILED) return false;
-  auto* database = static_cast<hs_database_t*>(memory);
-  if (hs_deserialize_database_at(serialized.data(), serialized.size(), database) != HS_SUCCESS) {
-    ::munmap(memory, size);
-    return false;
+  if (hs_serialized_database_size(bytes, serialized, &size) == HS_SUCCESS) {
+    void* memory =
+        ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (memory != MAP_FAILED) {
+      if (hs_deserialize_database_at(bytes, serialized, static_cast<hs_database_t*>(memory)) ==
+          HS_SUCCESS)
+        image.assign(static_cast<const char*>(memory), size);
+      ::munmap(memory, size);
+    }
   }
-  db = std::unique_ptr<hs_database_t, HsDatabaseDeleter>(database, HsDatabaseDeleter{size});
+  std::free(bytes);
+  return image;
+}
+
+// Scans the database where the mapped cache holds it: no allocation, clearing or copy of its
+// megabytes (hs_deserialize_database_at cleared and copied ~7 MB, a fifth of a start). The first
+// scratch is allocated here because hs_alloc_scratch checks the database as Hyperscan requires
+// of a mapped one (magic, version, platform and the CRC of the bytecode).
+bool Matcher::Impl::adopt(const match_detail::CachedRules& cached) {
+  const std::string_view image = cached.database;
+  auto* database = reinterpret_cast<hs_database_t*>(const_cast<char*>(image.data()));
+  size_t size = 0;
+  if (image.size() < 64 || reinterpret_cast<uintptr_t>(image.data()) % 4096 != 0 ||
+      hs_database_size(database, &size) != HS_SUCCESS || size != image.size())
+    return false;
+  hs_scratch_t* scratch = nullptr;
+  if (hs_alloc_scratch(database, &scratch) != HS_SUCCESS) return false;
+  first_scratch.reset(scratch);
+  cache_mapping = cached.mapping;
+  db = std::unique_ptr<hs_database_t, HsDatabaseDeleter>(database, HsDatabaseDeleter{true});
   return true;
 }
 
@@ -396,6 +485,34 @@ Matcher::Matcher(const RuleSet& rules, const MatcherOptions& options)
   impl_->compile();
 }
 
+Matcher::Matcher(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+std::unique_ptr<Matcher> Matcher::load(const std::vector<std::filesystem::path>& paths,
+                                       const RuleSelection* selection,
+                                       const MatcherOptions& options) {
+  const std::vector<RuleFile> files = read_rule_files(paths);
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  impl->source_cache = source_cache(files, selection, options);
+  if (impl->source_cache) {
+    if (std::optional<match_detail::CachedRules> cached = impl->source_cache->load()) {
+      std::optional<RuleSet> rules = decode_rules(cached->rules);
+      if (rules && rules->rules.size() == cached->widths.size()) {
+        impl->rules = std::move(*rules);
+        impl->preloaded = std::move(cached);
+      } else {
+        impl->source_cache->refuse("rules section unreadable");
+      }
+    }
+  }
+  if (!impl->preloaded) {
+    RuleSet loaded = load_rules(files);
+    impl->rules = selection ? select_rules(loaded, *selection) : std::move(loaded);
+  }
+  impl->compile();
+  return std::unique_ptr<Matcher>(new Matcher(std::move(impl)));
+}
+
 bool Matcher::loaded_from_cache() const { return impl_->from_cache; }
 const std::filesystem::path& Matcher::cache_file() const { return impl_->cache_file; }
 
@@ -409,10 +526,16 @@ std::unique_ptr<Matcher::Scratch> Matcher::make_scratch() const {
   auto scratch = std::make_unique<ScratchImpl>();
   scratch->owner = impl_.get();
   if (impl_->db) {
-    hs_scratch_t* raw = nullptr;
-    if (hs_alloc_scratch(impl_->db.get(), &raw) != HS_SUCCESS)
-      throw MatchError("Hyperscan: cannot allocate scratch");
-    scratch->hs.reset(raw);
+    {
+      std::lock_guard lock(impl_->first_scratch_mutex);
+      scratch->hs = std::move(impl_->first_scratch);
+    }
+    if (!scratch->hs) {
+      hs_scratch_t* raw = nullptr;
+      if (hs_alloc_scratch(impl_->db.get(), &raw) != HS_SUCCESS)
+        throw MatchError("Hyperscan: cannot allocate scratch");
+      scratch->hs.reset(raw);
+    }
   }
   scratch->data.reset(pcre2_match_data_create(impl_->max_groups + 1, nullptr));
   scratch->context.reset(pcre2_match_context_create(nullptr));

@@ -1,17 +1,24 @@
 #pragma once
-// The on-disk cache of compiled rules: one file per rule set, <dir>/rules-<key>.v2.cache, holding
-// each rule's maximum width and the serialized Hyperscan database. A cache is data that runs
-// (a rewritten widths list silently disables every rule), so it is trusted only when
+// The on-disk cache of compiled rules: one file per rule set, <dir>/rules-<key>.v4.cache, holding
+// each rule's maximum width, the rules themselves (encode_rules: what the scan path reads of each
+// rule, so that a warm start parses no JSON) and the Hyperscan database in its deserialized form,
+// page-aligned, so that a start maps it and scans it in place (no allocation, no clearing and no
+// copy of ~7 MB per process; the page cache is shared by every check). A cache is
+// data that runs (a rewritten widths list silently disables every rule), so it is trusted only
+// when
 //   * its directory is owned by the current user or root and is not group- or world-writable
 //     (unless sticky), and
 //   * the file is a regular file (never a symlink), owned by the current user or root, not
 //     group- or world-writable, and
-//   * its header names the key it was built for (the digest of the rule patterns and flags,
-//     the Hyperscan version and the CPU features) and a digest of key, widths and database
-//     (XXH3-128: it detects damage, not forgery, which the ownership checks above prevent;
-//     SHA-256 over a 7 MB database was a third of a gateway check) that matches the contents. The
-//     header is written last, the file fsync'ed and renamed into place, the temporary created
-//     O_CREAT|O_EXCL|O_NOFOLLOW.
+//   * its header names the key it was built for (a digest of the rule files' bytes and the rule
+//     selection, or of the rule patterns and flags, with the Hyperscan version and the CPU
+//     features), the body's size (a file cut short is refused before anything is read), and a
+//     digest (XXH3-128) of key, size, widths, rules and the database's first 4 KiB that matches.
+//     The rest of the database is covered by Hyperscan's own CRC32C of its bytecode, which
+//     hs_alloc_scratch checks (the Matcher allocates its first scratch at load for that check):
+//     hashing the whole 7 MB again was 4% of a start. Digests detect damage, not forgery, which the
+//     ownership checks above prevent. The header is written last, the file fsync'ed and renamed
+//     into place, the temporary created O_CREAT|O_EXCL|O_NOFOLLOW.
 // Anything else is logged once and the rules are compiled.
 #include <cstddef>
 #include <filesystem>
@@ -26,7 +33,10 @@ namespace credsift::match_detail {
 
 struct CachedRules {
   std::vector<unsigned> widths;
-  std::string_view database;            // hs_serialize_database output, inside `mapping`
+  std::string_view rules;  // encode_rules output, inside `mapping`
+  // A deserialized hs_database_t (hs_deserialize_database_at into page-aligned memory), inside
+  // `mapping` at a page-aligned address.
+  std::string_view database;
   std::shared_ptr<const void> mapping;  // the file, mapped read-only (never read and copied)
 };
 
@@ -36,9 +46,13 @@ class RuleCache {
   RuleCache(std::filesystem::path dir, std::string key_hex, Warn warn);
 
   // The verified entry, or nullopt (missing, untrusted, damaged or built for other rules).
-  std::optional<CachedRules> load(size_t rules) const;
+  // The caller checks that the widths count matches its rules.
+  std::optional<CachedRules> load() const;
   // Writes the entry; false (and one warning per process) when the cache cannot be written.
-  bool store(const std::vector<unsigned>& widths, std::string_view database) const;
+  bool store(const std::vector<unsigned>& widths, std::string_view rules,
+             std::string_view database) const;
+  // Logs why a verified entry is not used after all (same wording as load's refusals).
+  void refuse(const std::string& why) const;
   std::filesystem::path file() const { return dir_ / name_; }
 
  private:

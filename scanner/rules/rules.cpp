@@ -1,12 +1,15 @@
 #include "credsift/rules.hpp"
 
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <simdjson.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
-#include <fstream>
-#include <iterator>
+#include <cerrno>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <set>
@@ -48,11 +51,29 @@ namespace dom = simdjson::dom;
   throw RuleError(message + ": " + what);
 }
 
+// One read of the file's size: a character-by-character stream read was most of the time a
+// start spent on ~130 rule files.
 std::string read_file(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) fail(file, "", "cannot open");
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) fail(file, "", "read error");
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail(file, "", std::string("cannot open: ") + std::strerror(errno));
+  struct stat st {};
+  std::string bytes;
+  if (::fstat(fd, &st) == 0 && st.st_size > 0) bytes.resize(static_cast<size_t>(st.st_size));
+  size_t filled = 0;
+  for (;;) {
+    if (filled == bytes.size()) bytes.resize(bytes.size() + 4096);  // grew since fstat
+    const ssize_t got = ::read(fd, bytes.data() + filled, bytes.size() - filled);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) {
+      const int error = errno;
+      ::close(fd);
+      fail(file, "", std::string("read error: ") + std::strerror(error));
+    }
+    if (got == 0) break;
+    filled += static_cast<size_t>(got);
+  }
+  ::close(fd);
+  bytes.resize(filled);
   return bytes;
 }
 
@@ -243,7 +264,20 @@ struct DigestDeleter {
 
 }  // namespace
 
+std::vector<RuleFile> read_rule_files(const std::vector<std::filesystem::path>& paths) {
+  std::vector<RuleFile> files;
+  for (fs::path& file : rule_files(paths)) {
+    std::string bytes = read_file(file);
+    files.push_back({std::move(file), std::move(bytes)});
+  }
+  return files;
+}
+
 RuleSet load_rules(const std::vector<std::filesystem::path>& paths) {
+  return load_rules(read_rule_files(paths));
+}
+
+RuleSet load_rules(const std::vector<RuleFile>& files) {
   RuleSet set;
   std::unique_ptr<EVP_MD_CTX, DigestDeleter> sha(EVP_MD_CTX_new());
   if (!sha || EVP_DigestInit_ex(sha.get(), EVP_sha256(), nullptr) != 1)
@@ -251,8 +285,7 @@ RuleSet load_rules(const std::vector<std::filesystem::path>& paths) {
 
   std::map<std::string, fs::path> seen;  // id -> file, to name both sides of a duplicate
   dom::parser parser;
-  for (const fs::path& file : rule_files(paths)) {
-    const std::string bytes = read_file(file);
+  for (const auto& [file, bytes] : files) {
     EVP_DigestUpdate(sha.get(), bytes.data(), bytes.size());
 
     dom::element root;
