@@ -100,7 +100,7 @@ constexpr MergedTable kTables[] = {
 // unless the case changed), so that every shard ticket exists in the case.
 constexpr const char* kTouchNewFindings = R"sql(
 INSERT INTO temp.touched(fingerprint, newest)
-SELECT s.ticket, max(s.date_epoch) FROM temp.staged_findings AS s
+SELECT s.ticket, max(s.date_epoch) FROM staging.staged_findings AS s
 WHERE NOT EXISTS (SELECT 1 FROM main.findings AS m WHERE m.file = s.file
   AND m.offset = s.offset AND m.location = s.location AND m.part_path = s.part_path
   AND m.line = s.line AND m.rule_id = s.rule_id AND m.fingerprint = s.fingerprint)
@@ -110,9 +110,9 @@ ON CONFLICT(fingerprint) DO UPDATE SET newest = max(coalesce(newest, excluded.ne
 )sql";
 constexpr const char* kTouchShardTickets =
     "INSERT OR IGNORE INTO temp.touched(fingerprint, newest) SELECT fingerprint, NULL FROM "
-    "temp.staged_tickets";
+    "staging.staged_tickets";
 constexpr const char* kNoteTriaged =
-    "CREATE TEMP TABLE triaged AS SELECT DISTINCT fingerprint FROM temp.staged_triage_events AS "
+    "CREATE TEMP TABLE triaged AS SELECT DISTINCT fingerprint FROM staging.staged_triage_events AS "
     "s WHERE NOT EXISTS (SELECT 1 FROM main.triage_events AS m WHERE m.id = s.id)";
 // A ticket triaged in a merged store takes its latest triage event (by when it was recorded,
 // then in the order it was), whatever order the stores came in.
@@ -156,9 +156,9 @@ void stage_shard(sqlite3* db, const std::string& path, const std::string& shard_
     Transaction transaction(db, path, false);
     for (const MergedTable& table : kTables)
       exec(db, path,
-           std::string("INSERT INTO temp.staged_") + table.name + " SELECT * FROM shard." +
+           std::string("INSERT INTO staging.staged_") + table.name + " SELECT * FROM shard." +
                table.name);
-    exec(db, path, "INSERT INTO temp.staged_tickets SELECT fingerprint FROM shard.tickets");
+    exec(db, path, "INSERT INTO staging.staged_tickets SELECT fingerprint FROM shard.tickets");
     transaction.commit();
   } catch (...) {
     sqlite3_exec(db, "DETACH DATABASE shard", nullptr, nullptr, nullptr);
@@ -223,23 +223,27 @@ MergeResult merge_stores(CaseStore& target, const std::vector<std::string>& shar
   // The case's file is also mapped: the ticket pass reads findings at random places, through
   // memory instead of a read call per page (WAL frames are still read from the WAL).
   exec(db, path,
-       "PRAGMA main.cache_size=-262144; PRAGMA temp_store=FILE; PRAGMA temp.cache_size=-262144; "
+       "PRAGMA main.cache_size=-262144; PRAGMA temp_store=FILE; PRAGMA temp.cache_size=-65536; "
        "PRAGMA main.mmap_size=17179869184");
   exec(db, path, kTouchedTable);
+  // The shards' rows are staged in a private temporary database of their own, without a
+  // journal (on a failure it is thrown away whole): detaching it deletes the file, where
+  // dropping staged tables would free their pages one by one.
   const auto drop_staged = [&] {
-    for (const MergedTable& table : kTables)
-      sqlite3_exec(db, ("DROP TABLE IF EXISTS temp.staged_" + std::string(table.name)).c_str(),
-                   nullptr, nullptr, nullptr);
-    sqlite3_exec(db, "DROP TABLE IF EXISTS temp.staged_tickets; DROP TABLE IF EXISTS temp.triaged",
-                 nullptr, nullptr, nullptr);
+    sqlite3_exec(db, "DETACH DATABASE staging", nullptr, nullptr, nullptr);
+    sqlite3_exec(db, "DROP TABLE IF EXISTS temp.triaged", nullptr, nullptr, nullptr);
   };
   drop_staged();
   try {
+    exec(db, path, "ATTACH DATABASE '' AS staging");
+    exec(db, path,
+         "PRAGMA staging.journal_mode=OFF; PRAGMA staging.synchronous=OFF; "
+         "PRAGMA staging.cache_size=-262144");
     for (const MergedTable& table : kTables)
       exec(db, path,
-           std::string("CREATE TEMP TABLE staged_") + table.name + " AS SELECT * FROM main." +
+           std::string("CREATE TABLE staging.staged_") + table.name + " AS SELECT * FROM main." +
                table.name + " WHERE false");
-    exec(db, path, "CREATE TEMP TABLE staged_tickets(fingerprint TEXT)");
+    exec(db, path, "CREATE TABLE staging.staged_tickets(fingerprint TEXT)");
     for (const std::string& shard_path : shards) {
       stage_shard(db, path, shard_path);
       ++result.shards;
@@ -266,7 +270,7 @@ MergeResult merge_stores(CaseStore& target, const std::vector<std::string>& shar
       names.reset();
       // Built once afterwards when the merge brings at least as many findings as the case
       // has (a fresh case: every Slurm merge); kept, and updated in place, for a few more.
-      Statement staged(db, path, "SELECT count(*) FROM temp.staged_findings");
+      Statement staged(db, path, "SELECT count(*) FROM staging.staged_findings");
       staged.step();
       const int64_t incoming = staged.integer(0);
       staged.reset();
@@ -286,8 +290,8 @@ MergeResult merge_stores(CaseStore& target, const std::vector<std::string>& shar
     };
     for (const MergedTable& table : kTables) {
       exec(db, path,
-           std::string("INSERT OR IGNORE INTO main.") + table.name + " SELECT * FROM temp.staged_" +
-               table.name + " ORDER BY " + table.key);
+           std::string("INSERT OR IGNORE INTO main.") + table.name +
+               " SELECT * FROM staging.staged_" + table.name + " ORDER BY " + table.key);
       const auto added = static_cast<uint64_t>(sqlite3_changes64(db));
       if (table.name == std::string_view("messages")) result.messages_added = added;
       if (table.name == std::string_view("findings")) result.findings_added = added;
