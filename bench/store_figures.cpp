@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <iostream>
@@ -127,34 +128,59 @@ int main(int argc, char** argv) {
   const uint64_t shards = argc > 2 ? std::stoull(argv[2]) : 100;
   const uint64_t per_shard = argc > 3 ? std::stoull(argv[3]) : 10000;
   const uint64_t big = argc > 4 ? std::stoull(argv[4]) : 1000000;
-  fs::remove_all(dir);
+  // STORE_REUSE=1 keeps the shard stores of an earlier run in DIR (for profiling the merge).
+  const bool reuse = std::getenv("STORE_REUSE") != nullptr;
+  if (!reuse) fs::remove_all(dir);
   fs::create_directories(dir);
+  for (const char* suffix : {"", "-wal", "-shm"})
+    fs::remove(dir / ("merged.db" + std::string(suffix)));
 
   auto start = std::chrono::steady_clock::now();
   std::vector<std::string> paths;
   for (uint64_t s = 0; s < shards; ++s) {
     paths.push_back((dir / ("shard-" + std::to_string(s) + ".db")).string());
-    synthesise(paths.back(), s * per_shard, per_shard, 1, s);
+    if (!reuse || !fs::exists(paths.back()))
+      synthesise(paths.back(), s * per_shard, per_shard, 1, s);
   }
   std::cout << "synthesised " << shards << " shard stores x " << per_shard << " tickets in "
             << seconds_since(start) << " s\n";
   {
-    CaseStore target((dir / "merged.db").string());
+    // Into a new case, as after a Slurm array (merge_into builds it aside and links it).
+    const std::string merged = (dir / "merged.db").string();
     start = std::chrono::steady_clock::now();
     const double cpu = cpu_seconds();
-    const MergeResult result = merge_stores(target, paths, nullptr);
+    const MergeResult result = merge_into(merged, paths, nullptr);
     const double merge_seconds = seconds_since(start);
     std::cout << "merge of " << shards << " x " << per_shard << " tickets: " << merge_seconds
               << " s wall, " << cpu_seconds() - cpu << " s CPU (" << result.tickets << " tickets, "
               << result.findings_added << " findings)\n";
+    CaseStore target(merged);
+    // STORE_TRACE=1: each statement of the second merge that took over 50 ms, with its time.
+    if (std::getenv("STORE_TRACE"))
+      sqlite3_trace_v2(
+          static_cast<sqlite3*>(target.handle()), SQLITE_TRACE_PROFILE,
+          [](unsigned, void*, void* statement, void* nanoseconds) {
+            const auto ns = *static_cast<sqlite3_int64*>(nanoseconds);
+            if (ns > 50'000'000)
+              std::cerr
+                  << ns / 1'000'000 << " ms: "
+                  << std::string(sqlite3_sql(static_cast<sqlite3_stmt*>(statement))).substr(0, 100)
+                  << "\n";
+            return 0;
+          },
+          nullptr);
     start = std::chrono::steady_clock::now();
+    const double again_cpu = cpu_seconds();
     merge_stores(target, {paths.front()}, nullptr);
-    std::cout << "merge of one shard again (idempotent): " << seconds_since(start) << " s\n";
+    std::cout << "merge of one shard again into that case (idempotent): " << seconds_since(start)
+              << " s wall, " << cpu_seconds() - again_cpu << " s CPU\n";
   }
-  for (const std::string& path : paths) fs::remove(path);
+  if (!reuse)
+    for (const std::string& path : paths) fs::remove(path);
 
   // The default view on a store of `big` findings: 5 findings per ticket.
   const std::string big_path = (dir / "big.db").string();
+  for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(big_path + suffix);
   start = std::chrono::steady_clock::now();
   synthesise(big_path, 10'000'000, big / 5, 5, 0);
   std::cout << "synthesised a store of " << big << " findings in " << seconds_since(start)

@@ -225,5 +225,10 @@ struct MergeResult {
 // refused shard; nothing is merged then. Idempotent and order-independent.
 MergeResult merge_stores(CaseStore& target, const std::vector<std::string>& shards,
                          const Manifest* manifest);
+// The same into the case at `case_path`; a case that does not exist yet (every merge after a
+// Slurm array) is built in a temporary file beside it without a journal, then linked into
+// place: a crash leaves no case or the whole one.
+MergeResult merge_into(const std::string& case_path, const std::vector<std::string>& shards,
+                       const Manifest* manifest);
 
 }  // namespace credsift

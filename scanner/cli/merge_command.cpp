@@ -37,8 +37,7 @@ int command_merge(const Arguments& arguments) {
   if (shards.empty()) throw po::error("no SHARD store given");
   std::optional<Manifest> manifest;
   if (!manifest_path.empty()) manifest = read_manifest(manifest_path);
-  CaseStore store(store_path);
-  const MergeResult result = merge_stores(store, shards, manifest ? &*manifest : nullptr);
+  const MergeResult result = merge_into(store_path, shards, manifest ? &*manifest : nullptr);
   if (!options.count("quiet"))
     std::cerr << "credsift: merged " << result.shards << " shard stores into " << store_path << ": "
               << result.messages_added << " new messages, " << result.findings_added

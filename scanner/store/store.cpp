@@ -16,6 +16,8 @@
 #include <map>
 #include <mutex>
 #include <random>
+#include <set>
+#include <tuple>
 #include <unordered_set>
 
 #include "sqlite.hpp"
@@ -440,21 +442,10 @@ namespace {
 // 16 times what a report shows (kReportHeaderBytes): reports cut it again to their own length.
 constexpr size_t kStoredSubjectBytes = 16 * kReportHeaderBytes;
 
-constexpr const char* kRefreshTickets = R"sql(
+constexpr const char* kUpsertTicket = R"sql(
 INSERT INTO tickets(fingerprint, id, rule_id, provider, severity, status, evidence_rank, secret,
                     occurrences, messages, first_seen, last_seen, undated)
-SELECT a.ticket, 'cs-' || substr(a.ticket, 8, 16), n.rule_id, n.provider, n.severity, n.status,
-       n.evidence_rank, n.secret, a.occurrences, a.messages, a.first_seen, a.last_seen, a.undated
-FROM (SELECT ticket, count(*) AS occurrences,
-             count(DISTINCT file || char(10) || offset || char(10) || location) AS messages,
-             min(date_epoch) AS first_seen, max(date_epoch) AS last_seen,
-             max(date_epoch IS NULL) AS undated
-      FROM findings WHERE ticket IN (SELECT fingerprint FROM temp.touched) GROUP BY ticket) AS a
-JOIN findings AS n ON n.rowid = (
-  SELECT rowid FROM findings AS f WHERE f.ticket = a.ticket AND f.fingerprint = a.ticket
-  ORDER BY specificity DESC, evidence_rank DESC, file, offset, location, part_path, line, rule_id
-  LIMIT 1)
-WHERE true
+VALUES(?1, 'cs-' || substr(?1, 8, 16), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
 ON CONFLICT(fingerprint) DO UPDATE SET
   rule_id = excluded.rule_id, provider = excluded.provider, severity = excluded.severity,
   status = excluded.status, evidence_rank = excluded.evidence_rank, secret = excluded.secret,
@@ -462,12 +453,105 @@ ON CONFLICT(fingerprint) DO UPDATE SET
   first_seen = excluded.first_seen, last_seen = excluded.last_seen, undated = excluded.undated
 )sql";
 
+// The findings of the touched tickets, ticket by ticket (through findings_ticket), with what
+// a ticket row is computed from.
+constexpr const char* kTouchedFindings = R"sql(
+SELECT ticket, fingerprint, specificity, evidence_rank, file, offset, location, part_path, line,
+       rule_id, provider, severity, status, secret, date_epoch
+FROM findings WHERE ticket IN (SELECT fingerprint FROM temp.touched) ORDER BY ticket
+)sql";
+
+// One ticket's row, aggregated over its findings in one pass.
+struct TicketAggregate {
+  struct Place {
+    std::string file, location, part_path, rule_id;
+    int64_t offset = 0, line = 0, specificity = 0, evidence_rank = 0;
+    // Most specific rule, best evidence, then the first by place.
+    bool better_than(const Place& other) const {
+      if (specificity != other.specificity) return specificity > other.specificity;
+      if (evidence_rank != other.evidence_rank) return evidence_rank > other.evidence_rank;
+      return std::tie(file, offset, location, part_path, line, rule_id) <
+             std::tie(other.file, other.offset, other.location, other.part_path, other.line,
+                      other.rule_id);
+    }
+  };
+  std::string ticket;
+  int64_t occurrences = 0;
+  std::set<std::tuple<std::string, int64_t, std::string>> messages;  // (file, offset, location)
+  std::optional<int64_t> first_seen, last_seen;
+  bool undated = false;
+  bool named = false;  // a finding of the ticket's own fingerprint names it
+  Place naming;
+  std::string provider, status, secret;
+  int64_t severity = 0;
+};
+
+// Recomputes the rows of the tickets in temp.touched from their findings, in one ordered pass
+// (a correlated subquery per ticket read every finding's row twice, at random places).
+void refresh_ticket_rows(sqlite3* db, const std::string& path) {
+  Statement findings(db, path, kTouchedFindings);
+  Statement upsert(db, path, kUpsertTicket);
+  TicketAggregate current;
+  const auto flush = [&] {
+    // A ticket none of whose findings carries its own fingerprint has no row (never made).
+    if (current.ticket.empty() || !current.named) return;
+    upsert.bind(1, current.ticket)
+        .bind(2, current.naming.rule_id)
+        .bind(3, current.provider)
+        .bind(4, current.severity)
+        .bind(5, current.status)
+        .bind(6, current.naming.evidence_rank)
+        .bind(7, current.secret)
+        .bind(8, current.occurrences)
+        .bind(9, static_cast<int64_t>(current.messages.size()))
+        .bind(10, current.first_seen)
+        .bind(11, current.last_seen)
+        .bind(12, current.undated)
+        .run();
+  };
+  while (findings.step()) {
+    std::string ticket = findings.text(0);
+    if (ticket != current.ticket) {
+      flush();
+      current = TicketAggregate();
+      current.ticket = std::move(ticket);
+    }
+    TicketAggregate::Place place;
+    place.specificity = findings.integer(2);
+    place.evidence_rank = findings.integer(3);
+    place.file = findings.text(4);
+    place.offset = findings.integer(5);
+    place.location = findings.text(6);
+    place.part_path = findings.text(7);
+    place.line = findings.integer(8);
+    place.rule_id = findings.text(9);
+    ++current.occurrences;
+    current.messages.emplace(place.file, place.offset, place.location);
+    if (const auto date = findings.optional_integer(14)) {
+      current.first_seen = current.first_seen ? std::min(*current.first_seen, *date) : *date;
+      current.last_seen = current.last_seen ? std::max(*current.last_seen, *date) : *date;
+    } else {
+      current.undated = true;
+    }
+    if (findings.text(1) == current.ticket &&
+        (!current.named || place.better_than(current.naming))) {
+      current.named = true;
+      current.naming = std::move(place);
+      current.provider = findings.text(10);
+      current.severity = findings.integer(11);
+      current.status = findings.text(12);
+      current.secret = findings.text(13);
+    }
+  }
+  flush();
+}
+
 }  // namespace
 
 // Reopens rotated tickets seen again (a finding added now) in mail dated after their
 // rotation; returns how many.
 uint64_t refresh_touched_tickets(sqlite3* db, const std::string& path) {
-  exec(db, path, kRefreshTickets);
+  refresh_ticket_rows(db, path);
   Statement reopen(db, path,
                    "SELECT t.fingerprint FROM tickets AS t JOIN temp.touched AS n ON "
                    "n.fingerprint = t.fingerprint WHERE t.triage = 'rotated' AND "
