@@ -8,6 +8,7 @@
 #   bench/gateway_figures.sh [CREDSIFT_BINARY] [MESSAGES] [SMTP_MESSAGES] [BASELINE_BINARY]
 # BASELINE_BINARY (optional): an older credsift whose check and milter are measured in the same
 # rounds (with its own rule cache directory), for before/after figures.
+# GATEWAY_FIGURES=milter skips the per-process latency part (only the Postfix throughput runs).
 set -euo pipefail
 
 source_dir=$(cd "$(dirname "$0")/.." && pwd)
@@ -71,6 +72,7 @@ fi
 serve_pid=$!
 for _ in $(seq 1800); do [ -S "$work/serve.sock" ] && break; sleep 0.1; done
 
+if [ "${GATEWAY_FIGURES:-all}" != milter ]; then
 echo "== one process per message, $count messages, interleaved (wall ms; CPU ms = user+sys)"
 python3 - "$binary" "$work/messages" "$work/pdf.eml" "$work/serve.sock" "$baseline" \
   "$work/baseline-cache" <<'PY'
@@ -124,6 +126,7 @@ for name, (walls, cpus) in rows.items():
           f"CPU median {statistics.median(cpus):7.2f} ms  x{statistics.median(walls) / floor:5.1f} cat")
 print("verdicts:", ", ".join(f"{k} {v}" for k, v in sorted(actions.items())))
 PY
+fi
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "(milter throughput skipped: Postfix needs root)"
