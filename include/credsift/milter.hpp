@@ -43,7 +43,7 @@ class Filter {
   virtual void header(std::string_view name, std::string_view value) = 0;
   virtual void end_of_headers() = 0;
   virtual void body(std::string_view chunk) = 0;
-  // queue_id: the MTA's "i" macro, or "-". actions: what the MTA allows (kAction*).
+  // queue_id: the MTA's "i" macro, or "-". actions: the kAction* the MTA agreed to.
   virtual EndOfMessage end_of_message(std::string_view queue_id, uint32_t actions) = 0;
   virtual void abort() = 0;  // the message in progress is dropped
 };

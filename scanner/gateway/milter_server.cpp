@@ -174,13 +174,13 @@ class Session {
       case 'O': {  // negotiate: version, actions, steps the MTA offers
         if (data.size() < 12) return "protocol error: short negotiation";
         const uint32_t version = read_u32(data.data());
-        actions_offered_ = read_u32(data.data() + 4);
+        actions_ = read_u32(data.data() + 4) & (kActionAddHeaders | kActionQuarantine);
         const uint32_t steps_offered = read_u32(data.data() + 8);
         if (version < 2) return "protocol error: milter version " + std::to_string(version);
         steps_ = steps_offered & kWantedSteps;
         std::string reply;
         put_u32(reply, std::min(version, kProtocolVersion));
-        put_u32(reply, actions_offered_ & (kActionAddHeaders | kActionQuarantine));
+        put_u32(reply, actions_);
         put_u32(reply, steps_);
         put_reply(output_, 'O', reply);
         return {};
@@ -249,7 +249,7 @@ class Session {
         if (!data.empty()) filter_.body(data);  // a final chunk may come with the end
         auto id = macros_.find("i");
         const EndOfMessage end =
-            filter_.end_of_message(id != macros_.end() ? id->second : "-", actions_offered_);
+            filter_.end_of_message(id != macros_.end() ? id->second : "-", actions_);
         end_of_message_reply(end);
         return {};
       }
@@ -286,7 +286,7 @@ class Session {
       case EndOfMessage::Verdict::Continue:
         break;
     }
-    if (actions_offered_ & kActionAddHeaders) {
+    if (actions_ & kActionAddHeaders) {
       for (const auto& [name, value] : end.add_headers) {
         std::string pair = one_line(name);
         pair += '\0';
@@ -295,7 +295,7 @@ class Session {
         put_reply(output_, 'h', pair);
       }
     }
-    if (!end.quarantine_reason.empty() && (actions_offered_ & kActionQuarantine)) {
+    if (!end.quarantine_reason.empty() && (actions_ & kActionQuarantine)) {
       const std::string reason = one_line(end.quarantine_reason);
       put_reply(output_, 'q', std::string_view(reason.c_str(), reason.size() + 1));
     }
@@ -307,8 +307,8 @@ class Session {
   const int timeout_ms_;
   const uint32_t max_command_;
   bool tcp_ = false;
-  uint32_t steps_ = 0;            // no steps skipped until negotiated
-  uint32_t actions_offered_ = 0;  // no modifications until negotiated
+  uint32_t steps_ = 0;    // no steps skipped until negotiated
+  uint32_t actions_ = 0;  // modifications agreed on (none until negotiated)
   std::vector<char> buffer_ = std::vector<char>(128 << 10);
   size_t start_ = 0, end_ = 0;  // the unparsed bytes of buffer_
   std::string output_;
