@@ -22,12 +22,13 @@ work=$(mktemp -d /tmp/credsift-gateway-bench-XXXXXX)
 chmod 755 "$work"
 milter_pid=""
 baseline_milter_pid=""
+baseline_unix_milter_pid=""
 unix_milter_pid=""
 serve_pid=""
 postfix_started=0
 cleanup() {
   if [ "$postfix_started" -eq 1 ]; then postfix -c "$work/etc" stop >/dev/null 2>&1 || true; fi
-  for pid in $milter_pid $unix_milter_pid $baseline_milter_pid $serve_pid; do
+  for pid in $milter_pid $unix_milter_pid $baseline_milter_pid $baseline_unix_milter_pid $serve_pid; do
     kill -TERM "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
@@ -147,6 +148,12 @@ if [ -n "$baseline" ]; then
     </dev/null >"$work/baseline-milter.log" 2>&1 &
   baseline_milter_pid=$!
   wait_for_port "$baseline_port" 180 || fail "baseline milter did not start"
+  mkdir -m 755 "$work/baseline-unix"
+  (umask 0 && CREDSIFT_CACHE_DIR="$work/baseline-cache" exec "$baseline" milter \
+    --socket "unix:$work/baseline-unix/sock" --policy "$work/tag.json" \
+    </dev/null >"$work/baseline-milter-unix.log" 2>&1) &
+  baseline_unix_milter_pid=$!
+  for _ in $(seq 1800); do [ -S "$work/baseline-unix/sock" ] && break; sleep 0.1; done
 fi
 
 "$binary" milter --socket "inet:$milter_port@127.0.0.1" --policy "$work/tag.json" </dev/null \
@@ -179,16 +186,17 @@ throughput() {
   python3 -c "print(f'{$sent / ($ended - $started):.1f}')"
 }
 # Alternating rounds; each configuration's best of 3.
-use_milter() {  # new, new-unix, none or baseline
+use_milter() {  # new, new-unix, none, baseline or baseline-unix
   local spec=""
   [ "$1" = new ] && spec="inet:127.0.0.1:$milter_port"
   [ "$1" = new-unix ] && spec="unix:$work/milter-unix/sock"
   [ "$1" = baseline ] && spec="inet:127.0.0.1:$baseline_port"
+  [ "$1" = baseline-unix ] && spec="unix:$work/baseline-unix/sock"
   postconf -c "$work/etc" -e "smtpd_milters = $spec" && postfix -c "$work/etc" reload >/dev/null 2>&1
   sleep 2
 }
 configs=(new none new-unix)
-[ -n "$baseline" ] && configs+=(baseline)
+[ -n "$baseline" ] && configs+=(baseline baseline-unix)
 declare -A best
 for round in 1 2 3; do
   for config in "${configs[@]}"; do
@@ -208,19 +216,30 @@ echo "without milter          $without_milter messages/s"
 python3 -c "print(f'milter / no milter: x{$with_milter / $without_milter:.2f}')"
 echo "with milter, Unix socket ${best[new-unix]} messages/s"
 python3 -c "print(f'milter on a Unix socket / no milter: x{${best[new-unix]} / $without_milter:.2f}')"
-# Where the milter's time goes: its CPU seconds (user+sys) over the messages it checked.
-milter_messages=$(grep -cE ': (pass|tag|hold|reject): ' "$work/milter.log" || true)
-python3 - "$milter_pid" "$milter_messages" <<'PY'
+# Where the milter's time goes: each milter's CPU seconds (user+sys) over the messages it checked.
+milter_cpu() {  # label pid log
+  local messages
+  messages=$(grep -cE ': (pass|tag|hold|reject): ' "$3" || true)
+  python3 - "$1" "$2" "$messages" <<'PY'
 import os, sys
-pid, messages = int(sys.argv[1]), int(sys.argv[2])
+label, pid, messages = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
 cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-print(f"milter CPU: {cpu:.2f} s over {messages} messages, {1000 * cpu / max(messages, 1):.2f} ms each")
+print(f"{label} CPU: {cpu:.2f} s over {messages} messages, {1000 * cpu / max(messages, 1):.2f} ms each")
 PY
+}
+milter_cpu "milter (TCP)" "$milter_pid" "$work/milter.log"
+milter_cpu "milter (Unix)" "$unix_milter_pid" "$work/milter-unix.log"
+if [ -n "$baseline" ]; then
+  milter_cpu "baseline milter (TCP)" "$baseline_milter_pid" "$work/baseline-milter.log"
+  milter_cpu "baseline milter (Unix)" "$baseline_unix_milter_pid" "$work/baseline-milter-unix.log"
+fi
 if [ -n "$baseline" ]; then
   with_baseline=${best[baseline]}
   echo "with baseline milter    $with_baseline messages/s"
   python3 -c "print(f'baseline milter / no milter: x{$with_baseline / $without_milter:.2f}')"
+  echo "with baseline milter, Unix socket ${best[baseline-unix]} messages/s"
+  python3 -c "print(f'baseline milter on a Unix socket / no milter: x{${best[baseline-unix]} / $without_milter:.2f}')"
 fi
 echo "milter verdicts: $(grep -oE ': (pass|tag|hold|reject): ' "$work/milter.log" | tr -d ': ' |
   sort | uniq -c | awk '{printf "%s %s  ", $2, $1}')"

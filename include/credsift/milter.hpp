@@ -50,9 +50,10 @@ class Filter {
 
 // Reads commands from one connected socket until the MTA quits, the peer closes, a protocol
 // error, or timeout_ms of silence; returns why it stopped ("quit", "closed", or an error).
-// At most max_command_bytes per command (longer: protocol error).
+// At most max_command_bytes per command (longer: protocol error); Postfix sends body chunks of
+// 64 KiB and headers up to its header_size_limit (100 KiB by default).
 std::string serve_connection(int fd, Filter& filter, int timeout_ms,
-                             uint32_t max_command_bytes = 4u << 20);
+                             uint32_t max_command_bytes = 1u << 20);
 
 struct ServerOptions {
   std::string socket;  // inet:PORT@HOST, inet6:PORT@HOST, unix:/path (or local:/path)

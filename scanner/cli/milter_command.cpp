@@ -111,10 +111,11 @@ class ConnectionFilter final : public milter::Filter {
     sender_ = sender;
   }
   void recipient(std::string_view address) override {
-    if (recipients_.size() < kMaxRecipients)
+    recipient_bytes_ += address.size();
+    if (recipients_.size() < kMaxRecipients && recipient_bytes_ <= kMaxRecipientBytes)
       recipients_.emplace_back(address);
     else
-      too_big_ = true;
+      too_big_ = true;  // the policy's on_error action, as for a message over the size limit
   }
   void header(std::string_view name, std::string_view value) override {
     append({name, ": ", value, "\r\n"});
@@ -125,11 +126,12 @@ class ConnectionFilter final : public milter::Filter {
   milter::EndOfMessage end_of_message(std::string_view queue_id, uint32_t actions) override;
 
  private:
-  static constexpr size_t kMaxRecipients = 10'000;
+  static constexpr size_t kMaxRecipients = 10'000, kMaxRecipientBytes = 1 << 20;
 
   void next_message() {
     sender_.clear();
     recipients_.clear();
+    recipient_bytes_ = 0;
     message_.clear();
     if (message_.capacity() > (1u << 20)) std::string().swap(message_);  // a big one goes back
     too_big_ = false;
@@ -162,6 +164,7 @@ class ConnectionFilter final : public milter::Filter {
   Daemon& daemon_;
   std::string sender_;
   std::vector<std::string> recipients_;
+  size_t recipient_bytes_ = 0;
   std::string message_;
   bool too_big_ = false;
   bool over_budget_ = false;  // the milter's total in-flight bytes ran out: tempfail

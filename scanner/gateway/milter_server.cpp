@@ -31,6 +31,8 @@ constexpr uint32_t kWantedSteps = kStepNoConnect | kStepNoHelo | kStepNoUnknown 
                                   kStepNoReplyMail | kStepNoReplyRecipient | kStepNoReplyHeader |
                                   kStepNoReplyEndOfHeaders | kStepNoReplyBody;
 constexpr size_t kMaxMacroBytes = 64 << 10;  // macros kept per connection; more are dropped
+// Room for a full body chunk (64 KiB) and the commands around it in one read.
+constexpr size_t kReadBuffer = 128 << 10;
 
 uint32_t read_u32(const char* bytes) {
   uint32_t value;
@@ -133,8 +135,11 @@ class Session {
     std::memmove(buffer_.data(), buffer_.data() + start_, end_ - start_);
     end_ -= start_;
     start_ = 0;
-    // Room for a full body chunk (64 KiB) and the commands around it; more for a larger
-    // command (bounded by max_command_).
+    if (buffer_.size() > kReadBuffer && end_ < kReadBuffer) {  // a large command went
+      buffer_.resize(kReadBuffer);
+      buffer_.shrink_to_fit();
+    }
+    // More room for a command larger than the buffer (bounded by max_command_).
     size_t needed = end_ + 1;
     if (end_ >= 4) needed = std::max<size_t>(needed, size_t{read_u32(buffer_.data())} + 4);
     if (needed > buffer_.size()) buffer_.resize(needed);
@@ -309,7 +314,7 @@ class Session {
   bool tcp_ = false;
   uint32_t steps_ = 0;    // no steps skipped until negotiated
   uint32_t actions_ = 0;  // modifications agreed on (none until negotiated)
-  std::vector<char> buffer_ = std::vector<char>(128 << 10);
+  std::vector<char> buffer_ = std::vector<char>(kReadBuffer);
   size_t start_ = 0, end_ = 0;  // the unparsed bytes of buffer_
   std::string output_;
   std::map<std::string, std::string, std::less<>> macros_;

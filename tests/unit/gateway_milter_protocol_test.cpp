@@ -242,6 +242,12 @@ TEST_F(MilterProtocol, ACommandLargerThanTheBufferIsReadWhole) {
   ASSERT_EQ(replies(2).size(), 1u);
   ASSERT_EQ(filter_.messages.size(), 1u);
   EXPECT_EQ(filter_.messages[0], "X-Big: " + big_value + "\r\n\r\n");
+  // The buffer shrinks back; the next message on the connection is read as usual.
+  send(frame('M', nul_joined({"<b@x>"})) + frame('L', nul_joined({"Subject", "small"})) +
+       frame('N') + frame('B', "text") + frame('E'));
+  ASSERT_EQ(replies(2).size(), 1u);
+  ASSERT_EQ(filter_.messages.size(), 2u);
+  EXPECT_EQ(filter_.messages[1], "Subject: small\r\n\r\ntext");
 }
 
 TEST_F(MilterProtocol, UnknownCommandsAndShortNegotiationsAreErrors) {
