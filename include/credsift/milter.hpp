@@ -6,9 +6,12 @@
 // ACKs (40 ms stalls, measured). Here a connection has one thread, reads whatever has arrived
 // in one recv, and sends all the replies to it in one write, with TCP_NODELAY and quick ACKs.
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -61,7 +64,7 @@ struct ServerOptions {
   int max_connections = 1024;  // beyond it a connection is closed at once (the MTA tempfails)
 };
 
-// Listens on the socket and serves each connection on a thread of its own.
+// Listens on the socket and serves each connection on a worker thread of its own.
 class Server {
  public:
   using FilterFactory = std::function<std::unique_ptr<Filter>()>;
@@ -78,6 +81,8 @@ class Server {
   int open_connections() const { return open_; }
 
  private:
+  bool hand_to_worker(int fd);
+  void work();
   void serve(int fd);
 
   ServerOptions options_;
@@ -87,6 +92,11 @@ class Server {
   int wake_pipe_[2] = {-1, -1};
   std::string unix_path_;
   std::atomic<int> open_{0};
+  std::mutex queue_mutex_;
+  std::condition_variable queue_ready_, workers_done_;
+  std::deque<int> waiting_fds_;
+  size_t idle_workers_ = 0, workers_ = 0;
+  bool stopping_workers_ = false;
 };
 
 }  // namespace credsift::milter
