@@ -241,5 +241,91 @@ if [ -n "$baseline" ]; then
   echo "with baseline milter, Unix socket ${best[baseline-unix]} messages/s"
   python3 -c "print(f'baseline milter on a Unix socket / no milter: x{${best[baseline-unix]} / $without_milter:.2f}')"
 fi
+
 echo "milter verdicts: $(grep -oE ': (pass|tag|hold|reject): ' "$work/milter.log" | tr -d ': ' |
   sort | uniq -c | awk '{printf "%s %s  ", $2, $1}')"
+
+# ---- The milter alone, without Postfix's own time: a Postfix-like client replays one milter
+# session per message (negotiate, macros, MAIL, RCPT, headers, body, end of message, quit; each
+# command its own write, waiting only for the replies the milter asked for), sequentially,
+# alternating between the milters, best median of 3 rounds each.
+targets=("TCP" "inet:$milter_port" "Unix socket" "unix:$work/milter-unix/sock")
+if [ -n "$baseline" ]; then
+  targets+=("baseline TCP" "inet:$baseline_port" "baseline Unix socket"
+    "unix:$work/baseline-unix/sock")
+fi
+echo "== milter session time (one message per session, $smtp_count sessions per round)"
+python3 - "$work/messages" "$smtp_count" "${targets[@]}" <<'PY'
+import pathlib, socket, statistics, struct, sys, time
+messages = sorted(pathlib.Path(sys.argv[1]).glob("*.eml"))
+count = int(sys.argv[2])
+targets = list(zip(sys.argv[3::2], sys.argv[4::2]))
+def frame(command, data=b""):
+    return struct.pack(">I", len(data) + 1) + command + data
+def nul(*parts):
+    return b"".join(part + b"\0" for part in parts)
+def commands(raw, index):
+    head, _, body = raw.replace(b"\r\n", b"\n").partition(b"\n\n")
+    headers = []
+    for line in head.split(b"\n"):
+        if line[:1] in (b" ", b"\t") and headers:
+            headers[-1][1] += b"\r\n" + line
+        elif b":" in line:
+            name, _, value = line.partition(b":")
+            headers.append([name, value.lstrip()])
+    body = body.replace(b"\n", b"\r\n")
+    out = [(b"D", b"C" + nul(b"j", b"gateway.test", b"{daemon_name}", b"smtpd"), None),
+           (b"D", b"M" + nul(b"{mail_addr}", b"sender@corp.test"), None),
+           (b"M", nul(b"<sender@corp.test>"), 0x4000),
+           (b"D", b"R" + nul(b"{rcpt_addr}", b"user@example.test"), None),
+           (b"R", nul(b"<user@example.test>"), 0x8000),
+           (b"D", b"T" + nul(b"i", b"Q%d" % index), None)]
+    out += [(b"L", nul(name, value), 0x80) for name, value in headers]
+    out.append((b"N", b"", 0x40000))
+    out += [(b"B", body[at:at + 65535], 0x80000) for at in range(0, len(body), 65535)]
+    out.append((b"E", b"", "end"))
+    return out
+sessions = [commands(path.read_bytes(), i) for i, path in enumerate(messages)]
+def reply(sock, pending):
+    while True:
+        if len(pending) >= 4:
+            length = struct.unpack(">I", pending[:4])[0]
+            if len(pending) >= 4 + length:
+                return pending[4:4 + length], pending[4 + length:]
+        data = sock.recv(65536)
+        if not data:
+            sys.exit("milter closed the connection")
+        pending += data
+def session(target, steps_of_commands):
+    kind, _, where = target.partition(":")
+    sock = socket.socket(socket.AF_UNIX) if kind == "unix" else socket.socket()
+    sock.connect(where if kind == "unix" else ("127.0.0.1", int(where)))
+    sock.sendall(frame(b"O", struct.pack(">III", 6, 0x1FF, 0x1FFFFF)))
+    answer, pending = reply(sock, b"")
+    steps = struct.unpack(">I", answer[9:13])[0]
+    for command, data, no_reply in steps_of_commands:
+        sock.sendall(frame(command, data))
+        if no_reply == "end":
+            while True:
+                answer, pending = reply(sock, pending)
+                if answer[:1] in (b"c", b"a", b"r", b"t", b"y"):
+                    break
+        elif no_reply is not None and not steps & no_reply:
+            answer, pending = reply(sock, pending)
+    sock.sendall(frame(b"Q"))
+    sock.close()
+best = {}
+for _ in range(3):
+    for label, target in targets:
+        times = []
+        for i in range(count):
+            started = time.perf_counter()
+            session(target, sessions[i % len(sessions)])
+            times.append((time.perf_counter() - started) * 1000)
+        times.sort()
+        row = (statistics.median(times), times[int(0.9 * len(times))])
+        if label not in best or row[0] < best[label][0]:
+            best[label] = row
+for label, (median, p90) in best.items():
+    print(f"{label:22s} median {median:7.2f} ms  p90 {p90:7.2f} ms per session")
+PY

@@ -132,7 +132,8 @@ class Session {
   std::string run() {
     for (;;) {
       // Every whole command already read, then the replies to all of them in one send.
-      while (end_ - start_ >= 5) {
+      // A length is checked as soon as its 4 bytes are in, before any room is made for it.
+      while (end_ - start_ >= 4) {
         const uint32_t length = read_u32(buffer_.data() + start_);
         if (length == 0 || length > max_command_) return "protocol error: command length";
         if (end_ - start_ - 4 < length) break;

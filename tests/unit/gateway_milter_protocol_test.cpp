@@ -232,6 +232,14 @@ TEST_F(MilterProtocol, ACommandOverTheLimitEndsTheConnectionWithoutReadingIt) {
   EXPECT_TRUE(filter_.messages.empty());
 }
 
+TEST_F(MilterProtocol, ALengthAloneOverTheLimitIsRefusedBeforeMakingRoomForIt) {
+  start();
+  send(negotiate());
+  ASSERT_EQ(replies(1).size(), 1u);
+  send(u32(0xffffffffu));  // only the length, no command byte yet
+  EXPECT_EQ(finish(), "protocol error: command length");
+}
+
 TEST_F(MilterProtocol, ACommandLargerThanTheBufferIsReadWhole) {
   start();
   send(negotiate());
