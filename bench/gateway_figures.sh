@@ -8,6 +8,7 @@
 #   bench/gateway_figures.sh [CREDSIFT_BINARY] [MESSAGES] [SMTP_MESSAGES] [BASELINE_BINARY]
 # BASELINE_BINARY (optional): an older credsift whose check and milter are measured in the same
 # rounds (with its own rule cache directory), for before/after figures.
+# GATEWAY_FIGURES=milter skips the per-process latency part (only the Postfix throughput runs).
 set -euo pipefail
 
 source_dir=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,12 +22,13 @@ work=$(mktemp -d /tmp/credsift-gateway-bench-XXXXXX)
 chmod 755 "$work"
 milter_pid=""
 baseline_milter_pid=""
+baseline_unix_milter_pid=""
 unix_milter_pid=""
 serve_pid=""
 postfix_started=0
 cleanup() {
   if [ "$postfix_started" -eq 1 ]; then postfix -c "$work/etc" stop >/dev/null 2>&1 || true; fi
-  for pid in $milter_pid $unix_milter_pid $baseline_milter_pid $serve_pid; do
+  for pid in $milter_pid $unix_milter_pid $baseline_milter_pid $baseline_unix_milter_pid $serve_pid; do
     kill -TERM "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
@@ -71,6 +73,7 @@ fi
 serve_pid=$!
 for _ in $(seq 1800); do [ -S "$work/serve.sock" ] && break; sleep 0.1; done
 
+if [ "${GATEWAY_FIGURES:-all}" != milter ]; then
 echo "== one process per message, $count messages, interleaved (wall ms; CPU ms = user+sys)"
 python3 - "$binary" "$work/messages" "$work/pdf.eml" "$work/serve.sock" "$baseline" \
   "$work/baseline-cache" <<'PY'
@@ -124,6 +127,7 @@ for name, (walls, cpus) in rows.items():
           f"CPU median {statistics.median(cpus):7.2f} ms  x{statistics.median(walls) / floor:5.1f} cat")
 print("verdicts:", ", ".join(f"{k} {v}" for k, v in sorted(actions.items())))
 PY
+fi
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "(milter throughput skipped: Postfix needs root)"
@@ -144,6 +148,12 @@ if [ -n "$baseline" ]; then
     </dev/null >"$work/baseline-milter.log" 2>&1 &
   baseline_milter_pid=$!
   wait_for_port "$baseline_port" 180 || fail "baseline milter did not start"
+  mkdir -m 755 "$work/baseline-unix"
+  (umask 0 && CREDSIFT_CACHE_DIR="$work/baseline-cache" exec "$baseline" milter \
+    --socket "unix:$work/baseline-unix/sock" --policy "$work/tag.json" \
+    </dev/null >"$work/baseline-milter-unix.log" 2>&1) &
+  baseline_unix_milter_pid=$!
+  for _ in $(seq 1800); do [ -S "$work/baseline-unix/sock" ] && break; sleep 0.1; done
 fi
 
 "$binary" milter --socket "inet:$milter_port@127.0.0.1" --policy "$work/tag.json" </dev/null \
@@ -176,16 +186,17 @@ throughput() {
   python3 -c "print(f'{$sent / ($ended - $started):.1f}')"
 }
 # Alternating rounds; each configuration's best of 3.
-use_milter() {  # new, new-unix, none or baseline
+use_milter() {  # new, new-unix, none, baseline or baseline-unix
   local spec=""
   [ "$1" = new ] && spec="inet:127.0.0.1:$milter_port"
   [ "$1" = new-unix ] && spec="unix:$work/milter-unix/sock"
   [ "$1" = baseline ] && spec="inet:127.0.0.1:$baseline_port"
+  [ "$1" = baseline-unix ] && spec="unix:$work/baseline-unix/sock"
   postconf -c "$work/etc" -e "smtpd_milters = $spec" && postfix -c "$work/etc" reload >/dev/null 2>&1
   sleep 2
 }
 configs=(new none new-unix)
-[ -n "$baseline" ] && configs+=(baseline)
+[ -n "$baseline" ] && configs+=(baseline baseline-unix)
 declare -A best
 for round in 1 2 3; do
   for config in "${configs[@]}"; do
@@ -205,19 +216,116 @@ echo "without milter          $without_milter messages/s"
 python3 -c "print(f'milter / no milter: x{$with_milter / $without_milter:.2f}')"
 echo "with milter, Unix socket ${best[new-unix]} messages/s"
 python3 -c "print(f'milter on a Unix socket / no milter: x{${best[new-unix]} / $without_milter:.2f}')"
-# Where the milter's time goes: its CPU seconds (user+sys) over the messages it checked.
-milter_messages=$(grep -cE ': (pass|tag|hold|reject): ' "$work/milter.log" || true)
-python3 - "$milter_pid" "$milter_messages" <<'PY'
+# Where the milter's time goes: each milter's CPU seconds (user+sys) over the messages it checked.
+milter_cpu() {  # label pid log
+  local messages
+  messages=$(grep -cE ': (pass|tag|hold|reject): ' "$3" || true)
+  python3 - "$1" "$2" "$messages" <<'PY'
 import os, sys
-pid, messages = int(sys.argv[1]), int(sys.argv[2])
+label, pid, messages = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
 cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-print(f"milter CPU: {cpu:.2f} s over {messages} messages, {1000 * cpu / max(messages, 1):.2f} ms each")
+print(f"{label} CPU: {cpu:.2f} s over {messages} messages, {1000 * cpu / max(messages, 1):.2f} ms each")
 PY
+}
+milter_cpu "milter (TCP)" "$milter_pid" "$work/milter.log"
+milter_cpu "milter (Unix)" "$unix_milter_pid" "$work/milter-unix.log"
+if [ -n "$baseline" ]; then
+  milter_cpu "baseline milter (TCP)" "$baseline_milter_pid" "$work/baseline-milter.log"
+  milter_cpu "baseline milter (Unix)" "$baseline_unix_milter_pid" "$work/baseline-milter-unix.log"
+fi
 if [ -n "$baseline" ]; then
   with_baseline=${best[baseline]}
   echo "with baseline milter    $with_baseline messages/s"
   python3 -c "print(f'baseline milter / no milter: x{$with_baseline / $without_milter:.2f}')"
+  echo "with baseline milter, Unix socket ${best[baseline-unix]} messages/s"
+  python3 -c "print(f'baseline milter on a Unix socket / no milter: x{${best[baseline-unix]} / $without_milter:.2f}')"
 fi
+
 echo "milter verdicts: $(grep -oE ': (pass|tag|hold|reject): ' "$work/milter.log" | tr -d ': ' |
   sort | uniq -c | awk '{printf "%s %s  ", $2, $1}')"
+
+# ---- The milter alone, without Postfix's own time: a Postfix-like client replays one milter
+# session per message (negotiate, macros, MAIL, RCPT, headers, body, end of message, quit; each
+# command its own write, waiting only for the replies the milter asked for), sequentially,
+# alternating between the milters, best median of 3 rounds each.
+targets=("TCP" "inet:$milter_port" "Unix socket" "unix:$work/milter-unix/sock")
+if [ -n "$baseline" ]; then
+  targets+=("baseline TCP" "inet:$baseline_port" "baseline Unix socket"
+    "unix:$work/baseline-unix/sock")
+fi
+echo "== milter session time (one message per session, $smtp_count sessions per round)"
+python3 - "$work/messages" "$smtp_count" "${targets[@]}" <<'PY'
+import pathlib, socket, statistics, struct, sys, time
+messages = sorted(pathlib.Path(sys.argv[1]).glob("*.eml"))
+count = int(sys.argv[2])
+targets = list(zip(sys.argv[3::2], sys.argv[4::2]))
+def frame(command, data=b""):
+    return struct.pack(">I", len(data) + 1) + command + data
+def nul(*parts):
+    return b"".join(part + b"\0" for part in parts)
+def commands(raw, index):
+    head, _, body = raw.replace(b"\r\n", b"\n").partition(b"\n\n")
+    headers = []
+    for line in head.split(b"\n"):
+        if line[:1] in (b" ", b"\t") and headers:
+            headers[-1][1] += b"\r\n" + line
+        elif b":" in line:
+            name, _, value = line.partition(b":")
+            headers.append([name, value.lstrip()])
+    body = body.replace(b"\n", b"\r\n")
+    out = [(b"D", b"C" + nul(b"j", b"gateway.test", b"{daemon_name}", b"smtpd"), None),
+           (b"D", b"M" + nul(b"{mail_addr}", b"sender@corp.test"), None),
+           (b"M", nul(b"<sender@corp.test>"), 0x4000),
+           (b"D", b"R" + nul(b"{rcpt_addr}", b"user@example.test"), None),
+           (b"R", nul(b"<user@example.test>"), 0x8000),
+           (b"D", b"T" + nul(b"i", b"Q%d" % index), None)]
+    out += [(b"L", nul(name, value), 0x80) for name, value in headers]
+    out.append((b"N", b"", 0x40000))
+    out += [(b"B", body[at:at + 65535], 0x80000) for at in range(0, len(body), 65535)]
+    out.append((b"E", b"", "end"))
+    return out
+sessions = [commands(path.read_bytes(), i) for i, path in enumerate(messages)]
+def reply(sock, pending):
+    while True:
+        if len(pending) >= 4:
+            length = struct.unpack(">I", pending[:4])[0]
+            if len(pending) >= 4 + length:
+                return pending[4:4 + length], pending[4 + length:]
+        data = sock.recv(65536)
+        if not data:
+            sys.exit("milter closed the connection")
+        pending += data
+def session(target, steps_of_commands):
+    kind, _, where = target.partition(":")
+    sock = socket.socket(socket.AF_UNIX) if kind == "unix" else socket.socket()
+    sock.connect(where if kind == "unix" else ("127.0.0.1", int(where)))
+    sock.sendall(frame(b"O", struct.pack(">III", 6, 0x1FF, 0x1FFFFF)))
+    answer, pending = reply(sock, b"")
+    steps = struct.unpack(">I", answer[9:13])[0]
+    for command, data, no_reply in steps_of_commands:
+        sock.sendall(frame(command, data))
+        if no_reply == "end":
+            while True:
+                answer, pending = reply(sock, pending)
+                if answer[:1] in (b"c", b"a", b"r", b"t", b"y"):
+                    break
+        elif no_reply is not None and not steps & no_reply:
+            answer, pending = reply(sock, pending)
+    sock.sendall(frame(b"Q"))
+    sock.close()
+best = {}
+for _ in range(3):
+    for label, target in targets:
+        times = []
+        for i in range(count):
+            started = time.perf_counter()
+            session(target, sessions[i % len(sessions)])
+            times.append((time.perf_counter() - started) * 1000)
+        times.sort()
+        row = (statistics.median(times), times[int(0.9 * len(times))])
+        if label not in best or row[0] < best[label][0]:
+            best[label] = row
+for label, (median, p90) in best.items():
+    print(f"{label:22s} median {median:7.2f} ms  p90 {p90:7.2f} ms per session")
+PY

@@ -18,9 +18,9 @@ struct GatewayEngine {
   std::unique_ptr<Matcher> matcher;
   uint64_t generation = 0;
 
-  // Hyperscan scratch belongs to one thread at a time and one compiled database. libmilter runs
-  // each SMTP connection on a new thread, and a gateway sees about one message per connection:
-  // scratch made per thread was made per message. Finished scans hand theirs back here.
+  // Hyperscan scratch belongs to one thread at a time and one compiled database. A gateway
+  // sees about one message per connection, and connections move between threads: scratch made
+  // per connection was made per message. Finished scans hand theirs back here.
   std::unique_ptr<Matcher::Scratch> take_scratch() const {
     {
       std::lock_guard lock(scratch_mutex_);

@@ -1,12 +1,12 @@
-// credsift milter: a libmilter daemon for Postfix (smtpd_milters) or Sendmail. Each message is
-// collected from the header and body callbacks, rebuilt as RFC 5322 bytes and checked at
-// end-of-body with the shared compiled rules; the policy's verdict becomes accept (with
-// X-Credsift-* headers), quarantine (hold) or a 550 5.7.1 reject.
-#include <libmilter/mfapi.h>
+// credsift milter: a milter daemon for Postfix (smtpd_milters) or Sendmail (the protocol is
+// served by credsift/milter.hpp). Each message is collected from the header and body commands,
+// rebuilt as RFC 5322 bytes and checked at end-of-body with the shared compiled rules; the policy's
+// verdict becomes accept (with X-Credsift-* headers), quarantine (hold) or a 550 5.7.1 reject.
 #include <pthread.h>
 #include <signal.h>
 #include <syslog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/program_options.hpp>
 #include <condition_variable>
@@ -23,6 +23,7 @@
 #include "credsift/escape.hpp"
 #include "credsift/gateway.hpp"
 #include "credsift/match.hpp"
+#include "credsift/milter.hpp"
 #include "gateway_engine.hpp"
 
 namespace po = boost::program_options;
@@ -89,7 +90,6 @@ class Daemon {
   }
 
   const Config& config() const { return config_; }
-  std::atomic<int> open_connections{0};
   gateway::InFlightBudget budget;
 
  private:
@@ -99,83 +99,79 @@ class Daemon {
   std::atomic<uint64_t> generations_{0};
 };
 
-Daemon* daemon_instance = nullptr;  // libmilter callbacks are plain C functions
+// One SMTP connection's filter; it may carry several messages. Each message is collected from
+// the header and body commands, rebuilt as RFC 5322 bytes and checked at its end.
+class ConnectionFilter final : public milter::Filter {
+ public:
+  explicit ConnectionFilter(Daemon& daemon) : daemon_(daemon) {}
+  ~ConnectionFilter() override { daemon_.budget.release(reserved_); }
 
-// One SMTP connection; it may carry several messages.
-struct Connection {
-  unsigned long no_reply = 0;  // SMFIP_NR_* steps the MTA agreed not to wait for
-  std::string sender;
-  std::vector<std::string> recipients;
-  std::string message;
-  bool too_big = false;
-  bool over_budget = false;  // the milter's total in-flight bytes ran out: tempfail
-  uint64_t reserved = 0;     // bytes of the in-flight budget this message holds
+  void mail_from(std::string_view sender) override {
+    next_message();
+    sender_ = sender;
+  }
+  void recipient(std::string_view address) override {
+    recipient_bytes_ += address.size();
+    if (recipients_.size() < kMaxRecipients && recipient_bytes_ <= kMaxRecipientBytes)
+      recipients_.emplace_back(address);
+    else
+      too_big_ = true;  // the policy's on_error action, as for a message over the size limit
+  }
+  void header(std::string_view name, std::string_view value) override {
+    append({name, ": ", value, "\r\n"});
+  }
+  void end_of_headers() override { append({"\r\n"}); }
+  void body(std::string_view chunk) override { append({chunk}); }
+  void abort() override { next_message(); }
+  milter::EndOfMessage end_of_message(std::string_view queue_id, uint32_t actions) override;
+
+ private:
+  static constexpr size_t kMaxRecipients = 10'000, kMaxRecipientBytes = 1 << 20;
 
   void next_message() {
-    sender.clear();
-    recipients.clear();
-    message.clear();
-    if (message.capacity() > (1u << 20)) std::string().swap(message);  // a big one goes back
-    too_big = false;
-    over_budget = false;
-    daemon_instance->budget.release(std::exchange(reserved, 0));
+    sender_.clear();
+    recipients_.clear();
+    recipient_bytes_ = 0;
+    message_.clear();
+    if (message_.capacity() > (1u << 20)) std::string().swap(message_);  // a big one goes back
+    too_big_ = false;
+    over_budget_ = false;
+    daemon_.budget.release(std::exchange(reserved_, 0));
   }
-  ~Connection() { daemon_instance->budget.release(reserved); }
+
+  // Adds to the message being received. Past the size limit, or when memory runs out, the
+  // message is marked too big instead and then gets the policy's on_error action.
+  void append(std::initializer_list<std::string_view> pieces) {
+    size_t size = 0;
+    for (std::string_view piece : pieces) size += piece.size();
+    if (too_big_ || over_budget_) return;
+    if (message_.size() + size > daemon_.config().max_message_bytes) {
+      too_big_ = true;
+      return;
+    }
+    if (!daemon_.budget.try_reserve(size)) {
+      over_budget_ = true;
+      return;
+    }
+    reserved_ += size;
+    try {
+      for (std::string_view piece : pieces) message_.append(piece);
+    } catch (const std::bad_alloc&) {
+      too_big_ = true;
+    }
+  }
+
+  Daemon& daemon_;
+  std::string sender_;
+  std::vector<std::string> recipients_;
+  size_t recipient_bytes_ = 0;
+  std::string message_;
+  bool too_big_ = false;
+  bool over_budget_ = false;  // the milter's total in-flight bytes ran out: tempfail
+  uint64_t reserved_ = 0;     // bytes of the in-flight budget this message holds
 };
 
-Connection* connection_of(SMFICTX* context) {
-  return static_cast<Connection*>(smfi_getpriv(context));
-}
-
-// The connection's state, made on first use: with SMFIP_NOCONNECT there is no connect
-// callback, and without negotiation (an MTA older than milter protocol 6) no negotiate one.
-Connection* ensure_connection(SMFICTX* context) {
-  if (Connection* connection = connection_of(context)) return connection;
-  try {
-    auto connection = std::make_unique<Connection>();
-    if (smfi_setpriv(context, connection.get()) != MI_SUCCESS) return nullptr;
-    ++daemon_instance->open_connections;
-    return connection.release();
-  } catch (const std::exception&) {
-    return nullptr;
-  }
-}
-
-// The reply to a step: none when the MTA agreed not to wait for one (one round trip less per
-// header line, which was most of a message's time), else continue. A failure there
-// (no memory for the connection) turns into a temporary failure at end of message.
-sfsistat reply(const Connection* connection, unsigned long no_reply_flag) {
-  return connection && (connection->no_reply & no_reply_flag) ? SMFIS_NOREPLY : SMFIS_CONTINUE;
-}
-
-// Steps the milter needs no say in. Asked for only when the MTA offers them.
-constexpr unsigned long kWantedSteps = SMFIP_NOCONNECT | SMFIP_NOHELO | SMFIP_NOUNKNOWN |
-                                       SMFIP_NODATA | SMFIP_NR_MAIL | SMFIP_NR_RCPT | SMFIP_NR_HDR |
-                                       SMFIP_NR_EOH | SMFIP_NR_BODY;
-constexpr unsigned long kNoReplySteps =
-    SMFIP_NR_MAIL | SMFIP_NR_RCPT | SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY;
-
-sfsistat on_negotiate(SMFICTX* context, unsigned long actions, unsigned long steps, unsigned long,
-                      unsigned long, unsigned long* want_actions, unsigned long* want_steps,
-                      unsigned long* want_2, unsigned long* want_3) {
-  // Without memory for the connection, nothing is skipped: every step is answered, and the
-  // message gets a temporary failure at its end (never SMFIS_REJECT here, which would let the
-  // connection's mail pass this milter unscanned).
-  Connection* connection = ensure_connection(context);
-  *want_actions = actions & (SMFIF_ADDHDRS | SMFIF_QUARANTINE);
-  *want_steps = connection ? steps & kWantedSteps : 0;
-  *want_2 = 0;
-  *want_3 = 0;
-  if (connection) connection->no_reply = *want_steps & kNoReplySteps;
-  return SMFIS_CONTINUE;
-}
-
-std::string queue_id(SMFICTX* context) {
-  const char* id = smfi_getsymval(context, const_cast<char*>("i"));
-  return id ? id : "-";
-}
-
-// Text for smfi_quarantine and logs: printable ASCII only.
+// Text for the quarantine reason and logs: printable ASCII only.
 std::string printable(std::string_view text) {
   std::string out;
   for (unsigned char c : text.substr(0, 300))
@@ -183,96 +179,29 @@ std::string printable(std::string_view text) {
   return out;
 }
 
-sfsistat on_connect(SMFICTX* context, char*, _SOCK_ADDR*) {
-  return ensure_connection(context) ? SMFIS_CONTINUE : SMFIS_TEMPFAIL;
-}
-
-sfsistat on_envfrom(SMFICTX* context, char** arguments) {
-  Connection* connection = ensure_connection(context);
-  if (connection) {
-    connection->next_message();
-    if (arguments && arguments[0]) connection->sender = arguments[0];
+milter::EndOfMessage ConnectionFilter::end_of_message(std::string_view queue_id, uint32_t actions) {
+  const std::shared_ptr<const Engine> engine = daemon_.engine();
+  const std::string id = printable(queue_id);
+  milter::EndOfMessage end;
+  if (over_budget_) {
+    next_message();
+    daemon_.log(LOG_WARNING, "%s: tempfail: the milter's in-flight budget of %llu MB is in use",
+                id.c_str(),
+                static_cast<unsigned long long>(daemon_.config().max_in_flight_bytes >> 20));
+    end.verdict = milter::EndOfMessage::Verdict::TempFail;
+    return end;
   }
-  return reply(connection, SMFIP_NR_MAIL);
-}
-
-sfsistat on_envrcpt(SMFICTX* context, char** arguments) {
-  Connection* connection = connection_of(context);
-  if (connection && arguments && arguments[0]) {
-    try {
-      connection->recipients.emplace_back(arguments[0]);
-    } catch (const std::bad_alloc&) {
-      connection->too_big = true;
-    }
-  }
-  return reply(connection, SMFIP_NR_RCPT);
-}
-
-// Adds to the message being received. Past the size limit, or when memory runs out, the
-// message is marked too big instead and then gets the policy's on_error action.
-void append(Connection& connection, std::initializer_list<std::string_view> pieces) {
-  size_t size = 0;
-  for (std::string_view piece : pieces) size += piece.size();
-  if (connection.too_big || connection.over_budget) return;
-  if (connection.message.size() + size > daemon_instance->config().max_message_bytes) {
-    connection.too_big = true;
-    return;
-  }
-  if (!daemon_instance->budget.try_reserve(size)) {
-    connection.over_budget = true;
-    return;
-  }
-  connection.reserved += size;
-  try {
-    for (std::string_view piece : pieces) connection.message.append(piece);
-  } catch (const std::bad_alloc&) {
-    connection.too_big = true;
-  }
-}
-
-sfsistat on_header(SMFICTX* context, char* name, char* value) {
-  Connection* connection = connection_of(context);
-  if (connection) append(*connection, {name, ": ", value, "\r\n"});
-  return reply(connection, SMFIP_NR_HDR);
-}
-
-sfsistat on_eoh(SMFICTX* context) {
-  Connection* connection = connection_of(context);
-  if (connection) append(*connection, {"\r\n"});
-  return reply(connection, SMFIP_NR_EOH);
-}
-
-sfsistat on_body(SMFICTX* context, unsigned char* chunk, size_t size) {
-  Connection* connection = connection_of(context);
-  if (connection)
-    append(*connection, {std::string_view(reinterpret_cast<const char*>(chunk), size)});
-  return reply(connection, SMFIP_NR_BODY);
-}
-
-sfsistat on_eom(SMFICTX* context) {
-  Connection* connection = connection_of(context);
-  if (!connection) return SMFIS_TEMPFAIL;
-  Daemon& daemon = *daemon_instance;
-  const std::shared_ptr<const Engine> engine = daemon.engine();
-  const std::string id = queue_id(context);
   gateway::Verdict verdict;
   try {
-    gateway::MailEnvelope envelope{connection->sender, connection->recipients};
-    if (connection->over_budget) {
-      connection->next_message();
-      daemon.log(LOG_WARNING, "%s: tempfail: the milter's in-flight budget of %llu MB is in use",
-                 id.c_str(),
-                 static_cast<unsigned long long>(daemon.config().max_in_flight_bytes >> 20));
-      return SMFIS_TEMPFAIL;
-    }
-    if (connection->too_big) {
+    gateway::MailEnvelope envelope{sender_, recipients_};
+    if (too_big_) {
       verdict.action = gateway::action_of(engine->policy.on_error);
       verdict.reason = "message larger than the milter's limit, on_error " +
                        std::string(gateway::to_string(engine->policy.on_error));
     } else {
       std::unique_ptr<Matcher::Scratch> scratch = engine->take_scratch();
-      verdict = gateway::check_message(connection->message, envelope, engine->policy,
-                                       *engine->matcher, *scratch);
+      verdict =
+          gateway::check_message(message_, envelope, engine->policy, *engine->matcher, *scratch);
       engine->give_back(std::move(scratch));
     }
   } catch (const std::exception& error) {
@@ -281,47 +210,28 @@ sfsistat on_eom(SMFICTX* context) {
     verdict.reason = std::string("check failed (") + error.what() + "), on_error " +
                      std::string(gateway::to_string(engine->policy.on_error));
   }
-  connection->next_message();
+  next_message();
 
   const std::string findings = gateway::findings_summary(verdict);
-  daemon.log(verdict.action >= gateway::Action::Hold ? LOG_NOTICE : LOG_INFO,
-             "%s: %s: %s; findings %s; %.2f ms", id.c_str(),
-             std::string(gateway::to_string(verdict.action)).c_str(),
-             printable(verdict.reason).c_str(), findings.c_str(), verdict.elapsed_ms);
+  daemon_.log(verdict.action >= gateway::Action::Hold ? LOG_NOTICE : LOG_INFO,
+              "%s: %s: %s; findings %s; %.2f ms", id.c_str(),
+              std::string(gateway::to_string(verdict.action)).c_str(),
+              printable(verdict.reason).c_str(), findings.c_str(), verdict.elapsed_ms);
 
   if (verdict.action == gateway::Action::Reject) {
-    std::string text = gateway::reject_text(verdict);
-    if (smfi_setreply(context, const_cast<char*>("550"), const_cast<char*>("5.7.1"), text.data()) !=
-        MI_SUCCESS)
-      daemon.log(LOG_WARNING, "%s: smfi_setreply failed", id.c_str());
-    return SMFIS_REJECT;
+    end.verdict = milter::EndOfMessage::Verdict::Reject;
+    end.reject_reply = "550 5.7.1 " + gateway::reject_text(verdict);
+    return end;
   }
-  std::string action(gateway::to_string(verdict.action));
-  smfi_addheader(context, const_cast<char*>("X-Credsift-Verdict"), action.data());
-  if (!verdict.findings.empty()) {
-    std::string value = findings;
-    smfi_addheader(context, const_cast<char*>("X-Credsift-Findings"), value.data());
-  }
+  end.add_headers.emplace_back("X-Credsift-Verdict", gateway::to_string(verdict.action));
+  if (!verdict.findings.empty()) end.add_headers.emplace_back("X-Credsift-Findings", findings);
   if (verdict.action == gateway::Action::Hold) {
-    std::string reason = "credsift: " + printable(verdict.reason);
-    if (smfi_quarantine(context, reason.data()) != MI_SUCCESS)
-      daemon.log(LOG_WARNING, "%s: smfi_quarantine failed", id.c_str());
+    end.quarantine_reason = "credsift: " + printable(verdict.reason);
+    if (!(actions & milter::kActionQuarantine))
+      daemon_.log(LOG_WARNING, "%s: the MTA does not allow quarantine; the message passes",
+                  id.c_str());
   }
-  return SMFIS_CONTINUE;
-}
-
-sfsistat on_abort(SMFICTX* context) {
-  if (Connection* connection = connection_of(context)) connection->next_message();
-  return SMFIS_CONTINUE;
-}
-
-sfsistat on_close(SMFICTX* context) {
-  if (Connection* connection = connection_of(context)) {
-    delete connection;
-    smfi_setpriv(context, nullptr);
-    --daemon_instance->open_connections;
-  }
-  return SMFIS_CONTINUE;
+  return end;
 }
 
 // Reloads run here, not in the signal loop, so that the loop is back in sigwait at once.
@@ -414,7 +324,6 @@ int command_milter(const Arguments& arguments) {
   if (config.syslog) ::openlog("credsift", LOG_PID, LOG_MAIL);
 
   Daemon daemon(config);
-  daemon_instance = &daemon;
   try {
     daemon.install(daemon.build());
   } catch (const std::exception& error) {
@@ -422,29 +331,20 @@ int command_milter(const Arguments& arguments) {
     return kExitError;
   }
 
-  smfiDesc description{};
-  description.xxfi_name = const_cast<char*>("credsift");
-  description.xxfi_version = SMFI_VERSION;
-  description.xxfi_flags = SMFIF_ADDHDRS | SMFIF_QUARANTINE;
-  description.xxfi_connect = on_connect;
-  description.xxfi_envfrom = on_envfrom;
-  description.xxfi_envrcpt = on_envrcpt;
-  description.xxfi_header = on_header;
-  description.xxfi_eoh = on_eoh;
-  description.xxfi_body = on_body;
-  description.xxfi_eom = on_eom;
-  description.xxfi_abort = on_abort;
-  description.xxfi_close = on_close;
-  description.xxfi_negotiate = on_negotiate;
-  if (smfi_setconn(socket.data()) != MI_SUCCESS || smfi_settimeout(timeout) != MI_SUCCESS ||
-      smfi_register(description) != MI_SUCCESS || smfi_opensocket(true) != MI_SUCCESS) {
-    daemon.log(LOG_ERR, "cannot listen on %s", socket.c_str());
+  milter::ServerOptions server_options;
+  server_options.socket = socket;
+  server_options.timeout_ms = std::clamp(timeout, 1, 86'400) * 1000;
+  std::unique_ptr<milter::Server> server;
+  try {
+    server = std::make_unique<milter::Server>(
+        server_options, [&daemon] { return std::make_unique<ConnectionFilter>(daemon); },
+        [&daemon](const std::string& text) { daemon.log(LOG_WARNING, "%s", text.c_str()); });
+  } catch (const std::exception& error) {
+    daemon.log(LOG_ERR, "cannot listen on %s: %s", socket.c_str(), error.what());
     return kExitError;
   }
 
-  // libmilter's own signal thread stops the milter on SIGHUP. The signals are blocked in every
-  // thread and this (main) thread waits for them; Linux hands a process-directed signal to the
-  // thread group leader first when it is waiting for it, so SIGHUP reaches the reload here.
+  // The signals are blocked in every thread and this (main) thread waits for them.
   sigset_t signals;
   sigemptyset(&signals);
   for (int signal : {SIGHUP, SIGTERM, SIGINT, SIGUSR1}) sigaddset(&signals, signal);
@@ -452,10 +352,10 @@ int command_milter(const Arguments& arguments) {
 
   Reloader reloader(daemon);
   const pthread_t main_thread = pthread_self();
-  std::atomic<int> milter_result{MI_SUCCESS};
-  std::thread milter([&] {
-    milter_result = smfi_main();
-    pthread_kill(main_thread, SIGUSR1);  // tells the loop below that libmilter has stopped
+  // After SIGTERM the listener closes and open connections finish (bounded) before it returns.
+  std::thread accepting([&] {
+    server->run();
+    pthread_kill(main_thread, SIGUSR1);  // tells the loop below that the server has stopped
   });
   daemon.log(LOG_INFO, "listening on %s", socket.c_str());
 
@@ -469,15 +369,12 @@ int command_milter(const Arguments& arguments) {
     } else if (signal == SIGTERM || signal == SIGINT) {
       if (!stopping) daemon.log(LOG_INFO, "stopping");
       stopping = true;
-      smfi_stop();
+      server->stop();
     }
   }
-  milter.join();
-  // smfi_main returns once the listener is closed; let open connections finish (bounded).
-  for (int waited = 0; daemon.open_connections > 0 && waited < 300; ++waited)
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  accepting.join();
   daemon.log(LOG_INFO, "stopped");
-  return milter_result == MI_SUCCESS ? kExitClean : kExitError;
+  return kExitClean;
 }
 
 }  // namespace credsift::cli
