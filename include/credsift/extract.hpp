@@ -28,7 +28,7 @@ std::string credential_file_kind(std::string_view bytes);
 // must not call, so whoever runs both (the pipeline) hands it in here once; without it an
 // attached PST is reported as not opened. The reader gives each item as RFC 5322 text with a
 // label naming its folder and node, which is decoded as a nested message
-// ("2:attachment=old.pst!Inbox:node=2097188!1"). It must be safe to call from any thread.
+// ("2:attachment=old.pst/Inbox:node=2097188!1"). It must be safe to call from any thread.
 using AttachedItem = std::function<bool(const std::string& label, std::string_view rfc5322)>;
 using AttachedMailboxReader = void (*)(std::string_view bytes, uint64_t max_item_bytes,
                                        const AttachedItem& item,

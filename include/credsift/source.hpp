@@ -73,9 +73,11 @@ struct SourceOptions {
   size_t stream_chunk_bytes = 1 << 20;  // gzip/stdin are read in steps of this many bytes
   // Follow symbolic links (to files) found while walking that point out of the walked tree.
   bool follow_symlinks = false;
-  // A PST, .msg or archive inside an archive is copied to an unlinked temporary file in $TMPDIR
-  // to be read (random access); a larger entry is reported and not read.
-  uint64_t max_spill_bytes = 32ull << 30;
+  // Archives as inputs (container.cpp): the bomb ratio and nesting of attached archives
+  // (DecodeLimits), applied to the entries; a PST, .msg or archive inside one is copied to an
+  // unlinked temporary file in $TMPDIR, so these bound that copy too.
+  double max_compression_ratio = 200;
+  size_t max_archive_depth = 4;
 };
 
 // A PST/OST attached to a mail (the extract stage's hook, set by the pipeline): its bytes are

@@ -33,7 +33,8 @@ void decode_attached_mailbox(std::string_view bytes, const std::string& path, ui
       [&](const std::string& label, std::string_view item) {
         if (!charge(ctx, item.size(), path, offset, dm)) return false;
         dm.storage.push_back(std::make_unique<std::string>(item));
-        decode_nested_message(*dm.storage.back(), path + "!" + label, offset, depth, ctx, dm);
+        // A PST is a folder tree: its folders continue the attachment's path.
+        decode_nested_message(*dm.storage.back(), path + "/" + label, offset, depth, ctx, dm);
         return true;
       },
       problems);

@@ -2,14 +2,16 @@
 // libarchive walks the entries in order, each one sniffed by content. Mail that reads front to
 // back is streamed through MessageSource's stream reader (never held whole); PST/OST and .msg
 // need random access and nested archives a reader of their own, so those are spilled to an
-// unlinked 0600 temporary file, within SourceOptions::max_spill_bytes. Bombs are stopped by the
-// ratio of decompressed to compressed bytes, per entry and per archive.
+// unlinked 0600 temporary file. Bombs are stopped by --max-ratio (decompressed over compressed
+// bytes, per entry and per archive), which also bounds a spill, as does the free space of
+// $TMPDIR; nesting by --max-archive-depth.
 #include "container.hpp"
 
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -27,13 +29,12 @@ namespace {
 
 using Level = Diagnostic::Level;
 
-constexpr size_t kSniffBytes = 64 << 10;  // read of an entry before deciding what it is
-constexpr size_t kBlock = 64 << 10;       // libarchive's reads from the archive file
-constexpr size_t kMaxNesting = 4;         // archives inside archives (levels below the input)
-// Output over input of one entry, or of a whole archive, beyond which it is a bomb (the figure
-// DecodeLimits::max_compression_ratio uses for attached archives). Mail compresses 3-10x.
-constexpr double kMaxRatio = 200;
+constexpr size_t kSniffBytes = 64 << 10;   // read of an entry before deciding what it is
+constexpr size_t kBlock = 64 << 10;        // libarchive's reads from the archive file
+constexpr size_t kHardNesting = 32;        // whatever --max-archive-depth says
 constexpr uint64_t kRatioFloor = 1 << 20;  // smaller outputs are never called bombs
+// Left free in $TMPDIR by a spill: a PST in a zip must not fill the disk others work on.
+constexpr uint64_t kSpillReserve = 256ull << 20;
 
 std::string errno_text(int err) { return std::generic_category().message(err); }
 
@@ -140,7 +141,8 @@ struct ArchiveLevel {
   bool pending = false;  // the first header was read while opening
   bool dead = false;     // a fatal error or a bomb: no further entries
 
-  std::string entry;  // the current entry's path
+  std::string entry;         // the current entry's path
+  int64_t entry_header = 0;  // where its header starts in the (decompressed) archive stream
   uint64_t entry_out = 0;
   int64_t entry_raw_start = 0;
 
@@ -149,6 +151,9 @@ struct ArchiveLevel {
     if (owned_fd >= 0) ::close(owned_fd);
   }
   std::string label() const { return name + "!" + entry; }
+  std::string where() const {
+    return " (entry header at archive byte " + std::to_string(entry_header) + ")";
+  }
 };
 
 class ContainerReader;
@@ -214,7 +219,7 @@ class ContainerReader : public ItemReader {
       if (got == ARCHIVE_FATAL) level.dead = true;
       hooks_.fail(level.label(), level.entry_out,
                   "archive entry unreadable after " + std::to_string(level.entry_out) +
-                      " bytes (truncated or damaged archive?): " +
+                      " bytes (truncated or damaged archive?)" + level.where() + ": " +
                       archive_error(level.archive.get(), "read error"));
       return -1;
     }
@@ -224,20 +229,28 @@ class ContainerReader : public ItemReader {
     const uint64_t entry_raw =
         raw_now > level.entry_raw_start ? uint64_t(raw_now - level.entry_raw_start) : 0;
     // The slack of one read block: libarchive reads ahead, so a small entry may cost no read.
+    const double max_ratio = options_.max_compression_ratio;
     if (level.per_entry_ratio && level.entry_out > kRatioFloor &&
-        double(level.entry_out) > kMaxRatio * double(entry_raw + kBlock)) {
+        double(level.entry_out) > max_ratio * double(entry_raw + kBlock)) {
       hooks_.report(Level::Warning, level.label(), level.entry_out,
-                    "decompression ratio of the entry above " + std::to_string(int(kMaxRatio)) +
-                        " after " + std::to_string(level.entry_out) +
-                        " bytes (zip bomb?): the rest of the entry is not read");
+                    "decompression ratio of the entry above --max-ratio " + ratio_text() +
+                        " after " + std::to_string(level.entry_out) + " bytes" + level.where() +
+                        " (zip bomb?): the rest of the entry is not read");
+      // Skipping the rest of a compressed stream (tar.gz) means inflating it all: stop there.
+      if (archive_filter_count(level.archive.get()) > 1) {
+        level.dead = true;
+        hooks_.report(Level::Warning, level.name, level.entry_out,
+                      "the archive is one compressed stream: the entries after '" + level.entry +
+                          "' are not read");
+      }
       return -1;
     }
     if (level.produced > kRatioFloor &&
-        double(level.produced) > kMaxRatio * double(std::max<uint64_t>(level.raw_size, kBlock))) {
+        double(level.produced) > max_ratio * double(std::max<uint64_t>(level.raw_size, kBlock))) {
       level.dead = true;
       hooks_.report(Level::Warning, level.label(), level.entry_out,
-                    "decompression ratio of the archive above " + std::to_string(int(kMaxRatio)) +
-                        " (" + std::to_string(level.produced) + " bytes from " +
+                    "decompression ratio of the archive above --max-ratio " + ratio_text() +
+                        level.where() + " (" + std::to_string(level.produced) + " bytes from " +
                         std::to_string(level.raw_size) +
                         "; zip bomb?): the rest of the archive is not read");
       return -1;
@@ -267,7 +280,9 @@ class ContainerReader : public ItemReader {
         if (rc < ARCHIVE_WARN) {
           const std::string after =
               level.entry.empty() ? "at its start" : "after '" + level.entry + "'";
-          hooks_.fail(level.name, 0,
+          // Where libarchive stopped reading the file: the damage lies before it.
+          const int64_t read = archive_filter_bytes(level.archive.get(), -1);
+          hooks_.fail(level.name, read > 0 ? uint64_t(read) : 0,
                       "archive damaged or truncated " + after + ": " +
                           archive_error(level.archive.get(), "unreadable") +
                           "; the rest of it is not read");
@@ -284,6 +299,7 @@ class ContainerReader : public ItemReader {
   // Records the entry's name; false when it is not read (not a file, encrypted).
   bool take_header(ArchiveLevel& level, archive_entry* entry) {
     level.entry_out = 0;
+    level.entry_header = archive_read_header_position(level.archive.get());
     level.entry_raw_start = archive_filter_bytes(level.archive.get(), -1);
     if (level.raw) {
       level.entry = level.raw_name;
@@ -294,7 +310,7 @@ class ContainerReader : public ItemReader {
     if (level.entry.size() > 1024) level.entry.resize(1024);
     if (archive_entry_filetype(entry) != AE_IFREG) return false;
     if (archive_entry_is_encrypted(entry)) {
-      hooks_.fail(level.label(), 0, "encrypted archive entry: not read");
+      hooks_.fail(level.label(), 0, "encrypted archive entry" + level.where() + ": not read");
       return false;
     }
     return true;
@@ -342,14 +358,17 @@ class ContainerReader : public ItemReader {
       hooks_.fail(level.label(), 0, "cannot spill the entry to a temporary file: " + error);
       return nullptr;
     }
+    const uint64_t room = file->room(kSpillReserve);
     std::vector<char> buffer(kBlock);
     for (;;) {
-      if (file->size() > options_.max_spill_bytes) {
+      if (file->size() > room) {
         hooks_.fail(level.label(), 0,
-                    "entry larger than the spill limit of " +
-                        std::to_string(options_.max_spill_bytes) +
-                        " bytes (a PST, .msg or archive inside an archive is copied to $TMPDIR "
-                        "to be read): not read");
+                    "entry larger than the free space of the temporary directory (" +
+                        std::to_string(room) + " bytes, keeping " +
+                        std::to_string(kSpillReserve >> 20) +
+                        " MiB free; a PST, .msg or archive inside an archive is copied to "
+                        "$TMPDIR to be read)" +
+                        level.where() + ": not read");
         return nullptr;
       }
       const la_ssize_t got = read_entry(level, buffer.data(), buffer.size());
@@ -395,9 +414,11 @@ class ContainerReader : public ItemReader {
 
   bool open_nested(ArchiveLevel& level, std::string head) {
     const std::string label = level.label();
-    if (levels_.size() > kMaxNesting) {
+    const size_t max_depth = std::min(options_.max_archive_depth, kHardNesting);
+    if (levels_.size() > max_depth) {
       hooks_.fail(label, 0,
-                  "archive nesting deeper than " + std::to_string(kMaxNesting) + ": not read");
+                  "archive nesting deeper than --max-archive-depth " + std::to_string(max_depth) +
+                      level.where() + ": not read");
       return false;
     }
     const bool raw = !definite_archive(head);
@@ -434,6 +455,10 @@ class ContainerReader : public ItemReader {
     take_first_header(*nested, entry);
     levels_.push_back(std::move(nested));
     return false;  // advance() reads its first entry
+  }
+
+  std::string ratio_text() const {
+    return std::to_string(uint64_t(options_.max_compression_ratio));
   }
 
   std::shared_ptr<const std::string> file_;
@@ -513,6 +538,13 @@ bool SpillFile::write(const char* data, size_t n, std::string& error) {
     size_ += uint64_t(w);
   }
   return true;
+}
+
+uint64_t SpillFile::room(uint64_t reserve) const {
+  struct statvfs fs {};
+  if (::fstatvfs(fd_, &fs) != 0) return UINT64_MAX;  // unknown: the write errors will tell
+  const uint64_t free_bytes = uint64_t(fs.f_bavail) * uint64_t(fs.f_frsize);
+  return free_bytes > reserve ? free_bytes - reserve : 0;
 }
 
 bool SpillFile::rewind(std::string& error) {

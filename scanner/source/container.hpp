@@ -3,7 +3,7 @@
 // compressed) whose entries are sniffed by content like any input. Mail that can be streamed
 // (mbox, .eml, JSON exports) is streamed through MessageSource's own stream reader; PST/OST and
 // .msg entries, which need random access, and nested archives are spilled to an unlinked 0600
-// file under $TMPDIR, bounded by SourceOptions::max_spill_bytes.
+// file under $TMPDIR, bounded by --max-ratio and by the free space there.
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -26,6 +26,8 @@ class SpillFile {
   SpillFile& operator=(const SpillFile&) = delete;
   bool write(const char* data, size_t n, std::string& error);
   bool rewind(std::string& error);  // for reading it from the start
+  // Bytes it may grow to: the free space of its file system less `reserve` (at the time asked).
+  uint64_t room(uint64_t reserve) const;
   int fd() const { return fd_; }
   uint64_t size() const { return size_; }
   const std::string& path() const { return path_; }

@@ -5,6 +5,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -234,6 +235,161 @@ TEST(Containers, GzipMailboxIsStillAMailbox) {
   EXPECT_EQ(run.exit_code, 1) << run.err;
   EXPECT_EQ(run.out.find("\"container\""), std::string::npos) << run.out;
   EXPECT_EQ(run.err.find("not mail"), std::string::npos) << run.err;
+}
+
+// PST and .msg inside containers, with enron.pst of the npm package pst-extractor 1.12.0
+// (tests/pst/fetch, into the build tree's test-data/pst as the pst tests do; skipped without the
+// registry). enron.pst holds no credential, so a test rule (Enron mail addresses) gives tickets
+// from its bodies.
+const fs::path kPstData = fs::path(CREDSIFT_BINARY).parent_path() / "test-data/pst";
+const fs::path kEnron = kPstData / "enron.pst";
+
+class ContainersPst : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    const std::string command =
+        "'" + (e2e::kSource / "tests/pst/fetch").string() + "' '" + kPstData.string() + "' >&2";
+    const int status = std::system(command.c_str());
+    fetch_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+  void SetUp() override {
+    if (fetch_status_ == 77) GTEST_SKIP() << "npm registry unreachable: PST test data not fetched";
+    ASSERT_EQ(fetch_status_, 0) << "tests/pst/fetch failed";
+    rules_ = temp_.path() / "enron-rule.json";
+    std::ofstream(rules_) << R"json({"rules": [{"id": "test.enron_address", "name": "Enron address",
+      "description": "A mail address at enron.com (a test rule)", "provider": "acme",
+      "category": "api-token", "severity": "high", "confidence": "high",
+      "pattern": "\\b(?<secret>[a-z]{2,20}\\.[a-z]{2,20}@enron\\.com)\\b",
+      "examples": [{"text": "to jeff.skilling@enron.com now", "secret": "jeff.skilling@enron.com"}],
+      "negative_examples": ["no address here"], "references": ["https://example.com/enron"],
+      "rotation": "None: a test rule."}]})json";
+  }
+  // Scans `input` to JSON lines with the built-in rules and the test rule.
+  e2e::ScanRun scan(const fs::path& input, const std::string& extra = "") const {
+    return run_credsift("scan --rules '" + rules_.string() + "' -f jsonl -o - " + extra + " '" +
+                        input.string() + "'");
+  }
+  static inline int fetch_status_ = -1;
+  TempDir temp_;
+  fs::path rules_;
+};
+
+// Every `"key":value` (string or number) of the output, in order.
+std::multiset<std::string> fields(const std::string& out, const std::string& key) {
+  const std::regex field("\"" + key + "\":(\"[^\"]*\"|[0-9]+)");
+  std::multiset<std::string> found;
+  for (std::sregex_iterator it(out.begin(), out.end(), field), end; it != end; ++it)
+    found.insert((*it)[1].str());
+  return found;
+}
+
+TEST_F(ContainersPst, ZipOfAPstGivesThePstsTicketsWithTheContainerPath) {
+  const auto direct = scan(kEnron);
+  ASSERT_EQ(direct.exit_code, 1) << direct.err;
+  ASSERT_GE(tickets(direct.out).size(), 5u);
+  const fs::path zip = temp_.path() / "vault-export.zip";
+  write_archive(zip, {{"Custodian1/enron.pst", slurp(kEnron)}}, "zip");
+  const auto run = scan(zip);
+  EXPECT_EQ(run.exit_code, 1) << run.err;
+  EXPECT_EQ(message_counts(run.err), message_counts(direct.err)) << run.err;
+  EXPECT_NE(run.err.find("71 messages: 71 scanned"), std::string::npos) << run.err;
+  EXPECT_EQ(tickets(run.out), tickets(direct.out));
+  // The PST's own origin (folder, node id, item type) is kept; the entry is the container.
+  for (const char* key : {"folder", "node_id", "item_type", "message_id"})
+    EXPECT_EQ(fields(run.out, key), fields(direct.out, key)) << key;
+  const auto containers = fields(run.out, "container");
+  EXPECT_EQ(containers.size(), fields(run.out, "node_id").size());
+  EXPECT_EQ(std::set<std::string>(containers.begin(), containers.end()),
+            std::set<std::string>{"\"Custodian1/enron.pst\""});
+  EXPECT_TRUE(fields(direct.out, "container").empty());
+  // CSV: the file column shows archive!entry.
+  const auto csv =
+      run_credsift("scan --rules '" + rules_.string() + "' -f csv -o - '" + zip.string() + "'");
+  EXPECT_NE(csv.out.find(zip.string() + "!Custodian1/enron.pst"), std::string::npos) << csv.out;
+}
+
+// A zip of an mbox, an .eml and the .msg files readpst -m writes from enron.pst gives the
+// tickets and counts of the same files unpacked in a directory.
+TEST_F(ContainersPst, ZipOfMboxEmlAndMsgMatchesTheDirectory) {
+  const fs::path dir = temp_.path() / "export";
+  fs::create_directories(dir / "msg");
+  const std::string readpst = "readpst -q -m -j 0 -o '" + (dir / "msg").string() + "' '" +
+                              kEnron.string() + "' >/dev/null 2>&1";
+  ASSERT_EQ(std::system(readpst.c_str()), 0);
+  std::vector<Entry> entries = {{"inbox.mbox", slurp(e2e::kSamples / "inbox.mbox")},
+                                {"eml/s05.eml", slurp(e2e::kSamples / "eml/s05.eml")}};
+  fs::copy(e2e::kSamples / "inbox.mbox", dir / "inbox.mbox");
+  fs::create_directories(dir / "eml");
+  fs::copy(e2e::kSamples / "eml/s05.eml", dir / "eml/s05.eml");
+  size_t msgs = 0;
+  for (const auto& f : fs::recursive_directory_iterator(dir / "msg"))
+    if (f.is_regular_file() && f.path().extension() == ".msg") {
+      entries.push_back({fs::relative(f.path(), dir).string(), slurp(f.path())});
+      ++msgs;
+    } else if (f.is_regular_file()) {
+      fs::remove(f.path());  // readpst's other files (none expected with -m)
+    }
+  ASSERT_GE(msgs, 71u);
+  std::sort(entries.begin(), entries.end(),
+            [](const Entry& a, const Entry& b) { return a.name < b.name; });
+  const auto direct = scan(dir);
+  ASSERT_EQ(direct.exit_code, 1) << direct.err;
+  const fs::path zip = temp_.path() / "purview.zip";
+  write_archive(zip, entries, "zip");
+  const auto run = scan(zip);
+  EXPECT_EQ(run.exit_code, 1) << run.err;
+  EXPECT_EQ(message_counts(run.err), message_counts(direct.err)) << run.err;
+  EXPECT_EQ(tickets(run.out), tickets(direct.out));
+  EXPECT_EQ(run.err.find("not mail"), std::string::npos) << run.err;
+  const auto containers = fields(run.out, "container");
+  EXPECT_TRUE(std::any_of(containers.begin(), containers.end(), [](const std::string& c) {
+    return c.starts_with("\"msg/") && c.ends_with(".msg\"");
+  })) << run.out;
+  EXPECT_TRUE(containers.count("\"inbox.mbox\"")) << run.out;
+  EXPECT_TRUE(containers.count("\"eml/s05.eml\"")) << run.out;
+}
+
+// A .pst attached to a mail is opened: its items are decoded as nested messages under the
+// attachment's path, with the folder and node id in it; its tickets are the PST's.
+TEST_F(ContainersPst, PstAttachedToAMailIsOpened) {
+  const fs::path eml = temp_.path() / "forward.eml";
+  {
+    std::ofstream out(eml, std::ios::binary);
+    out << "From: a@acme.test\r\nTo: b@acme.test\r\nSubject: the mailbox\r\n"
+           "Message-ID: <pst@acme.test>\r\nMIME-Version: 1.0\r\n"
+           "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\n"
+           "Content-Type: text/plain\r\n\r\nattached\r\n--b\r\n"
+           "Content-Type: application/octet-stream; name=\"mail.pst\"\r\n"
+           "Content-Disposition: attachment; filename=\"mail.pst\"\r\n"
+           "Content-Transfer-Encoding: base64\r\n\r\n";
+  }
+  const std::string encode = "base64 -w 76 '" + kEnron.string() + "' >>'" + eml.string() +
+                             "' && printf -- '--b--\\r\\n' >>'" + eml.string() + "'";
+  ASSERT_EQ(std::system(encode.c_str()), 0);
+  const auto direct = scan(kEnron);
+  const auto run = scan(eml);
+  EXPECT_EQ(run.exit_code, 1) << run.err;
+  EXPECT_NE(run.err.find("1 messages: 1 scanned"), std::string::npos) << run.err;
+  std::set<std::string> ids, direct_ids;
+  for (const auto& [id, _] : tickets(run.out)) ids.insert(id);
+  for (const auto& [id, _] : tickets(direct.out)) direct_ids.insert(id);
+  EXPECT_EQ(ids, direct_ids);
+  // Each part path names the PST's folder and the item's node, which the direct scan has.
+  const auto parts = fields(run.out, "part_path");
+  ASSERT_FALSE(parts.empty());
+  const std::regex natural(
+      R"re("2:attachment=mail\.pst/Top of Personal Folders/[^":]*:node=([0-9]+)!.*")re");
+  const auto direct_nodes = fields(direct.out, "node_id");
+  for (const std::string& part : parts) {
+    std::smatch m;
+    ASSERT_TRUE(std::regex_match(part, m, natural)) << part;
+    EXPECT_TRUE(direct_nodes.count(m[1].str())) << part;
+  }
+  // Within the message's decompression budget: a small one stops the items, reported.
+  const auto bounded = scan(eml, "--max-decompressed 1");
+  EXPECT_NE(bounded.err.find("attachment=mail.pst: decompressed-bytes limit"), std::string::npos)
+      << bounded.err;
+  EXPECT_LT(tickets(bounded.out).size(), ids.size());
 }
 
 }  // namespace
