@@ -49,8 +49,10 @@ bool has(std::string_view head, size_t at, std::string_view magic) {
 
 bool definite_archive(std::string_view head) {
   using namespace std::string_view_literals;
-  return has(head, 0, "PK\x03\x04"sv) || has(head, 0, "PK\x05\x06"sv) ||
-         has(head, 0, "7z\xBC\xAF\x27\x1C"sv) || has(head, 257, "ustar"sv);
+  const bool zip = has(head, 0, "PK\x03\x04"sv) || has(head, 0, "PK\x05\x06"sv);
+  // A .docx, .odt or .jar is a zip too, but a document: one not-mail file, not its parts.
+  if (zip) return not_mail_type(head) == "ZIP archive";
+  return has(head, 0, "7z\xBC\xAF\x27\x1C"sv) || has(head, 257, "ustar"sv);
 }
 
 bool compressed(std::string_view head) {
@@ -400,6 +402,9 @@ class ContainerReader : public ItemReader {
     std::unique_ptr<ItemReader> items = pst ? open_pst(path, options_, std::move(report), error)
                                             : open_msg(path, options_, std::move(report), error);
     if (!items) {
+      // The readers name the file they opened: the entry is what the user can find.
+      for (size_t at; (at = error.find(*path)) != std::string::npos;)
+        error.replace(at, path->size(), label);
       if (error.empty())
         hooks_.not_mail(label, not_mail_type(head));  // an OLE2 file that is no Outlook item
       else

@@ -1024,8 +1024,14 @@ bool MessageSource::Impl::open_archive(const Item& item, int fd, std::string_vie
   hooks.report = [this](Level level, const std::string& file, uint64_t offset, std::string what) {
     ctx.report(level, file, offset, std::move(what));
   };
-  hooks.fail = [this](const std::string& file, uint64_t offset, std::string what) {
+  // Each unreadable entry is a file unreadable; the input named by the user counts once.
+  hooks.fail = [this, counted = std::make_shared<bool>(false)](const std::string& file,
+                                                               uint64_t offset, std::string what) {
+    const bool named = ctx.reading_explicit;
+    ctx.reading_explicit = named && !*counted;
+    *counted = *counted || named;
     ctx.fail(file, offset, std::move(what));
+    ctx.reading_explicit = named;
   };
   hooks.not_mail = [this](const std::string& file, std::string_view type) {
     ctx.not_mail(file, type);

@@ -228,6 +228,51 @@ TEST(Containers, TruncatedArchiveIsReportedAndTheScanGoesOn) {
   }
 }
 
+// Archives inside archives are opened down to --max-archive-depth (default 4) levels below the
+// input; deeper ones are reported by name, and a larger limit reaches them.
+TEST(Containers, NestingBeyondTheDepthLimitIsReported) {
+  TempDir temp;
+  std::string bytes = slurp(e2e::kSamples / "eml/s05.eml");
+  std::string name = "s05.eml";
+  std::string chain;
+  for (int level = 6; level >= 1; --level) {
+    const fs::path path = temp.path() / ("level" + std::to_string(level) + ".zip");
+    write_archive(path, {{name, bytes}}, "zip");
+    chain = level == 6 ? name : name + "!" + chain;
+    bytes = slurp(path);
+    name = path.filename().string();
+  }
+  // level1.zip holds level2.zip ... level6.zip holds s05.eml: five archives below the input.
+  const fs::path input = temp.path() / "level1.zip";
+  const auto shallow = run_credsift("scan -f jsonl -o - '" + input.string() + "'");
+  EXPECT_NE(shallow.err.find("level5.zip!level6.zip at byte 0: archive nesting deeper than "
+                             "--max-archive-depth 4"),
+            std::string::npos)
+      << shallow.err;
+  EXPECT_EQ(shallow.out.find("cs-"), std::string::npos) << shallow.out;
+  const auto deep =
+      run_credsift("scan --max-archive-depth 8 -f jsonl -o - '" + input.string() + "'");
+  EXPECT_EQ(deep.exit_code, 1) << deep.err;
+  EXPECT_NE(deep.out.find("\"container\":\"" + chain + "\""), std::string::npos) << deep.out;
+}
+
+// A .docx is a zip, but a document: one file not mail, not a container of its parts.
+TEST(Containers, OfficeDocumentIsOneFileNotMail) {
+  TempDir temp;
+  const fs::path docx = temp.path() / "notes.docx";
+  write_archive(docx,
+                {{"[Content_Types].xml", "<Types/>"},
+                 {"word/document.xml", "<w:document>hello</w:document>"}},
+                "zip");
+  const auto run = run_credsift("scan -f jsonl -o - '" + docx.string() + "'");
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(
+      run.err.find(docx.string() + " at byte 0: skipped: not mail (Office Open XML document)"),
+      std::string::npos)
+      << run.err;
+  EXPECT_NE(run.err.find("1 files not mail"), std::string::npos) << run.err;
+}
+
 // Not an archive after all: a gzip'd mbox is still read as one (the gzip stream reader).
 TEST(Containers, GzipMailboxIsStillAMailbox) {
   const auto run =
@@ -390,6 +435,44 @@ TEST_F(ContainersPst, PstAttachedToAMailIsOpened) {
   EXPECT_NE(bounded.err.find("attachment=mail.pst: decompressed-bytes limit"), std::string::npos)
       << bounded.err;
   EXPECT_LT(tickets(bounded.out).size(), ids.size());
+}
+
+// Damaged PSTs inside a zip: each named as archive!entry, the next entry scanned, the input
+// counted once as unreadable; the spilled copies are gone from $TMPDIR afterwards.
+TEST_F(ContainersPst, DamagedPstEntriesAreReportedAndTheSpillIsRemoved) {
+  const std::string pst = slurp(kEnron);
+  std::string junk = "!BDN";
+  for (uint32_t x = 7; junk.size() < 100000;) junk += char((x = x * 1103515245u + 12345u) >> 24);
+  const fs::path zip = temp_.path() / "damaged.zip";
+  write_archive(zip,
+                {{"cut.pst", pst.substr(0, 1 << 20)},
+                 {"junk.pst", junk},
+                 {"mail/s05.eml", slurp(e2e::kSamples / "eml/s05.eml")}},
+                "zip");
+  const fs::path spill = temp_.path() / "spill";
+  fs::create_directories(spill);
+  const char* saved = std::getenv("TMPDIR");
+  const std::string before = saved ? saved : "";
+  ::setenv("TMPDIR", spill.c_str(), 1);
+  const auto run = scan(zip);
+  if (saved)
+    ::setenv("TMPDIR", before.c_str(), 1);
+  else
+    ::unsetenv("TMPDIR");
+  EXPECT_EQ(run.exit_code, 2) << run.err;  // an input named on the command line is incomplete
+  EXPECT_NE(run.err.find(zip.string() + "!cut.pst at byte 0: PST/OST without a readable root"),
+            std::string::npos)
+      << run.err;
+  EXPECT_NE(run.err.find(zip.string() + "!junk.pst at byte 0: not a readable PST/OST file"),
+            std::string::npos)
+      << run.err;
+  EXPECT_EQ(run.err.find("/proc/self/fd"), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("1 messages: 1 scanned"), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("2 files unreadable"), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("1 input named on the command line could not be read"), std::string::npos)
+      << run.err;
+  EXPECT_NE(run.out.find("\"container\":\"mail/s05.eml\""), std::string::npos) << run.out;
+  EXPECT_TRUE(fs::is_empty(spill));
 }
 
 }  // namespace
