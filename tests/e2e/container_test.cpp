@@ -120,6 +120,12 @@ TEST(Containers, ArchivesOfTheSamplesMatchTheDirectory) {
     // The origin names the entry, the archive is the file.
     EXPECT_NE(run.out.find("\"file\":\"" + path.string() + "\""), std::string::npos);
     EXPECT_NE(run.out.find("\"container\":\"inbox.mbox\""), std::string::npos) << run.out;
+    // The Maildir inside it: its cur/ and new/ messages, by their entry paths.
+    for (const char* maildir_entry :
+         {"maildir/cur/1710000001.M1P1.host:2,S", "maildir/new/1710000003.M3P1.host"})
+      EXPECT_NE(run.out.find("\"container\":\"" + std::string(maildir_entry) + "\""),
+                std::string::npos)
+          << maildir_entry;
   }
 }
 
