@@ -73,7 +73,21 @@ struct SourceOptions {
   size_t stream_chunk_bytes = 1 << 20;  // gzip/stdin are read in steps of this many bytes
   // Follow symbolic links (to files) found while walking that point out of the walked tree.
   bool follow_symlinks = false;
+  // Archives as inputs (container.cpp): the bomb ratio and nesting of attached archives
+  // (DecodeLimits), applied to the entries; a PST, .msg or archive inside one is copied to an
+  // unlinked temporary file in $TMPDIR, so these bound that copy too.
+  double max_compression_ratio = 200;
+  size_t max_archive_depth = 4;
 };
+
+// A PST/OST attached to a mail (the extract stage's hook, set by the pipeline): its bytes are
+// copied to an unlinked temporary file and read with the PST reader; `item` gets each item as
+// RFC 5322 text with a label naming its folder and node ("Top of Personal Folders/Inbox:
+// node=2097188") and returns false to stop. Unreadable items and files go to `problems`.
+void read_attached_mailbox(
+    std::string_view bytes, uint64_t max_item_bytes,
+    const std::function<bool(const std::string& label, std::string_view rfc5322)>& item,
+    std::vector<std::string>& problems);
 
 // Decides the format of a file by its content (after gunzip), not by its name.
 InputFormat sniff_format(std::string_view head);

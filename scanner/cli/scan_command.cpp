@@ -117,6 +117,8 @@ int command_scan(const Arguments& arguments) {
   scan_options.decode = decode_limits;
   scan_options.decode.max_depth = max_depth;
   scan_options.decode.max_decompressed_bytes = max_decompressed_mb << 20;
+  scan_options.source.max_compression_ratio = decode_limits.max_compression_ratio;
+  scan_options.source.max_archive_depth = decode_limits.max_archive_depth;
   scan_options.include_rejected = options.count("include-rejected") > 0;
   apply_date_window(ticket_settings, scan_options);
   if (!store_settings.store.empty() || !store_settings.manifest.empty())

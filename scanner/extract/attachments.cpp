@@ -1,6 +1,7 @@
 // The extract stage's entry: one attachment's bytes dispatched by content (archives, OOXML, PDF,
 // messages, text in any charset, uuencoded blocks), the message's decompression budget, and
 // attachments that are credentials themselves (credentials.cpp).
+#include <atomic>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -16,6 +17,29 @@ namespace mime_detail {
 
 namespace {
 constexpr size_t npos = std::string_view::npos;
+std::atomic<AttachedMailboxReader> attached_mailbox_reader{nullptr};
+
+// An attached PST/OST: each item decoded as a nested message under the attachment's path.
+void decode_attached_mailbox(std::string_view bytes, const std::string& path, uint64_t offset,
+                             size_t depth, DecodeContext& ctx, DecodedMessage& dm) {
+  const AttachedMailboxReader reader = attached_mailbox_reader.load();
+  if (!reader) {
+    add_problem(dm.problems, offset, path + ": attached PST/OST not opened (no mailbox reader)");
+    return;
+  }
+  std::vector<std::string> problems;
+  reader(
+      bytes, ctx.limits.max_decompressed_bytes,
+      [&](const std::string& label, std::string_view item) {
+        if (!charge(ctx, item.size(), path, offset, dm)) return false;
+        dm.storage.push_back(std::make_unique<std::string>(item));
+        // A PST is a folder tree: its folders continue the attachment's path.
+        decode_nested_message(*dm.storage.back(), path + "/" + label, offset, depth, ctx, dm);
+        return true;
+      },
+      problems);
+  for (const std::string& p : problems) add_problem(dm.problems, offset, path + ": " + p);
+}
 }  // namespace
 
 // Text: no NUL and under 2% other control bytes (line breaks, tab and form feed allowed) in
@@ -124,6 +148,10 @@ void decode_blob(std::string_view bytes, std::string_view name, const std::strin
     decode_tnef(bytes, path, offset, depth, ctx, dm);
     return;
   }
+  if (starts_with_bytes(bytes, "!BDN")) {
+    decode_attached_mailbox(bytes, path, offset, depth, ctx, dm);
+    return;
+  }
   if (is_ole2(bytes)) {
     // An Outlook item (.msg, "forward as attachment") is a message: decoded like message/rfc822.
     if (auto msg = outlook_item_to_rfc5322(bytes, ctx.limits.max_decompressed_bytes)) {
@@ -214,6 +242,10 @@ void decode_uuencoded_blocks(std::string_view text, const std::string& path, uin
 }  // namespace mime_detail
 
 using namespace mime_detail;
+
+void set_attached_mailbox_reader(AttachedMailboxReader reader) {
+  attached_mailbox_reader.store(reader);
+}
 
 void decode_attachment(std::string_view bytes, std::string_view filename,
                        const std::string& part_path, const DecodeLimits& limits,

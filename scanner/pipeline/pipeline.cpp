@@ -9,6 +9,7 @@
 #include <mutex>
 #include <thread>
 
+#include "credsift/extract.hpp"
 #include "credsift/validate.hpp"
 
 namespace credsift {
@@ -64,6 +65,9 @@ std::string_view validation_context(std::string_view text, Span match) {
 MessageResult scan_message(const Message& message, const Matcher& matcher,
                            Matcher::Scratch& scratch, const ScanOptions& options) {
   MessageResult result;
+  // Extract opens an attached PST through the source stage's reader, handed in here.
+  static const bool attached_mailboxes = (set_attached_mailbox_reader(&read_attached_mailbox), 1);
+  (void)attached_mailboxes;
   try {
     DecodedMessage decoded = decode_message(message.bytes, options.decode);
     result.problems = std::move(decoded.problems);

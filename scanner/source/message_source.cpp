@@ -16,6 +16,7 @@
 #include <map>
 #include <system_error>
 
+#include "container.hpp"
 #include "credsift/source.hpp"
 #include "credsift/text.hpp"
 #include "guarded_map.hpp"
@@ -762,6 +763,31 @@ class OutlookReader : public Reader {
  private:
   std::unique_ptr<ItemReader> items_;
 };
+// An archive entry (container.cpp) read by the stream reader, and that reader as an item reader.
+class EntryStream : public ByteStream {
+ public:
+  explicit EntryStream(std::unique_ptr<EntryBytes> in) : in_(std::move(in)) {}
+  size_t read(char* dst, size_t n) override {
+    const size_t got = in_->read(dst, n);
+    if (got == 0 && in_->failed()) {
+      failed_ = true;
+      fail_offset_ = in_->fail_offset();
+    }
+    return got;
+  }
+
+ private:
+  std::unique_ptr<EntryBytes> in_;
+};
+class ReaderItems : public ItemReader {
+ public:
+  explicit ReaderItems(std::unique_ptr<Reader> reader) : reader_(std::move(reader)) {}
+  std::optional<Message> next() override { return reader_->next(); }
+
+ private:
+  std::unique_ptr<Reader> reader_;
+};
+
 // Reads a file held in memory as a stream; a mapped file's pages are given back behind the
 // reader (and counted as read), so a JSON lines file of any size keeps memory flat.
 PullBytes memory_pull(Context& ctx, std::shared_ptr<const void> keepalive, std::string_view data,
@@ -800,6 +826,7 @@ struct MessageSource::Impl {
   auto pull(Take take) -> decltype(take(*current));
   void open_regular(const Item& item);
   bool open_outlook(const Item& item, std::string_view magic, uint64_t size);
+  bool open_archive(const Item& item, int fd, std::string_view head, uint64_t size);
   void open_stream_input(const Item& item, std::unique_ptr<Fd> fd);
   void expand_directory(const std::string& path, const std::string& root);
   bool outside_tree(const Item& item);
@@ -894,13 +921,15 @@ void MessageSource::Impl::open_regular(const Item& item) {
     return;
   }
   const auto size = static_cast<uint64_t>(st.st_size);
-  if (size == 0) return;  // empty: nothing to read, nothing wrong
-  unsigned char magic[8] = {};
+  if (size == 0) return;          // empty: nothing to read, nothing wrong
+  unsigned char magic[512] = {};  // a tar's magic is at 257
   const ssize_t got = pread(fd, magic, sizeof magic, 0);
   if (got < 0) {
     ctx.fail(item.path, 0, "read error: " + errno_text(errno));
     return;
   }
+  if (open_archive(item, fd, std::string_view(reinterpret_cast<const char*>(magic), got), size))
+    return;
   if (got >= 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
     open_stream_input(item, std::move(owner));
     return;
@@ -982,6 +1011,40 @@ bool MessageSource::Impl::open_outlook(const Item& item, std::string_view magic,
     ctx.fail(item.path, 0, error);
     return true;
   }
+  ctx.bytes_read += size;
+  current = std::make_unique<OutlookReader>(std::move(items));
+  return true;
+}
+
+// A zip, 7z or tar of mailboxes (container.cpp); true when handled.
+bool MessageSource::Impl::open_archive(const Item& item, int fd, std::string_view head,
+                                       uint64_t size) {
+  if (!may_be_archive(head)) return false;
+  ContainerHooks hooks;
+  hooks.report = [this](Level level, const std::string& file, uint64_t offset, std::string what) {
+    ctx.report(level, file, offset, std::move(what));
+  };
+  // Each unreadable entry is a file unreadable; the input named by the user counts once.
+  hooks.fail = [this, counted = std::make_shared<bool>(false)](const std::string& file,
+                                                               uint64_t offset, std::string what) {
+    const bool named = ctx.reading_explicit;
+    ctx.reading_explicit = named && !*counted;
+    *counted = *counted || named;
+    ctx.fail(file, offset, std::move(what));
+    ctx.reading_explicit = named;
+  };
+  hooks.not_mail = [this](const std::string& file, std::string_view type) {
+    ctx.not_mail(file, type);
+  };
+  hooks.open_stream = [this](std::shared_ptr<const std::string> name,
+                             std::unique_ptr<EntryBytes> bytes,
+                             bool maildir) -> std::unique_ptr<ItemReader> {
+    return std::make_unique<ReaderItems>(std::make_unique<StreamReader>(
+        ctx, std::move(name), std::make_unique<EntryStream>(std::move(bytes)),
+        maildir ? Role::Maildir : Role::Walked));
+  };
+  auto items = open_archive_input(item.path, fd, head, ctx.options, std::move(hooks));
+  if (!items) return false;
   ctx.bytes_read += size;
   current = std::make_unique<OutlookReader>(std::move(items));
   return true;
