@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <fstream>
 
 #include "credsift/outlook.hpp"
 #include "outlook_item.hpp"
@@ -284,8 +285,25 @@ std::unique_ptr<OleFile> open_ole(const std::string* path, std::string_view byte
   }
   int rc;
   if (path) {
+    // The header is checked before libolecf sees the file (see ole2_header_plausible).
+    std::ifstream in(*path, std::ios::binary);
+    char header[512] = {};
+    in.read(header, sizeof header);
+    const auto header_bytes = static_cast<size_t>(in.gcount());
+    in.clear();
+    in.seekg(0, std::ios::end);
+    const auto size = in.tellg();
+    if (size < 0 ||
+        !ole2_header_plausible(std::string_view(header, header_bytes), uint64_t(size))) {
+      error = "damaged OLE2 compound file: its header claims more sectors than the file holds";
+      return nullptr;
+    }
     rc = libolecf_file_open(ole->file, path->c_str(), LIBOLECF_OPEN_READ, &err);
   } else {
+    if (!ole2_header_plausible(bytes, bytes.size())) {
+      error = "damaged OLE2 compound file: its header claims more sectors than the file holds";
+      return nullptr;
+    }
     // libbfio's memory ranges read past their end on hostile compound files (found by
     // msg_fuzz: a heap overflow inside libbfio_memory_range_read, Debian libbfio 20170123). A
     // memory file read through its path is bounded by the kernel instead: reads past the end are
@@ -333,6 +351,28 @@ bool is_msg_root(libolecf_item_t* root) {
 }
 
 }  // namespace
+
+}  // namespace credsift::outlook_detail
+
+namespace credsift {
+
+bool ole2_header_plausible(std::string_view header, uint64_t file_size) {
+  if (header.size() < 512 || file_size < 512) return false;  // smaller than the header
+  const auto u32 = [&](size_t at) {
+    return uint32_t(uint8_t(header[at])) | uint32_t(uint8_t(header[at + 1])) << 8 |
+           uint32_t(uint8_t(header[at + 2])) << 16 | uint32_t(uint8_t(header[at + 3])) << 24;
+  };
+  const unsigned shift = uint8_t(header[0x1E]) | uint8_t(header[0x1F]) << 8;
+  if (shift != 9 && shift != 12) return false;
+  const uint64_t sectors = file_size / (uint64_t(1) << shift) + 1;
+  for (size_t count_at : {size_t(0x28), size_t(0x2C), size_t(0x40), size_t(0x48)})
+    if (u32(count_at) > sectors) return false;
+  return true;
+}
+
+}  // namespace credsift
+
+namespace credsift::outlook_detail {
 
 std::optional<OutlookItem> read_msg_file(const std::string& path, uint64_t max_bytes,
                                          std::string& error) {
