@@ -51,9 +51,9 @@ OleFile::OleFile(std::string_view bytes) : impl_(std::make_unique<Impl>()) {
   // libbfio 20170123's memory_range_read copies whole sectors past the end of a short buffer
   // (found by tests/fuzz/tnef_fuzz, regression in tests/fuzz/regressions/office/), and read(2)
   // cannot.
-  // A header that claims more sectors than the file holds is refused before libolecf sizes its
-  // tables from it (see ole2_header_plausible).
-  if (!ole2_header_plausible(bytes, bytes.size())) return;
+  // A header or directory that points outside the file is refused before libolecf trusts it
+  // (see ole2_layout_plausible).
+  if (!ole2_layout_plausible(bytes)) return;
   impl_->fd = ::memfd_create("credsift-ole2", MFD_CLOEXEC);
   if (impl_->fd < 0) return;
   for (size_t done = 0; done < bytes.size();) {
