@@ -54,9 +54,9 @@ TEST(SourceFuzzRegressions, JsonExportsReplay) {
   EXPECT_GE(replay("json_export", credsift_fuzz::json_export_one_input), 3u);
 }
 
-// The compound files whose headers made libolecf allocate gigabytes are refused before it sees
-// them, with a clear problem; a real .doc still passes.
-TEST(SourceFuzzRegressions, Ole2HeadersThatOverclaimSectorsAreRefused) {
+// The compound files whose headers made libolecf allocate gigabytes, or whose directory made it
+// walk for seconds, are refused before it sees them, with a clear problem; a real .doc passes.
+TEST(SourceFuzzRegressions, Ole2FilesThatPointOutsideThemselvesAreRefused) {
   const std::string difat = slurp(kFuzz / "regressions/msg/libolecf-difat-count-allocation");
   EXPECT_FALSE(credsift::ole2_header_plausible(difat, difat.size()));
   const std::string fat = slurp(kFuzz / "regressions/office/libolecf-huge-sector-table");
@@ -64,6 +64,13 @@ TEST(SourceFuzzRegressions, Ole2HeadersThatOverclaimSectorsAreRefused) {
   const std::string doc = slurp(kFuzz / "office/plan.doc");
   EXPECT_TRUE(credsift::ole2_header_plausible(doc, doc.size()));
   EXPECT_FALSE(credsift::ole2_header_plausible(doc.substr(0, 511), 511));
+
+  // A stream whose first mini sector lies far outside the mini stream (libolecf walked the mini
+  // stream's FAT chain for seconds on it).
+  const std::string walk = slurp(kFuzz / "regressions/msg/libolecf-mini-sector-walk");
+  EXPECT_TRUE(credsift::ole2_header_plausible(walk, walk.size()));
+  EXPECT_FALSE(credsift::ole2_layout_plausible(walk));
+  EXPECT_TRUE(credsift::ole2_layout_plausible(doc));
 
   std::vector<std::string> problems;
   EXPECT_FALSE(credsift::outlook_item_to_rfc5322(difat, 1 << 20, &problems));
