@@ -20,6 +20,16 @@ struct LzfuResult {
 };
 LzfuResult decompress_lzfu(std::string_view compressed, size_t max_output = size_t(64) << 20);
 
+// Whether an OLE2 compound file may be handed to libolecf, from its first 512 bytes and its size.
+// libolecf 20181231 sizes its tables from the header's counts before reading them: a header
+// that claims more FAT, DIFAT, mini FAT or directory sectors than the file holds makes it
+// allocate up to gigabytes (found by office_fuzz and msg_fuzz).
+bool ole2_header_plausible(std::string_view header, uint64_t file_size);
+// The header check, and the layout libolecf trusts unchecked: the mini stream parameters, the
+// FAT, the directory chain, each stream's first sector and the mini FAT entries (a first sector
+// far outside the file made libolecf 20181231 walk a sector chain for seconds on every read).
+bool ole2_layout_plausible(std::string_view file);
+
 // An Outlook item file (.msg, OLE2) as an RFC 5322 message, so that the decoder reads a .msg
 // attached to a mail like a message/rfc822 part; nullopt when the bytes are no .msg. The
 // message holds at most max_bytes (larger attachments are left out and listed in problems).

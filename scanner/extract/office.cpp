@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "credsift/outlook.hpp"
 #include "extract_internal.hpp"
 
 namespace credsift::mime_detail {
@@ -24,24 +25,6 @@ struct OleError {
   }
   libolecf_error_t** operator&() { return &error; }
 };
-
-uint32_t header32(std::string_view b, size_t at) {
-  return uint32_t(uint8_t(b[at])) | uint32_t(uint8_t(b[at + 1])) << 8 |
-         uint32_t(uint8_t(b[at + 2])) << 16 | uint32_t(uint8_t(b[at + 3])) << 24;
-}
-
-// libolecf 20181231 sizes its tables from the header's counts before reading them: a header that
-// claims more FAT, DIFAT, mini FAT or directory sectors than the file holds made it allocate
-// gigabytes (found by tests/fuzz/office_fuzz). Such files are refused before it sees them.
-bool plausible_header(std::string_view b) {
-  if (b.size() < 512) return false;  // smaller than the compound file header
-  const unsigned shift = uint8_t(b[0x1E]) | uint8_t(b[0x1F]) << 8;
-  if (shift != 9 && shift != 12) return false;
-  const uint64_t sectors = b.size() / (uint64_t(1) << shift) + 1;
-  for (size_t count_at : {size_t(0x28), size_t(0x2C), size_t(0x40), size_t(0x48)})
-    if (header32(b, count_at) > sectors) return false;
-  return true;
-}
 
 }  // namespace
 
@@ -68,7 +51,9 @@ OleFile::OleFile(std::string_view bytes) : impl_(std::make_unique<Impl>()) {
   // libbfio 20170123's memory_range_read copies whole sectors past the end of a short buffer
   // (found by tests/fuzz/tnef_fuzz, regression in tests/fuzz/regressions/office/), and read(2)
   // cannot.
-  if (!plausible_header(bytes)) return;
+  // A header or directory that points outside the file is refused before libolecf trusts it
+  // (see ole2_layout_plausible).
+  if (!ole2_layout_plausible(bytes)) return;
   impl_->fd = ::memfd_create("credsift-ole2", MFD_CLOEXEC);
   if (impl_->fd < 0) return;
   for (size_t done = 0; done < bytes.size();) {

@@ -2,11 +2,14 @@
 // recipients, attachments and embedded messages are decoded here into an OutlookItem.
 #include "msg.hpp"
 
+#include <fcntl.h>
 #include <libolecf.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
+#include <vector>
 
 #include "credsift/outlook.hpp"
 #include "outlook_item.hpp"
@@ -273,6 +276,9 @@ struct OleFile {
 
 // Opens the compound file (from a path, or from bytes when path is empty) and checks that it
 // is an Outlook item: a root property stream and a message class.
+constexpr const char* kImplausibleLayout =
+    "damaged OLE2 compound file: its header or directory points outside the file";
+
 std::unique_ptr<OleFile> open_ole(const std::string* path, std::string_view bytes,
                                   std::string& error, bool& not_msg) {
   not_msg = false;
@@ -284,8 +290,29 @@ std::unique_ptr<OleFile> open_ole(const std::string* path, std::string_view byte
   }
   int rc;
   if (path) {
+    // The layout is checked before libolecf sees the file (see ole2_layout_plausible).
+    bool plausible = false;
+    const int fd = ::open(path->c_str(), O_RDONLY | O_CLOEXEC);
+    struct stat st {};
+    if (fd >= 0 && ::fstat(fd, &st) == 0 && st.st_size >= 512) {
+      void* map = ::mmap(nullptr, size_t(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
+      if (map != MAP_FAILED) {
+        plausible =
+            ole2_layout_plausible(std::string_view(static_cast<const char*>(map), st.st_size));
+        ::munmap(map, size_t(st.st_size));
+      }
+    }
+    if (fd >= 0) ::close(fd);
+    if (!plausible) {
+      error = kImplausibleLayout;
+      return nullptr;
+    }
     rc = libolecf_file_open(ole->file, path->c_str(), LIBOLECF_OPEN_READ, &err);
   } else {
+    if (!ole2_layout_plausible(bytes)) {
+      error = kImplausibleLayout;
+      return nullptr;
+    }
     // libbfio's memory ranges read past their end on hostile compound files (found by
     // msg_fuzz: a heap overflow inside libbfio_memory_range_read, Debian libbfio 20170123). A
     // memory file read through its path is bounded by the kernel instead: reads past the end are
@@ -333,6 +360,101 @@ bool is_msg_root(libolecf_item_t* root) {
 }
 
 }  // namespace
+
+}  // namespace credsift::outlook_detail
+
+namespace credsift {
+
+bool ole2_header_plausible(std::string_view header, uint64_t file_size) {
+  if (header.size() < 512 || file_size < 512) return false;  // smaller than the header
+  const auto u32 = [&](size_t at) {
+    return uint32_t(uint8_t(header[at])) | uint32_t(uint8_t(header[at + 1])) << 8 |
+           uint32_t(uint8_t(header[at + 2])) << 16 | uint32_t(uint8_t(header[at + 3])) << 24;
+  };
+  const unsigned shift = uint8_t(header[0x1E]) | uint8_t(header[0x1F]) << 8;
+  if (shift != 9 && shift != 12) return false;
+  const uint64_t sectors = file_size / (uint64_t(1) << shift) + 1;
+  for (size_t count_at : {size_t(0x28), size_t(0x2C), size_t(0x40), size_t(0x48)})
+    if (u32(count_at) > sectors) return false;
+  return true;
+}
+
+bool ole2_layout_plausible(std::string_view file) {
+  if (!ole2_header_plausible(file, file.size())) return false;
+  const auto u32 = [&](uint64_t at) {
+    return uint32_t(uint8_t(file[at])) | uint32_t(uint8_t(file[at + 1])) << 8 |
+           uint32_t(uint8_t(file[at + 2])) << 16 | uint32_t(uint8_t(file[at + 3])) << 24;
+  };
+  constexpr uint32_t kMaxRegular = 0xFFFFFFFA;  // above: free, end of chain, FAT, DIFAT
+  constexpr uint32_t kEndOfChain = 0xFFFFFFFE;
+  const uint64_t sector_size = uint64_t(1) << (uint8_t(file[0x1E]) | uint8_t(file[0x1F]) << 8);
+  // The mini stream cut-off and sector size are fixed by MS-CFB; libolecf takes them from here.
+  if (u32(0x38) != 4096 || (uint8_t(file[0x20]) | uint8_t(file[0x21]) << 8) != 6) return false;
+  const uint64_t sectors = (file.size() - 512 + sector_size - 1) / sector_size;
+  const auto sector_at = [&](uint32_t sector) { return 512 + uint64_t(sector) * sector_size; };
+  const auto whole_sector = [&](uint32_t sector) {
+    return sector < sectors && sector_at(sector) + sector_size <= file.size();
+  };
+  // The FAT: its sectors listed in the header, then in the DIFAT chain.
+  const uint32_t fat_sectors = u32(0x2C);
+  std::vector<uint32_t> fat_list;
+  for (uint32_t i = 0; i < 109 && fat_list.size() < fat_sectors; ++i)
+    fat_list.push_back(u32(0x4C + 4 * i));
+  uint32_t difat = u32(0x44);
+  for (uint32_t hops = 0; fat_list.size() < fat_sectors; ++hops) {
+    if (hops > sectors || !whole_sector(difat)) return false;
+    for (uint64_t i = 0; i + 1 < sector_size / 4 && fat_list.size() < fat_sectors; ++i)
+      fat_list.push_back(u32(sector_at(difat) + 4 * i));
+    difat = u32(sector_at(difat) + sector_size - 4);
+  }
+  std::vector<uint32_t> fat;
+  for (uint32_t sector : fat_list) {
+    if (!whole_sector(sector)) return false;
+    for (uint64_t i = 0; i < sector_size / 4; ++i) fat.push_back(u32(sector_at(sector) + 4 * i));
+  }
+  // The directory chain, each sector visited once.
+  std::vector<uint32_t> directory;
+  std::vector<bool> seen(fat.size());
+  for (uint32_t sector = u32(0x30); sector != kEndOfChain; sector = fat[sector]) {
+    if (sector >= fat.size() || seen[sector] || !whole_sector(sector)) return false;
+    seen[sector] = true;
+    directory.push_back(sector);
+  }
+  // libolecf finds a mini stream sector by walking the FAT chain of the mini stream once per
+  // 512 bytes of its offset, and it takes a stream's first sector unchecked: a first sector in
+  // the billions made it walk for seconds on every read (found by msg_fuzz). Every stream must
+  // start inside the data it lives in, and every mini FAT entry point inside the mini stream.
+  uint64_t mini_sectors = 0;
+  bool root = true;
+  for (uint32_t sector : directory) {
+    for (uint64_t at = sector_at(sector); at + 128 <= sector_at(sector) + sector_size; at += 128) {
+      const uint8_t type = uint8_t(file[at + 66]);
+      const uint32_t start = u32(at + 116);
+      const uint64_t size = u32(at + 120);  // the high half is not used by version 3 files
+      if (root) {
+        if (type != 5 || size > file.size()) return false;
+        mini_sectors = (size + 63) / 64;
+        root = false;
+        continue;
+      }
+      if (type != 2 || size == 0) continue;
+      if (size < 4096 ? start >= mini_sectors : start >= sectors) return false;
+    }
+  }
+  for (uint32_t i = 0, count = u32(0x40), sector = u32(0x3C); i < count; ++i) {
+    if (sector >= fat.size() || !whole_sector(sector)) return false;
+    for (uint64_t e = 0; e < sector_size / 4; ++e) {
+      const uint32_t next = u32(sector_at(sector) + 4 * e);
+      if (next < kMaxRegular && next >= mini_sectors) return false;
+    }
+    sector = fat[sector];
+  }
+  return true;
+}
+
+}  // namespace credsift
+
+namespace credsift::outlook_detail {
 
 std::optional<OutlookItem> read_msg_file(const std::string& path, uint64_t max_bytes,
                                          std::string& error) {

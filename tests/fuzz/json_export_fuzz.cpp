@@ -1,44 +1,8 @@
-// libFuzzer: the Graph/Gmail JSON export reader on any bytes, read in small steps (the first
-// byte picks the step) with small limits, so that line skipping, the document limit and the
-// window's moves are all reached. Every record must come out as a message, a skip or a failure.
-#include <cstddef>
-#include <cstdint>
-#include <cstdlib>
-#include <cstring>
-#include <memory>
-#include <string>
-
-#include "../../scanner/source/json_export.hpp"
-
-using namespace credsift;
-using namespace credsift::source_detail;
+// libFuzzer entry for tests/fuzz/targets/json_export.hpp, which the unit tests share to replay the
+// inputs kept in tests/fuzz/regressions/json_export/.
+#include "targets/json_export.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size == 0) return 0;
-  const size_t step = 1 + data[0] % 64;
-  std::string_view input(reinterpret_cast<const char*>(data) + 1, size - 1);
-  looks_like_json_export(input);
-  JsonExportLimits limits;
-  limits.max_message_bytes = 1 << 16;
-  limits.max_document_bytes = 1 << 17;
-  limits.read_chunk_bytes = step;
-  size_t at = 0;
-  JsonExportReader reader(std::make_shared<const std::string>("fuzz.json"), limits,
-                          {[](uint64_t, std::string) {}, [](uint64_t, std::string) {}},
-                          [&](char* dst, size_t n) {
-                            const size_t k = std::min(n, input.size() - at);
-                            memcpy(dst, input.data() + at, k);
-                            at += k;
-                            return k;
-                          });
-  size_t messages = 0;
-  while (auto m = reader.next()) {
-    if (m->origin.offset > input.size()) std::abort();  // an offset outside the file
-    if (m->bytes.size() > limits.max_message_bytes) std::abort();
-    if (!m->skip_reason.empty() || !m->failure.empty()) {
-      if (!m->bytes.empty()) std::abort();  // a skipped or failed message has no bytes
-    }
-    if (++messages > input.size() + 1) std::abort();  // more messages than bytes: a loop
-  }
+  credsift_fuzz::json_export_one_input(data, size);
   return 0;
 }

@@ -1,16 +1,8 @@
-// libFuzzer: TNEF (winmail.dat) as an attachment: attributes, MAPI properties, compressed RTF
-// bodies, attachments inside decoded in turn, embedded messages.
-#include <cstddef>
-#include <cstdint>
-#include <string_view>
-
-#include "credsift/extract.hpp"
+// libFuzzer entry for tests/fuzz/targets/tnef.hpp, which the unit tests share to replay the
+// inputs kept in tests/fuzz/regressions/tnef/.
+#include "targets/tnef.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  credsift::DecodeLimits limits;
-  limits.max_decompressed_bytes = 16u << 20;
-  credsift::DecodedMessage dm;
-  credsift::decode_attachment(std::string_view(reinterpret_cast<const char*>(data), size),
-                              "winmail.dat", "2:attachment=winmail.dat", limits, dm);
+  credsift_fuzz::tnef_one_input(data, size);
   return 0;
 }
