@@ -30,7 +30,8 @@ std::string bare_address(std::string_view address) {
   return lower(address);
 }
 
-// SMTP reply text must be printable ASCII without '%' (libmilter treats it as a format).
+// SMTP reply text must be printable ASCII; '%' is dropped because MTA logs and milter
+// libraries on the other side may read the text as a format.
 std::string smtp_safe(std::string_view text) {
   std::string out;
   for (unsigned char c : text)
