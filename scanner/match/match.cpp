@@ -633,7 +633,10 @@ void Matcher::scan(std::string_view text, uint32_t segment, Scratch& scratch_bas
         hit.segment = segment;
         hit.match = {match_begin, match_end};
         hit.secret = {ovector[2 * *secret], ovector[2 * *secret + 1]};
-        for (const auto& [group, name] : compiled.groups) {
+        for (const auto& entry : compiled.groups) {
+          // Not a structured binding: clang 14 (the fuzz build) cannot capture one.
+          const auto group = entry.first;
+          const auto& name = entry.second;
           if (!set(group)) continue;
           const bool seen = std::any_of(hit.captures.begin(), hit.captures.end(),
                                         [&](const NamedSpan& c) { return c.name == name; });
