@@ -108,7 +108,8 @@ VerifyCounts verify_tickets(std::vector<Ticket>& tickets, const VerifyOptions& o
     if (!known_provider(provider))
       throw std::invalid_argument("--verify: no verifier for provider '" + provider + "'");
   }
-  for (const auto& [provider, url] : options.endpoints) {
+  for (const auto& endpoint : options.endpoints) {
+    const std::string& provider = endpoint.first;  // captured below: clang 14 cannot capture
     const auto& all = http_verifiers();
     if (std::none_of(all.begin(), all.end(),
                      [&](const HttpVerifier& v) { return v.provider == provider; }))
