@@ -207,6 +207,31 @@ std::filesystem::path default_cache_dir() {
   return {};
 }
 
+// Where a cache goes and the CPU it is tuned for, the parts both cache keys share; nullopt when
+// caching is off or neither is known.
+struct CacheSetting {
+  std::filesystem::path dir;
+  hs_platform_info_t platform{};
+};
+std::optional<CacheSetting> cache_setting(const MatcherOptions& options) {
+  if (!options.use_cache) return std::nullopt;
+  CacheSetting setting;
+  setting.dir = options.cache_dir.empty() ? default_cache_dir() : options.cache_dir;
+  if (setting.dir.empty()) return std::nullopt;
+  if (hs_populate_platform(&setting.platform) != HS_SUCCESS) return std::nullopt;
+  return setting;
+}
+
+std::string hex(const unsigned char* bytes, size_t size) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < size; ++i) {
+    out.push_back(kHex[bytes[i] >> 4]);
+    out.push_back(kHex[bytes[i] & 15]);
+  }
+  return out;
+}
+
 match_detail::RuleCache::Warn cache_warning(const MatcherOptions& options) {
   if (options.on_warning) return options.on_warning;
   return [](const std::string& text) {
@@ -218,12 +243,8 @@ match_detail::RuleCache::Warn cache_warning(const MatcherOptions& options) {
 // position (the Hyperscan id), the library version, and the CPU features it was tuned for.
 std::optional<match_detail::RuleCache> rule_cache(const RuleSet& rules,
                                                   const MatcherOptions& options) {
-  if (!options.use_cache) return std::nullopt;
-  const std::filesystem::path dir =
-      options.cache_dir.empty() ? default_cache_dir() : options.cache_dir;
-  if (dir.empty()) return std::nullopt;
-  hs_platform_info_t platform{};
-  if (hs_populate_platform(&platform) != HS_SUCCESS) return std::nullopt;
+  const std::optional<CacheSetting> setting = cache_setting(options);
+  if (!setting) return std::nullopt;
   EVP_MD_CTX* context = EVP_MD_CTX_new();
   if (!context) return std::nullopt;
   EVP_DigestInit_ex(context, EVP_sha256(), nullptr);
@@ -233,7 +254,8 @@ std::optional<match_detail::RuleCache> rule_cache(const RuleSet& rules,
     EVP_DigestUpdate(context, bytes.data(), bytes.size());
   };
   feed(hs_version());
-  feed(std::string_view(reinterpret_cast<const char*>(&platform), sizeof platform));
+  feed(std::string_view(reinterpret_cast<const char*>(&setting->platform),
+                        sizeof setting->platform));
   for (const Rule& rule : rules.rules) {
     feed(rule.pattern);
     feed(std::to_string(hs_flags(rule)));
@@ -242,13 +264,7 @@ std::optional<match_detail::RuleCache> rule_cache(const RuleSet& rules,
   unsigned int length = 0;
   EVP_DigestFinal_ex(context, digest, &length);
   EVP_MD_CTX_free(context);
-  std::string key;
-  static constexpr char kHex[] = "0123456789abcdef";
-  for (unsigned int i = 0; i < length; ++i) {
-    key.push_back(kHex[digest[i] >> 4]);
-    key.push_back(kHex[digest[i] & 15]);
-  }
-  return match_detail::RuleCache(dir, key, cache_warning(options));
+  return match_detail::RuleCache(setting->dir, hex(digest, length), cache_warning(options));
 }
 
 // The key of Matcher::load's entries: what the files hold and which of their rules are kept, with
@@ -256,12 +272,8 @@ std::optional<match_detail::RuleCache> rule_cache(const RuleSet& rules,
 std::optional<match_detail::RuleCache> source_cache(const std::vector<RuleFile>& files,
                                                     const RuleSelection* selection,
                                                     const MatcherOptions& options) {
-  if (!options.use_cache) return std::nullopt;
-  const std::filesystem::path dir =
-      options.cache_dir.empty() ? default_cache_dir() : options.cache_dir;
-  if (dir.empty()) return std::nullopt;
-  hs_platform_info_t platform{};
-  if (hs_populate_platform(&platform) != HS_SUCCESS) return std::nullopt;
+  const std::optional<CacheSetting> setting = cache_setting(options);
+  if (!setting) return std::nullopt;
   XXH3_state_t* state = XXH3_createState();
   if (!state) return std::nullopt;
   XXH3_128bits_reset(state);
@@ -272,7 +284,8 @@ std::optional<match_detail::RuleCache> source_cache(const std::vector<RuleFile>&
   };
   feed("credsift rule files 1");
   feed(hs_version());
-  feed(std::string_view(reinterpret_cast<const char*>(&platform), sizeof platform));
+  feed(std::string_view(reinterpret_cast<const char*>(&setting->platform),
+                        sizeof setting->platform));
   feed(std::to_string(files.size()));
   for (const RuleFile& file : files) {
     feed(file.path.string());
@@ -287,13 +300,9 @@ std::optional<match_detail::RuleCache> source_cache(const std::vector<RuleFile>&
   XXH128_canonical_t canonical;
   XXH128_canonicalFromHash(&canonical, XXH3_128bits_digest(state));
   XXH3_freeState(state);
-  std::string key;
-  static constexpr char kHex[] = "0123456789abcdef";
-  for (unsigned char byte : canonical.digest) {
-    key.push_back(kHex[byte >> 4]);
-    key.push_back(kHex[byte & 15]);
-  }
-  return match_detail::RuleCache(dir, "files-" + key, cache_warning(options));
+  return match_detail::RuleCache(setting->dir,
+                                 "files-" + hex(canonical.digest, sizeof canonical.digest),
+                                 cache_warning(options));
 }
 
 }  // namespace

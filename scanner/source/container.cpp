@@ -185,12 +185,7 @@ class ContainerReader : public ItemReader {
 
   void push(std::unique_ptr<ArchiveLevel> level) { levels_.push_back(std::move(level)); }
 
-  std::optional<Message> next() override {
-    std::optional<InputBatch> batch = next_batch();
-    if (!batch) return std::nullopt;
-    if (batch->complete) batch->complete(*batch->message);
-    return std::move(batch->message);
-  }
+  std::optional<Message> next() override { return next_completed(); }
 
   std::optional<InputBatch> next_batch() override {
     for (;;) {

@@ -26,6 +26,15 @@ class ItemReader {
     if (!message) return std::nullopt;
     return InputBatch{std::move(message), std::nullopt, {}};
   }
+
+ protected:
+  // next() of a reader whose work lives in next_batch(): that work done here, in this thread.
+  std::optional<Message> next_completed() {
+    std::optional<InputBatch> batch = next_batch();
+    if (!batch) return std::nullopt;
+    if (batch->complete) batch->complete(*batch->message);
+    return std::move(batch->message);
+  }
 };
 
 // "!BDN": the PST/OST header magic (MS-PST 2.2.2.6).

@@ -481,12 +481,7 @@ class PstReader : public ItemReader {
     return true;
   }
 
-  std::optional<Message> next() override {
-    std::optional<InputBatch> batch = next_batch();
-    if (!batch) return std::nullopt;
-    if (batch->complete) batch->complete(*batch->message);
-    return std::move(batch->message);
-  }
+  std::optional<Message> next() override { return next_completed(); }
 
   std::optional<InputBatch> next_batch() override {
     for (;;) {
