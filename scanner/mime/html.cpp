@@ -16,7 +16,7 @@ using namespace mime_detail;
 namespace {
 
 struct NamedEntity {
-  const char* name;
+  std::string_view name;  // a view, so that the search compares without strlen
   uint32_t cp;
 };
 
@@ -69,9 +69,32 @@ constexpr NamedEntity kEntities[] = {
 };
 
 bool lookup_entity(std::string_view name, uint32_t* cp) {
+  // The entities of nearly all mail first (HTML mail is full of &nbsp;), then the table.
+  switch (name.size()) {
+    case 2:
+      if (name == "lt" || name == "gt") {
+        *cp = name[0] == 'l' ? '<' : '>';
+        return true;
+      }
+      break;
+    case 3:
+      if (name == "amp") {
+        *cp = '&';
+        return true;
+      }
+      break;
+    case 4:
+      if (name == "nbsp" || name == "quot") {
+        *cp = name[0] == 'n' ? ' ' : '"';
+        return true;
+      }
+      break;
+    default:
+      break;
+  }
   auto it = std::lower_bound(std::begin(kEntities), std::end(kEntities), name,
                              [](const NamedEntity& e, std::string_view n) { return e.name < n; });
-  if (it == std::end(kEntities) || std::string_view(it->name) != name) return false;
+  if (it == std::end(kEntities) || it->name != name) return false;
   *cp = it->cp;
   return true;
 }
