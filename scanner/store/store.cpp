@@ -246,8 +246,9 @@ sqlite3* open_database(const std::string& path, const StoreOptions& options) {
   sqlite3* db = nullptr;
   // URIs on (merge attaches its shards read-only through "file:...?mode=ro"); a store whose
   // own name starts with "file:" is opened as the relative path it is.
-  const int flags = (options.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) |
-                    SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_URI;
+  const int flags =
+      (options.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_NOFOLLOW |
+      (options.one_thread ? SQLITE_OPEN_NOMUTEX : SQLITE_OPEN_FULLMUTEX) | SQLITE_OPEN_URI;
   const std::string name = path.starts_with("file:") ? "./" + path : path;
   if (sqlite3_open_v2(name.c_str(), &db, flags, nullptr) != SQLITE_OK) {
     const std::string message = db ? sqlite3_errmsg(db) : "out of memory";

@@ -566,6 +566,54 @@ TEST(StoreMerge, ShardsMergedEqualOneScan) {
   }
 }
 
+// A merge into an empty case reads the shards directly (merge_streaming); into a case with
+// rows it stages them: both give the same case, triage included, with a store given twice.
+TEST(StoreMerge, StreamedAndStagedMergesAgree) {
+  Corpus corpus;
+  const std::string triaged = corpus.dir / "triaged.db";
+  const std::string inbox = corpus.dir / "inbox.db";
+  {
+    CaseStore store(triaged);
+    scan_into(store, {corpus.root});
+    const std::vector<TicketRow> rows = store.ticket_rows({});
+    ASSERT_GE(rows.size(), 2u);
+    store.triage({{rows[0].id, Triage::Confirmed, "looked", "dana", std::nullopt}}, "tester");
+    store.triage({{rows[0].id, Triage::Rotated, "revoked", "", int64_t{1700000000}}}, "tester");
+    store.triage({{rows[1].id, Triage::FalsePositive, "test data", "ops", std::nullopt}}, "t");
+  }
+  {
+    CaseStore store(inbox);
+    scan_into(store, {(kSource / "corpora/samples/inbox.mbox").string()});
+  }
+  const auto content = [](CaseStore& store) {
+    return case_content(store) +
+           dump(store,
+                "SELECT fingerprint, triage, triage_owner, triage_note, triage_at, reopened FROM "
+                "tickets ORDER BY fingerprint") +
+           dump(store,
+                "SELECT id, fingerprint, status, previous, owner, note FROM triage_events ORDER "
+                "BY id");
+  };
+  CaseStore streamed(corpus.dir / "streamed.db");
+  merge_stores(streamed, {triaged, inbox, triaged}, nullptr);
+  CaseStore staged(corpus.dir / "staged.db");
+  merge_stores(staged, {inbox}, nullptr);
+  merge_stores(staged, {triaged}, nullptr);
+  const std::string expected = content(staged);
+  EXPECT_EQ(content(streamed), expected);
+  EXPECT_EQ(scalar(streamed, "SELECT count(*) FROM triage_events"), 3);
+  EXPECT_EQ(scalar(streamed, "SELECT count(*) FROM tickets WHERE triage = 'rotated'"), 1);
+  // A new case (built aside with larger pages, then linked into place) is the same case.
+  const std::string fresh = corpus.dir / "fresh.db";
+  merge_into(fresh, {inbox, triaged}, nullptr);
+  CaseStore linked(fresh);
+  EXPECT_EQ(content(linked), expected);
+  EXPECT_EQ(scalar(linked, "PRAGMA page_size"), 65536);
+  EXPECT_EQ(linked.integrity_check(), "ok");
+  EXPECT_EQ(fs::status(fresh).permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+}
+
 // Shards are attached by URI: a name with URI metacharacters still names that file, the shard
 // is read and never written, and a case named "file:..." is the relative path it looks like.
 TEST(StoreMerge, ShardsAtAnyPathAreReadNotWritten) {
