@@ -219,6 +219,45 @@ TEST(StoreSchema, MigratesAnOlderStoreKeepingItsData) {
   EXPECT_EQ(scalar(store, "SELECT max(version) FROM schema_migrations"), kStoreSchemaVersion);
 }
 
+// Version 4 drops the index of locations by message (nothing reads it); the rows stay.
+TEST(StoreSchema, MigrationFourDropsTheUnreadLocationIndex) {
+  TempDir dir;
+  const std::string path = dir / "v3.db";
+  create_store_at_version(path, 3);
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(
+        sqlite3_exec(db, "INSERT INTO message_locations VALUES('/a.mbox', 0, '', 'k', 0, 's')",
+                     nullptr, nullptr, nullptr),
+        SQLITE_OK);
+    sqlite3_close(db);
+  }
+  {
+    CaseStore store(path);
+    EXPECT_EQ(store.schema_version(), 4);
+    EXPECT_EQ(scalar(store,
+                     "SELECT count(*) FROM sqlite_master WHERE name = 'message_locations_message'"),
+              0);
+    EXPECT_EQ(dump(store, "SELECT file, message FROM message_locations"), "/a.mbox|k|\n");
+    EXPECT_EQ(dump(store, "SELECT description FROM schema_migrations WHERE version = 4"),
+              "no index of message locations by message|\n");
+    EXPECT_EQ(store.integrity_check(), "ok");
+  }
+  // A version-3 store is not merged as a shard as it is (another schema): refused by name.
+  const std::string shard = dir / "v3-shard.db";
+  create_store_at_version(shard, 3);
+  CaseStore target(dir / "case.db");
+  try {
+    merge_stores(target, {shard}, nullptr);
+    FAIL() << "merged a store of another schema";
+  } catch (const StoreError& error) {
+    EXPECT_NE(std::string(error.what()).find("v3-shard.db: "), std::string::npos) << error.what();
+    EXPECT_NE(std::string(error.what()).find("schema version 3"), std::string::npos)
+        << error.what();
+  }
+}
+
 TEST(StoreScan, RescanIsIdempotentAndCountsKnownMessages) {
   TempDir dir;
   CaseStore store(dir / "case.db");
