@@ -98,7 +98,8 @@ std::string check_shard(const std::string& path, const Manifest* manifest, Shard
   }
 }
 
-// Each table with the columns of its unique key: rows go into the case in that order, so that
+// Each table with the columns of its unique key (its first columns, but for triage_events;
+// merge_streaming relies on it): rows go into the case in that order, so that
 // the case's B-trees are filled page after page instead of at random places (a million random
 // inserts into indexes larger than the page cache rewrite every page many times over).
 struct MergedTable {
@@ -210,8 +211,28 @@ class ShardStreams {
     for (size_t i = 0; i < shards.size(); ++i)
       statements_.push_back(prepare(shards[i], paths[i], sql));
     keys_.resize(statements_.size() * static_cast<size_t>(order_));
-    for (size_t i = 0; i < statements_.size(); ++i)
-      if (advance(i)) heap_.push_back(i);
+    // Each shard's first row: where SQLite sorts the shard's rows, the sorts run on every
+    // core at once (each connection on one thread at a time).
+    std::vector<char> has_row(statements_.size(), 0);
+    std::vector<std::string> errors(statements_.size());
+    std::atomic<size_t> next{0};
+    const auto work = [&] {
+      for (size_t i = next++; i < statements_.size(); i = next++) try {
+          has_row[i] = advance(i);
+        } catch (const std::exception& error) {
+          errors[i] = error.what();
+        }
+    };
+    std::vector<std::thread> pool;
+    const size_t threads = std::min<size_t>(
+        {statements_.size(), std::max(1u, std::thread::hardware_concurrency()), 8});
+    for (size_t t = 1; t < threads; ++t) pool.emplace_back(work);
+    work();
+    for (std::thread& thread : pool) thread.join();
+    for (size_t i = 0; i < statements_.size(); ++i) {
+      if (!errors[i].empty()) throw StoreError(errors[i]);
+      if (has_row[i]) heap_.push_back(i);
+    }
     std::make_heap(heap_.begin(), heap_.end(), after());
   }
   ~ShardStreams() {
@@ -528,14 +549,16 @@ MergeResult merge_streaming(sqlite3* db, const std::string& path,
   for (const MergedTable& table : kTables) {
     // Triage events in the order they were recorded, then as each shard recorded them (its
     // rowids); their ids make an event merged twice one row.
+    // Every other table's key is its first columns: rows are compared in place.
     const bool events = table.name == std::string_view("triage_events");
-    const std::string key = events ? "recorded_at" : table.key;
-    const int key_columns = static_cast<int>(std::count(key.begin(), key.end(), ',')) + 1;
-    ShardStreams rows(
-        shards, paths,
-        "SELECT " + key + ", * FROM " + table.name + " NOT INDEXED ORDER BY " + table.key,
-        key_columns, !events);
-    RowCopy copy(db, path, table.name, key_columns);
+    const std::string key = table.key;
+    const int key_columns =
+        events ? 1 : static_cast<int>(std::count(key.begin(), key.end(), ',')) + 1;
+    ShardStreams rows(shards, paths,
+                      std::string("SELECT ") + (events ? "recorded_at, " : "") + "* FROM " +
+                          table.name + " NOT INDEXED ORDER BY " + table.key,
+                      key_columns, !events);
+    RowCopy copy(db, path, table.name, events ? 1 : 0);
     uint64_t added = 0;
     while (sqlite3_stmt* row = rows.next()) added += copy.insert(row);
     phase(table.name);
@@ -623,9 +646,10 @@ MergeResult merge_stores(CaseStore& target, const std::vector<std::string>& shar
   if (streaming) {
     std::vector<sqlite3*> handles;
     for (const auto& shard : opened) handles.push_back(static_cast<sqlite3*>(shard->handle()));
+    // The index builds' sorts may use a second core (PRAGMA threads).
     exec(db, path,
-         "PRAGMA main.cache_size=-262144; PRAGMA main.mmap_size=17179869184; PRAGMA "
-         "secure_delete=OFF");
+         "PRAGMA main.cache_size=-262144; PRAGMA main.mmap_size=17179869184; PRAGMA threads=" +
+             std::to_string(std::clamp(std::thread::hardware_concurrency(), 1u, 4u) - 1));
     result = merge_streaming(db, path, handles, shards);
     result.tickets = target.counts().tickets;
     return result;
