@@ -201,8 +201,9 @@ void stage_shard(sqlite3* db, const std::string& path, const std::string& shard_
 
 // The k shards' result sets of one query (each already in order), merged: rows come out in the
 // order of their first `order_columns` columns, ties in the order the shards were given. With
-// `unique`, rows of later shards with the same key as the row returned are passed over (the
-// same row in two shards, or a shard given twice): the first shard's row is kept.
+// `unique`, one row per key (the same message or finding in two shards, or a shard given
+// twice): the one of the smallest `scan` column, else the smallest row, whatever order the
+// shards came in, so that the findings and the tickets computed in their own pass agree.
 class ShardStreams {
  public:
   ShardStreams(const std::vector<sqlite3*>& shards, const std::vector<std::string>& paths,
@@ -211,6 +212,13 @@ class ShardStreams {
     for (size_t i = 0; i < shards.size(); ++i)
       statements_.push_back(prepare(shards[i], paths[i], sql));
     keys_.resize(statements_.size() * static_cast<size_t>(order_));
+    if (!statements_.empty())
+      for (int column = order_; column < sqlite3_column_count(statements_[0]); ++column)
+        if (const char* name = sqlite3_column_name(statements_[0], column);
+            name && std::string_view(name) == "scan") {
+          scan_column_ = column;
+          break;
+        }
     // Each shard's first row: where SQLite sorts the shard's rows, the sorts run on every
     // core at once (each connection on one thread at a time).
     std::vector<char> has_row(statements_.size(), 0);
@@ -249,7 +257,8 @@ class ShardStreams {
     pending_ = pop();
     // The same key in later shards: passed over (their streams move on).
     while (unique_ && !heap_.empty() && compare(key(heap_.front()), key(pending_), order_) == 0) {
-      const size_t same = pop();
+      size_t same = pop();
+      if (kept_over(same, pending_)) std::swap(same, pending_);
       if (advance(same)) push(same);
     }
     return statements_[pending_];
@@ -304,26 +313,38 @@ class ShardStreams {
     }
   }
   const Value* key(size_t i) const { return keys_.data() + i * static_cast<size_t>(order_); }
+  static Value value_of(sqlite3_stmt* statement, int column) {
+    Value value;
+    value.type = sqlite3_column_type(statement, column);
+    if (value.type == SQLITE_INTEGER) {
+      value.integer = sqlite3_column_int64(statement, column);
+    } else if (value.type == SQLITE_FLOAT) {
+      value.real = sqlite3_column_double(statement, column);
+    } else if (value.type == SQLITE_TEXT || value.type == SQLITE_BLOB) {
+      value.bytes = value.type == SQLITE_TEXT
+                        ? static_cast<const void*>(sqlite3_column_text(statement, column))
+                        : sqlite3_column_blob(statement, column);
+      value.size = sqlite3_column_bytes(statement, column);
+    }
+    return value;
+  }
+  // Of two rows with one key: whether shard a's is kept rather than shard b's.
+  bool kept_over(size_t a, size_t b) const {
+    sqlite3_stmt* x = statements_[a];
+    sqlite3_stmt* y = statements_[b];
+    if (scan_column_ >= 0)
+      return compare_values(value_of(x, scan_column_), value_of(y, scan_column_)) < 0;
+    for (int column = order_; column < sqlite3_column_count(x); ++column)
+      if (const int c = compare_values(value_of(x, column), value_of(y, column))) return c < 0;
+    return false;
+  }
   bool advance(size_t i) {
     sqlite3_stmt* statement = statements_[i];
     const int rc = sqlite3_step(statement);
     if (rc == SQLITE_DONE) return false;
     if (rc != SQLITE_ROW) fail(sqlite3_db_handle(statement), paths_[i], "cannot read the shard");
     Value* values = keys_.data() + i * static_cast<size_t>(order_);
-    for (int column = 0; column < order_; ++column) {
-      Value& value = values[column];
-      value.type = sqlite3_column_type(statement, column);
-      if (value.type == SQLITE_INTEGER) {
-        value.integer = sqlite3_column_int64(statement, column);
-      } else if (value.type == SQLITE_FLOAT) {
-        value.real = sqlite3_column_double(statement, column);
-      } else if (value.type == SQLITE_TEXT || value.type == SQLITE_BLOB) {
-        value.bytes = value.type == SQLITE_TEXT
-                          ? static_cast<const void*>(sqlite3_column_text(statement, column))
-                          : sqlite3_column_blob(statement, column);
-        value.size = sqlite3_column_bytes(statement, column);
-      }
-    }
+    for (int column = 0; column < order_; ++column) values[column] = value_of(statement, column);
     return true;
   }
   void push(size_t i) {
@@ -351,6 +372,7 @@ class ShardStreams {
   std::vector<size_t> heap_;
   size_t pending_ = kNone;
   int order_;
+  int scan_column_ = -1;  // the row's `scan` column, if it has one
   bool unique_;
 };
 
@@ -457,7 +479,7 @@ void build_tickets(sqlite3* db, const std::string& path, const std::vector<sqlit
   ShardStreams findings(shards, paths,
                         "SELECT ticket, file, offset, location, part_path, line, rule_id, "
                         "fingerprint, specificity, evidence_rank, provider, severity, status, "
-                        "secret, date_epoch FROM findings NOT INDEXED ORDER BY ticket, file, "
+                        "secret, date_epoch, scan FROM findings NOT INDEXED ORDER BY ticket, file, "
                         "offset, location, part_path, line, rule_id, fingerprint",
                         8, true);
   Statement insert(db, path,

@@ -641,6 +641,23 @@ TEST(StoreMerge, StreamedAndStagedMergesAgree) {
   const std::string expected = content(staged);
   EXPECT_EQ(content(streamed), expected);
   EXPECT_EQ(scalar(streamed, "SELECT count(*) FROM triage_events"), 3);
+  // The same message in two stores: one row, the same whichever store came first (the rows
+  // differ in their scan).
+  CaseStore reversed(corpus.dir / "reversed.db");
+  merge_stores(reversed, {inbox, triaged}, nullptr);
+  const auto rows = [](CaseStore& store) {
+    return dump(store, "SELECT * FROM messages ORDER BY key") +
+           dump(store, "SELECT * FROM message_locations ORDER BY file, offset, location") +
+           dump(store, "SELECT * FROM findings ORDER BY rowid") +
+           dump(store, "SELECT * FROM tickets ORDER BY fingerprint");
+  };
+  EXPECT_EQ(rows(reversed), rows(streamed));
+  {
+    CaseStore first(triaged), second(inbox);  // the inbox's messages are in both stores
+    EXPECT_LT(scalar(streamed, "SELECT count(*) FROM messages"),
+              scalar(first, "SELECT count(*) FROM messages") +
+                  scalar(second, "SELECT count(*) FROM messages"));
+  }
   EXPECT_EQ(scalar(streamed, "SELECT count(*) FROM tickets WHERE triage = 'rotated'"), 1);
   // A new case (built aside with larger pages, then linked into place) is the same case.
   const std::string fresh = corpus.dir / "fresh.db";
