@@ -39,6 +39,10 @@ void phase(const char* name) {
   last = now;
 }
 
+// Shards streamed at once at most: each holds its sorted table (a 2 MB page cache, sorts
+// beyond it in temporary files with their buffers), so memory stays near 1 GB.
+constexpr size_t kMaxStreamedShards = 256;
+
 struct ShardCheck {
   std::string rules_version;
   std::set<uint64_t> shard_numbers;  // of complete scans of the manifest
@@ -618,11 +622,13 @@ MergeResult merge_stores(CaseStore& target, const std::vector<std::string>& shar
   sqlite3* db = static_cast<sqlite3*>(target.handle());
   const std::string& path = target.path();
   // An empty case is built straight from the shards, each open at once (up to three files
-  // each: the store, its WAL and shared memory); else, or beyond what this process may open,
-  // the shards go through the staging database.
+  // each: the store, its WAL and shared memory; and a sort of up to a few MB held per shard);
+  // else, beyond kMaxStreamedShards or what this process may open, the shards go through the
+  // staging database.
   rlimit files{};
   const bool streaming =
-      case_is_empty(db, path) && ::getrlimit(RLIMIT_NOFILE, &files) == 0 &&
+      case_is_empty(db, path) && shards.size() <= kMaxStreamedShards &&
+      ::getrlimit(RLIMIT_NOFILE, &files) == 0 &&
       (files.rlim_cur == RLIM_INFINITY || shards.size() * 3 + 64 <= files.rlim_cur);
   std::vector<std::unique_ptr<CaseStore>> opened(streaming ? shards.size() : 0);
   {
