@@ -2,6 +2,8 @@
 // default view on a store of 1 million findings. The stores are synthesised row by row in
 // the store's own schema (a real scan of that size would take hours here).
 // Usage: store_figures [DIR] [shards] [tickets per shard] [findings in the big store]
+// CREDSIFT_MERGE_PHASES=1 prints the CPU time of each phase of the merges (checks, each
+// table, tickets, indexes, commit).
 #include <sqlite3.h>
 
 #include <chrono>

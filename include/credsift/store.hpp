@@ -22,7 +22,7 @@
 
 namespace credsift {
 
-inline constexpr int kStoreSchemaVersion = 3;
+inline constexpr int kStoreSchemaVersion = 4;
 
 struct StoreError : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -47,6 +47,8 @@ struct StoreOptions {
   bool read_only = false;      // open without writing (merge sources, tickets)
   bool store_secrets = false;  // keep secrets in clear (for re-verification); else redacted
   int busy_timeout_ms = 30000;
+  // The connection is used by one thread at a time: no mutex taken on every SQLite call.
+  bool one_thread = false;
 };
 
 struct TicketFilter {

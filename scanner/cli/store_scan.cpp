@@ -61,6 +61,7 @@ StoreScanSession::StoreScanSession(const StoreScanSettings& settings, const Rule
   record.inputs = inputs;
   StoreOptions options;
   options.store_secrets = settings.store_secrets;
+  options.one_thread = true;  // the scan's serial stage writes, one message at a time
   store_ = std::make_unique<CaseStore>(settings.store, options);
   scan_ = store_->begin_scan(rules, record);
   // The store's own files (the WAL exists from begin_scan on) are never inputs.

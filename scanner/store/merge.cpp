@@ -4,6 +4,7 @@
 // natural keys (message identity, place of a finding, event ids), so a shard merged twice, or
 // shards in any order, give the same case; a merge that fails leaves the case as it was.
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,7 +13,10 @@
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <ctime>
+#include <memory>
 #include <set>
 #include <thread>
 
@@ -25,19 +29,40 @@ using namespace store_detail;
 
 namespace {
 
+// CREDSIFT_MERGE_PHASES: CPU seconds of each phase on stderr (for the benchmark).
+void phase(const char* name) {
+  static const bool on = std::getenv("CREDSIFT_MERGE_PHASES") != nullptr;
+  if (!on) return;
+  static double last = 0;
+  const double now = static_cast<double>(std::clock()) / CLOCKS_PER_SEC;
+  std::fprintf(stderr, "merge phase %-24s %.2f s CPU\n", name, now - last);
+  last = now;
+}
+
+// Shards streamed at once at most: each holds its sorted table (a 2 MB page cache, sorts
+// beyond it in temporary files with their buffers), so memory stays near 1 GB.
+constexpr size_t kMaxStreamedShards = 256;
+
 struct ShardCheck {
   std::string rules_version;
   std::set<uint64_t> shard_numbers;  // of complete scans of the manifest
 };
 
 // Returns the problem with a shard ("" when it can be merged).
-std::string check_shard(const std::string& path, const Manifest* manifest, ShardCheck& check) {
+// With `keep`, a shard found good stays open in a read transaction (the snapshot it was checked
+// in) for merge_streaming to read.
+std::string check_shard(const std::string& path, const Manifest* manifest, ShardCheck& check,
+                        std::unique_ptr<CaseStore>* keep) {
   try {
     StoreOptions options;
     options.read_only = true;
     options.create = false;
-    CaseStore shard(path, options);
-    sqlite3* db = static_cast<sqlite3*>(shard.handle());
+    options.one_thread = true;  // checked on one thread, then read on the merging one
+    auto shard = std::make_unique<CaseStore>(path, options);
+    sqlite3* db = static_cast<sqlite3*>(shard->handle());
+    // A small page cache (a hundred shards may be open at once; their sorts spill to temporary
+    // files beyond it) and the file mapped: pages are read without a copy.
+    exec(db, path, "PRAGMA cache_size=-2048; PRAGMA mmap_size=2147418112; BEGIN");
     // quick_check reads every page and checks every B-tree's structure, but not that each
     // index matches its table (integrity_check, three times the work): the merge reads the
     // shards' tables only, never their indexes.
@@ -67,6 +92,8 @@ std::string check_shard(const std::string& path, const Manifest* manifest, Shard
     check.rules_version = *versions.begin();
     if (manifest && check.rules_version != manifest->rules_version)
       return "scanned with other rules than the plan's";
+    scans.reset();
+    if (keep) *keep = std::move(shard);
     return {};
   } catch (const StoreError& error) {
     std::string what = error.what();
@@ -75,7 +102,8 @@ std::string check_shard(const std::string& path, const Manifest* manifest, Shard
   }
 }
 
-// Each table with the columns of its unique key: rows go into the case in that order, so that
+// Each table with the columns of its unique key (its first columns, but for triage_events;
+// merge_streaming relies on it): rows go into the case in that order, so that
 // the case's B-trees are filled page after page instead of at random places (a million random
 // inserts into indexes larger than the page cache rewrite every page many times over).
 struct MergedTable {
@@ -167,10 +195,422 @@ void stage_shard(sqlite3* db, const std::string& path, const std::string& shard_
   exec(db, path, "DETACH DATABASE shard");
 }
 
+// ---------------------------------------------------------------------------------------------
+// Merging into a case that has no rows yet (every merge after an array): each shard is read on
+// a connection of its own (no limit of ten attached databases), table by table in key order,
+// and the k sorted streams are merged here into one ordered insert per table. Every row goes
+// through SQLite twice (read from its shard, written to the case) instead of four times
+// (staged, sorted, inserted, read again for its ticket), and the tickets are computed in one
+// streaming pass over the shards' findings in ticket order, their memory bounded by one ticket.
+
+// The k shards' result sets of one query (each already in order), merged: rows come out in the
+// order of their first `order_columns` columns, ties in the order the shards were given. With
+// `unique`, one row per key (the same message or finding in two shards, or a shard given
+// twice): the one of the smallest `scan` column, else the smallest row, whatever order the
+// shards came in, so that the findings and the tickets computed in their own pass agree.
+class ShardStreams {
+ public:
+  ShardStreams(const std::vector<sqlite3*>& shards, const std::vector<std::string>& paths,
+               const std::string& sql, int order_columns, bool unique)
+      : paths_(paths), order_(order_columns), unique_(unique) {
+    for (size_t i = 0; i < shards.size(); ++i)
+      statements_.push_back(prepare(shards[i], paths[i], sql));
+    keys_.resize(statements_.size() * static_cast<size_t>(order_));
+    if (!statements_.empty())
+      for (int column = order_; column < sqlite3_column_count(statements_[0]); ++column)
+        if (const char* name = sqlite3_column_name(statements_[0], column);
+            name && std::string_view(name) == "scan") {
+          scan_column_ = column;
+          break;
+        }
+    // Each shard's first row: where SQLite sorts the shard's rows, the sorts run on every
+    // core at once (each connection on one thread at a time).
+    std::vector<char> has_row(statements_.size(), 0);
+    std::vector<std::string> errors(statements_.size());
+    std::atomic<size_t> next{0};
+    const auto work = [&] {
+      for (size_t i = next++; i < statements_.size(); i = next++) try {
+          has_row[i] = advance(i);
+        } catch (const std::exception& error) {
+          errors[i] = error.what();
+        }
+    };
+    std::vector<std::thread> pool;
+    const size_t threads = std::min<size_t>(
+        {statements_.size(), std::max(1u, std::thread::hardware_concurrency()), 8});
+    for (size_t t = 1; t < threads; ++t) pool.emplace_back(work);
+    work();
+    for (std::thread& thread : pool) thread.join();
+    for (size_t i = 0; i < statements_.size(); ++i) {
+      if (!errors[i].empty()) throw StoreError(errors[i]);
+      if (has_row[i]) heap_.push_back(i);
+    }
+    std::make_heap(heap_.begin(), heap_.end(), after());
+  }
+  ~ShardStreams() {
+    for (sqlite3_stmt* statement : statements_) sqlite3_finalize(statement);
+  }
+  ShardStreams(const ShardStreams&) = delete;
+  ShardStreams& operator=(const ShardStreams&) = delete;
+
+  // The next row (valid until the following call), or nullptr at the end.
+  sqlite3_stmt* next() {
+    if (pending_ != kNone && advance(pending_)) push(pending_);
+    pending_ = kNone;
+    if (heap_.empty()) return nullptr;
+    pending_ = pop();
+    // The same key in later shards: passed over (their streams move on).
+    while (unique_ && !heap_.empty() && compare(key(heap_.front()), key(pending_), order_) == 0) {
+      size_t same = pop();
+      if (kept_over(same, pending_)) std::swap(same, pending_);
+      if (advance(same)) push(same);
+    }
+    return statements_[pending_];
+  }
+
+ private:
+  static constexpr size_t kNone = static_cast<size_t>(-1);
+  static sqlite3_stmt* prepare(sqlite3* db, const std::string& path, const std::string& sql) {
+    sqlite3_stmt* statement = nullptr;
+    if (sqlite3_prepare_v2(db, sql.c_str(), static_cast<int>(sql.size()), &statement, nullptr) !=
+        SQLITE_OK)
+      fail(db, path, "cannot read the shard");
+    return statement;
+  }
+  // SQLite's own order of values (NULL, numbers, text, blobs; text and blobs by bytes).
+  // Each stream's current key, read once per row: comparing through sqlite3_column_* would
+  // take the connection's mutex on every call.
+  struct Value {
+    int type = SQLITE_NULL;
+    int64_t integer = 0;
+    double real = 0;
+    const void* bytes = nullptr;
+    int size = 0;
+  };
+  static int compare(const Value* a, const Value* b, int columns) {
+    for (int column = 0; column < columns; ++column)
+      if (const int c = compare_values(a[column], b[column])) return c;
+    return 0;
+  }
+  static int compare_values(const Value& a, const Value& b) {
+    const auto rank = [](int type) {
+      return type == SQLITE_NULL ? 0 : type == SQLITE_TEXT ? 2 : type == SQLITE_BLOB ? 3 : 1;
+    };
+    if (rank(a.type) != rank(b.type)) return rank(a.type) < rank(b.type) ? -1 : 1;
+    switch (rank(a.type)) {
+      case 0:
+        return 0;
+      case 1:
+        if (a.type == SQLITE_INTEGER && b.type == SQLITE_INTEGER)
+          return a.integer < b.integer ? -1 : a.integer > b.integer ? 1 : 0;
+        else {
+          const double x = a.type == SQLITE_INTEGER ? static_cast<double>(a.integer) : a.real;
+          const double y = b.type == SQLITE_INTEGER ? static_cast<double>(b.integer) : b.real;
+          return x < y ? -1 : x > y ? 1 : 0;
+        }
+      default: {
+        const int common = std::min(a.size, b.size);
+        const int c = common ? std::memcmp(a.bytes, b.bytes, static_cast<size_t>(common)) : 0;
+        if (c != 0) return c;
+        return a.size < b.size ? -1 : a.size > b.size ? 1 : 0;
+      }
+    }
+  }
+  const Value* key(size_t i) const { return keys_.data() + i * static_cast<size_t>(order_); }
+  static Value value_of(sqlite3_stmt* statement, int column) {
+    Value value;
+    value.type = sqlite3_column_type(statement, column);
+    if (value.type == SQLITE_INTEGER) {
+      value.integer = sqlite3_column_int64(statement, column);
+    } else if (value.type == SQLITE_FLOAT) {
+      value.real = sqlite3_column_double(statement, column);
+    } else if (value.type == SQLITE_TEXT || value.type == SQLITE_BLOB) {
+      value.bytes = value.type == SQLITE_TEXT
+                        ? static_cast<const void*>(sqlite3_column_text(statement, column))
+                        : sqlite3_column_blob(statement, column);
+      value.size = sqlite3_column_bytes(statement, column);
+    }
+    return value;
+  }
+  // Of two rows with one key: whether shard a's is kept rather than shard b's.
+  bool kept_over(size_t a, size_t b) const {
+    sqlite3_stmt* x = statements_[a];
+    sqlite3_stmt* y = statements_[b];
+    if (scan_column_ >= 0)
+      return compare_values(value_of(x, scan_column_), value_of(y, scan_column_)) < 0;
+    for (int column = order_; column < sqlite3_column_count(x); ++column)
+      if (const int c = compare_values(value_of(x, column), value_of(y, column))) return c < 0;
+    return false;
+  }
+  bool advance(size_t i) {
+    sqlite3_stmt* statement = statements_[i];
+    const int rc = sqlite3_step(statement);
+    if (rc == SQLITE_DONE) return false;
+    if (rc != SQLITE_ROW) fail(sqlite3_db_handle(statement), paths_[i], "cannot read the shard");
+    Value* values = keys_.data() + i * static_cast<size_t>(order_);
+    for (int column = 0; column < order_; ++column) values[column] = value_of(statement, column);
+    return true;
+  }
+  void push(size_t i) {
+    heap_.push_back(i);
+    std::push_heap(heap_.begin(), heap_.end(), after());
+  }
+  size_t pop() {
+    std::pop_heap(heap_.begin(), heap_.end(), after());
+    const size_t i = heap_.back();
+    heap_.pop_back();
+    return i;
+  }
+  // The heap's order: true when shard a's row comes after shard b's.
+  struct After {
+    const ShardStreams* streams;
+    bool operator()(size_t a, size_t b) const {
+      if (const int c = compare(streams->key(a), streams->key(b), streams->order_)) return c > 0;
+      return a > b;
+    }
+  };
+  After after() const { return After{this}; }
+  const std::vector<std::string>& paths_;
+  std::vector<sqlite3_stmt*> statements_;
+  std::vector<Value> keys_;  // order_ per stream
+  std::vector<size_t> heap_;
+  size_t pending_ = kNone;
+  int order_;
+  int scan_column_ = -1;  // the row's `scan` column, if it has one
+  bool unique_;
+};
+
+// The shard row's value bound without a copy: the insert runs before the shard's statement
+// steps again.
+void bind_column(sqlite3_stmt* insert, int parameter, sqlite3_stmt* row, int column) {
+  switch (sqlite3_column_type(row, column)) {
+    case SQLITE_INTEGER:
+      sqlite3_bind_int64(insert, parameter, sqlite3_column_int64(row, column));
+      break;
+    case SQLITE_FLOAT:
+      sqlite3_bind_double(insert, parameter, sqlite3_column_double(row, column));
+      break;
+    case SQLITE_TEXT: {
+      const unsigned char* text = sqlite3_column_text(row, column);
+      sqlite3_bind_text64(insert, parameter, reinterpret_cast<const char*>(text),
+                          static_cast<sqlite3_uint64>(sqlite3_column_bytes(row, column)),
+                          SQLITE_STATIC, SQLITE_UTF8);
+      break;
+    }
+    case SQLITE_BLOB: {
+      const void* blob = sqlite3_column_blob(row, column);
+      if (blob)
+        sqlite3_bind_blob64(insert, parameter, blob,
+                            static_cast<sqlite3_uint64>(sqlite3_column_bytes(row, column)),
+                            SQLITE_STATIC);
+      else
+        sqlite3_bind_zeroblob(insert, parameter, 0);  // empty, not NULL
+      break;
+    }
+    default:
+      sqlite3_bind_null(insert, parameter);
+  }
+}
+
+// Whether the case holds no rows a merge writes: then it is built by merge_streaming.
+bool case_is_empty(sqlite3* db, const std::string& path) {
+  std::string sql = "SELECT EXISTS(SELECT 1 FROM main.tickets)";
+  for (const MergedTable& table : kTables)
+    sql += std::string(" OR EXISTS(SELECT 1 FROM main.") + table.name + ")";
+  Statement query(db, path, sql);
+  query.step();
+  return query.integer(0) == 0;
+}
+
+// One ticket's row from its findings in place order (each once): as refresh_touched_tickets
+// computes it, where the first finding by place wins ties, so that only a strictly better
+// naming finding replaces the one before.
+struct TicketRowBuilder {
+  std::string ticket, file, location;  // the ticket, and the place of its last finding
+  int64_t offset = 0, occurrences = 0, messages = 0, specificity = 0, evidence_rank = 0,
+          severity = 0;
+  std::optional<int64_t> first_seen, last_seen;
+  bool undated = false, named = false;
+  std::string rule_id, provider, status, secret;
+};
+
+std::string column_text(sqlite3_stmt* row, int column) {
+  const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(row, column));
+  return text ? std::string(text, static_cast<size_t>(sqlite3_column_bytes(row, column)))
+              : std::string();
+}
+
+bool column_equals(sqlite3_stmt* row, int column, const std::string& value) {
+  const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(row, column));
+  return text && static_cast<size_t>(sqlite3_column_bytes(row, column)) == value.size() &&
+         std::memcmp(text, value.data(), value.size()) == 0;
+}
+
+// Inserts a shard's row (its columns from `first` on, as SELECT * gives them) into the same
+// table of the case.
+class RowCopy {
+ public:
+  RowCopy(sqlite3* db, const std::string& path, const char* table, int first)
+      : db_(db), path_(path), table_(table), first_(first) {}
+  // 1 when the row was new to the case, else 0.
+  uint64_t insert(sqlite3_stmt* row) {
+    if (!insert_) {
+      columns_ = sqlite3_column_count(row) - first_;
+      std::string sql = std::string("INSERT OR IGNORE INTO main.") + table_ + " VALUES(?";
+      for (int i = 1; i < columns_; ++i) sql += ", ?";
+      insert_ = std::make_unique<Statement>(db_, path_, sql + ")");
+    }
+    sqlite3_stmt* statement = insert_->get();
+    for (int i = 0; i < columns_; ++i) bind_column(statement, i + 1, row, first_ + i);
+    if (sqlite3_step(statement) != SQLITE_DONE) fail(db_, path_, "cannot merge a row");
+    sqlite3_reset(statement);
+    return static_cast<uint64_t>(sqlite3_changes64(db_));
+  }
+
+ private:
+  sqlite3* db_;
+  const std::string& path_;
+  const char* table_;
+  int first_, columns_ = 0;
+  std::unique_ptr<Statement> insert_;
+};
+
+// The tickets' rows from the shards' findings, read a second time in ticket order and then by
+// place (each finding once, as in the case), one ticket at a time: memory for one ticket, and
+// the tickets go into the case in key order.
+void build_tickets(sqlite3* db, const std::string& path, const std::vector<sqlite3*>& shards,
+                   const std::vector<std::string>& paths) {
+  ShardStreams findings(shards, paths,
+                        "SELECT ticket, file, offset, location, part_path, line, rule_id, "
+                        "fingerprint, specificity, evidence_rank, provider, severity, status, "
+                        "secret, date_epoch, scan FROM findings NOT INDEXED ORDER BY ticket, file, "
+                        "offset, location, part_path, line, rule_id, fingerprint",
+                        8, true);
+  Statement insert(db, path,
+                   "INSERT INTO main.tickets(fingerprint, id, rule_id, provider, severity, "
+                   "status, evidence_rank, secret, occurrences, messages, first_seen, "
+                   "last_seen, undated) VALUES(?1, 'cs-' || substr(?1, 8, 16), ?2, ?3, ?4, ?5, "
+                   "?6, ?7, ?8, ?9, ?10, ?11, ?12)");
+  TicketRowBuilder current;
+  const auto flush = [&] {
+    // A ticket none of whose findings carries its own fingerprint has no row.
+    if (!current.named) return;
+    insert.bind(1, current.ticket)
+        .bind(2, current.rule_id)
+        .bind(3, current.provider)
+        .bind(4, current.severity)
+        .bind(5, current.status)
+        .bind(6, current.evidence_rank)
+        .bind(7, current.secret)
+        .bind(8, current.occurrences)
+        .bind(9, current.messages)
+        .bind(10, current.first_seen)
+        .bind(11, current.last_seen)
+        .bind(12, current.undated)
+        .run();
+  };
+  while (sqlite3_stmt* row = findings.next()) {
+    const bool same_ticket = current.occurrences > 0 && column_equals(row, 0, current.ticket);
+    if (!same_ticket) {
+      flush();
+      current = TicketRowBuilder();
+      current.ticket = column_text(row, 0);
+    }
+    // Findings of one message are adjacent (sorted by file, offset, location).
+    const int64_t offset = sqlite3_column_int64(row, 2);
+    if (!same_ticket || offset != current.offset || !column_equals(row, 1, current.file) ||
+        !column_equals(row, 3, current.location)) {
+      ++current.messages;
+      current.file = column_text(row, 1);
+      current.location = column_text(row, 3);
+      current.offset = offset;
+    }
+    ++current.occurrences;
+    if (sqlite3_column_type(row, 14) == SQLITE_NULL) {
+      current.undated = true;
+    } else {
+      const int64_t date = sqlite3_column_int64(row, 14);
+      current.first_seen = current.first_seen ? std::min(*current.first_seen, date) : date;
+      current.last_seen = current.last_seen ? std::max(*current.last_seen, date) : date;
+    }
+    if (column_equals(row, 7, current.ticket)) {
+      const int64_t specificity = sqlite3_column_int64(row, 8);
+      const int64_t evidence_rank = sqlite3_column_int64(row, 9);
+      if (!current.named || specificity > current.specificity ||
+          (specificity == current.specificity && evidence_rank > current.evidence_rank)) {
+        current.named = true;
+        current.specificity = specificity;
+        current.evidence_rank = evidence_rank;
+        current.rule_id = column_text(row, 6);
+        current.provider = column_text(row, 10);
+        current.severity = sqlite3_column_int64(row, 11);
+        current.status = column_text(row, 12);
+        current.secret = column_text(row, 13);
+      }
+    }
+  }
+  flush();
+}
+
+// The whole merge into an empty case, in the case's transaction; `shards` are the checked
+// shards' connections, each in a read transaction (one snapshot for every pass).
+MergeResult merge_streaming(sqlite3* db, const std::string& path,
+                            const std::vector<sqlite3*>& shards,
+                            const std::vector<std::string>& paths) {
+  MergeResult result;
+  result.shards = shards.size();
+  Transaction transaction(db, path);
+  // The secondary indexes go, and are built once from the full tables at the end.
+  std::vector<std::string> indexes, names;
+  {
+    Statement list(db, path,
+                   "SELECT name, sql FROM main.sqlite_master WHERE type = 'index' AND sql IS "
+                   "NOT NULL");
+    while (list.step()) {
+      names.push_back(list.text(0));
+      indexes.push_back(list.text(1));
+    }
+  }
+  for (const std::string& name : names) exec(db, path, "DROP INDEX main.\"" + name + "\"");
+  for (const MergedTable& table : kTables) {
+    // Triage events in the order they were recorded, then as each shard recorded them (its
+    // rowids); their ids make an event merged twice one row.
+    // Every other table's key is its first columns: rows are compared in place.
+    const bool events = table.name == std::string_view("triage_events");
+    const std::string key = table.key;
+    const int key_columns =
+        events ? 1 : static_cast<int>(std::count(key.begin(), key.end(), ',')) + 1;
+    ShardStreams rows(shards, paths,
+                      std::string("SELECT ") + (events ? "recorded_at, " : "") + "* FROM " +
+                          table.name + " NOT INDEXED ORDER BY " + table.key,
+                      key_columns, !events);
+    RowCopy copy(db, path, table.name, events ? 1 : 0);
+    uint64_t added = 0;
+    while (sqlite3_stmt* row = rows.next()) added += copy.insert(row);
+    phase(table.name);
+    if (table.name == std::string_view("messages")) result.messages_added = added;
+    if (table.name == std::string_view("findings")) result.findings_added = added;
+  }
+  build_tickets(db, path, shards, paths);
+  phase("tickets");
+  for (const std::string& sql : indexes) exec(db, path, sql);
+  phase("indexes");
+  exec(db, path,
+       "UPDATE tickets SET (triage, triage_owner, triage_note, triage_at) = (SELECT status, "
+       "owner, note, at FROM triage_events AS e WHERE e.fingerprint = tickets.fingerprint ORDER "
+       "BY recorded_at DESC, rowid DESC LIMIT 1) WHERE fingerprint IN (SELECT fingerprint FROM "
+       "triage_events)");
+  phase("triage");
+  transaction.commit();
+  phase("commit");
+  return result;
+}
+
 }  // namespace
 
 MergeResult merge_stores(CaseStore& target, const std::vector<std::string>& shards,
                          const Manifest* manifest) {
+  phase("start");
   // Every shard first: nothing is merged unless all can be.
   std::string problems;
   std::string common_rules = target.rules_version();
@@ -179,11 +619,24 @@ MergeResult merge_stores(CaseStore& target, const std::vector<std::string>& shar
   // connection of its own; their verdicts are then taken in the order the shards were given.
   std::vector<ShardCheck> checks(shards.size());
   std::vector<std::string> verdicts(shards.size());
+  sqlite3* db = static_cast<sqlite3*>(target.handle());
+  const std::string& path = target.path();
+  // An empty case is built straight from the shards, each open at once (up to three files
+  // each: the store, its WAL and shared memory; and a sort of up to a few MB held per shard);
+  // else, beyond kMaxStreamedShards or what this process may open, the shards go through the
+  // staging database.
+  rlimit files{};
+  const bool streaming =
+      case_is_empty(db, path) && shards.size() <= kMaxStreamedShards &&
+      ::getrlimit(RLIMIT_NOFILE, &files) == 0 &&
+      (files.rlim_cur == RLIM_INFINITY || shards.size() * 3 + 64 <= files.rlim_cur);
+  std::vector<std::unique_ptr<CaseStore>> opened(streaming ? shards.size() : 0);
   {
     std::atomic<size_t> next{0};
     const auto work = [&] {
       for (size_t i = next++; i < shards.size(); i = next++) try {
-          verdicts[i] = check_shard(shards[i], manifest, checks[i]);
+          verdicts[i] =
+              check_shard(shards[i], manifest, checks[i], streaming ? &opened[i] : nullptr);
         } catch (const std::exception& error) {
           verdicts[i] = error.what();
         }
@@ -216,9 +669,19 @@ MergeResult merge_stores(CaseStore& target, const std::vector<std::string>& shar
                     ": never ran (no complete store of it among the shards given)";
   if (!problems.empty()) throw StoreError("merge refused, nothing merged:" + problems);
 
-  sqlite3* db = static_cast<sqlite3*>(target.handle());
-  const std::string& path = target.path();
+  phase("checks");
   MergeResult result;
+  if (streaming) {
+    std::vector<sqlite3*> handles;
+    for (const auto& shard : opened) handles.push_back(static_cast<sqlite3*>(shard->handle()));
+    // The index builds' sorts may use a second core (PRAGMA threads).
+    exec(db, path,
+         "PRAGMA main.cache_size=-262144; PRAGMA main.mmap_size=17179869184; PRAGMA threads=" +
+             std::to_string(std::clamp(std::thread::hardware_concurrency(), 1u, 4u) - 1));
+    result = merge_streaming(db, path, handles, shards);
+    result.tickets = target.counts().tickets;
+    return result;
+  }
   // A 256 MB page cache for the case and for the staged rows; sorts spill to temporary files.
   // The case's file is also mapped: the ticket pass reads findings at random places, through
   // memory instead of a read call per page (WAL frames are still read from the WAL).
@@ -312,6 +775,8 @@ MergeResult merge_stores(CaseStore& target, const std::vector<std::string>& shar
 
 namespace {
 
+constexpr int kNewCasePageSize = 65536;
+
 void sync_path(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0 || ::fsync(fd) != 0) {
@@ -320,6 +785,28 @@ void sync_path(const std::string& path) {
     throw StoreError(path + ": cannot sync: " + error);
   }
   ::close(fd);
+}
+
+// A new case gets larger pages than SQLite's 4 KB: a merge writes every row once, in key
+// order, and fewer, fuller pages cost less to fill, link and write. Set before the first
+// table (the case is created 0600 here, never through a symbolic link).
+void set_page_size(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) throw StoreError(path + ": cannot create the case: " + std::strerror(errno));
+  ::close(fd);
+  sqlite3* db = nullptr;
+  const int rc =
+      sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, nullptr);
+  try {
+    if (rc != SQLITE_OK) fail(db, path, "cannot create the case");
+    exec(db, path,
+         ("PRAGMA page_size=" + std::to_string(kNewCasePageSize) + "; PRAGMA journal_mode=WAL")
+             .c_str());
+  } catch (...) {
+    sqlite3_close(db);
+    throw;
+  }
+  sqlite3_close(db);
 }
 
 }  // namespace
@@ -342,8 +829,11 @@ MergeResult merge_into(const std::string& case_path, const std::vector<std::stri
   };
   try {
     MergeResult result;
+    set_page_size(building);
     {
-      CaseStore store(building);
+      StoreOptions options;
+      options.one_thread = true;
+      CaseStore store(building, options);
       sqlite3* db = static_cast<sqlite3*>(store.handle());
       exec(db, building, "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF");
       result = merge_stores(store, shards, manifest);

@@ -30,7 +30,15 @@ class Statement {
   Statement& operator=(const Statement&) = delete;
 
   Statement& bind(int i, std::string_view text) {
-    check(sqlite3_bind_text64(stmt_, i, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
+    check(sqlite3_bind_text64(stmt_, i, text.data() ? text.data() : "", text.size(),
+                              copy_ ? SQLITE_TRANSIENT : SQLITE_STATIC, SQLITE_UTF8));
+    return *this;
+  }
+  // Texts bound from now on are not copied: for statements whose every use binds and runs in
+  // one expression (`s.bind(..).bind(..).run()`), where the texts, temporaries included, live
+  // until run() is done; run() clears the bindings.
+  Statement& bind_without_copies() {
+    copy_ = false;
     return *this;
   }
   Statement& bind(int i, const char* text) { return bind(i, std::string_view(text)); }
@@ -85,6 +93,7 @@ class Statement {
   sqlite3* db_;
   const std::string* path_;
   sqlite3_stmt* stmt_ = nullptr;
+  bool copy_ = true;
 };
 
 inline void exec(sqlite3* db, const std::string& path, const char* sql) {

@@ -176,11 +176,17 @@ CREATE TABLE verifications(fingerprint TEXT PRIMARY KEY, state TEXT NOT NULL,
   reason TEXT NOT NULL, checked_at TEXT NOT NULL, endpoint TEXT NOT NULL, identity TEXT NOT NULL)
   WITHOUT ROWID;
 )sql",
+    // 4: no index of message locations by message: nothing reads one, and every message
+    // scanned wrote to it (a merge built it anew).
+    R"sql(
+DROP INDEX message_locations_message;
+)sql",
 };
 constexpr const char* kMigrationNames[] = {
     "the case: scans, rules, inputs, messages, findings, "
     "tickets, triage",
-    "reopened tickets, automatic triage events", "verification results"};
+    "reopened tickets, automatic triage events", "verification results",
+    "no index of message locations by message"};
 static_assert(std::size(kMigrations) == kStoreSchemaVersion);
 
 void migrate(sqlite3* db, const std::string& path, int target) {
@@ -246,8 +252,9 @@ sqlite3* open_database(const std::string& path, const StoreOptions& options) {
   sqlite3* db = nullptr;
   // URIs on (merge attaches its shards read-only through "file:...?mode=ro"); a store whose
   // own name starts with "file:" is opened as the relative path it is.
-  const int flags = (options.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) |
-                    SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_URI;
+  const int flags =
+      (options.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_NOFOLLOW |
+      (options.one_thread ? SQLITE_OPEN_NOMUTEX : SQLITE_OPEN_FULLMUTEX) | SQLITE_OPEN_URI;
   const std::string name = path.starts_with("file:") ? "./" + path : path;
   if (sqlite3_open_v2(name.c_str(), &db, flags, nullptr) != SQLITE_OK) {
     const std::string message = db ? sqlite3_errmsg(db) : "out of memory";
@@ -659,18 +666,24 @@ std::unique_ptr<StoreScan> CaseStore::begin_scan(const RuleSet& rules, const Sca
                        "INSERT OR IGNORE INTO rules(rules_version, id, name, description, "
                        "provider, category, severity, confidence, rotation, refs) "
                        "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    for (const Rule& rule : rules.rules)
-      rule_row.bind(1, scan->rules_version)
-          .bind(2, rule.id)
-          .bind(3, rule.name)
-          .bind(4, rule.description)
-          .bind(5, rule.provider)
-          .bind(6, rule.category)
-          .bind(7, static_cast<int>(rule.severity))
-          .bind(8, rule.confidence)
-          .bind(9, rule.rotation)
-          .bind(10, pack(rule.references))
-          .run();
+    // A rescan with the same rules finds them stored already.
+    Statement stored(db, path, "SELECT EXISTS(SELECT 1 FROM rules WHERE rules_version = ?)");
+    stored.bind(1, scan->rules_version).step();
+    const bool have_rules = stored.integer(0) != 0;
+    stored.reset();
+    if (!have_rules)
+      for (const Rule& rule : rules.rules)
+        rule_row.bind(1, scan->rules_version)
+            .bind(2, rule.id)
+            .bind(3, rule.name)
+            .bind(4, rule.description)
+            .bind(5, rule.provider)
+            .bind(6, rule.category)
+            .bind(7, static_cast<int>(rule.severity))
+            .bind(8, rule.confidence)
+            .bind(9, rule.rotation)
+            .bind(10, pack(rule.references))
+            .run();
     transaction.commit();
   }
   // Messages already scanned with these rules are skipped: their keys, read once, are
@@ -701,6 +714,11 @@ std::unique_ptr<StoreScan> CaseStore::begin_scan(const RuleSet& rules, const Sca
   scan->insert_domain = std::make_unique<Statement>(
       db, path, "INSERT OR IGNORE INTO ticket_domains(domain, fingerprint) VALUES(?, ?)");
   scan->insert_touched = std::make_unique<Statement>(db, path, kTouch);
+  // The statements of every message: bound and run in one expression each (on_message).
+  for (Statement* statement :
+       {scan->insert_message.get(), scan->insert_location.get(), scan->insert_finding.get(),
+        scan->insert_domain.get(), scan->insert_touched.get()})
+    statement->bind_without_copies();
   scan->insert_input = std::make_unique<Statement>(
       db, path,
       "INSERT INTO inputs(path, size, mtime_ns, first_scan, last_scan) VALUES(?, ?, ?, ?, ?) "

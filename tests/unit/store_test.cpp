@@ -219,6 +219,45 @@ TEST(StoreSchema, MigratesAnOlderStoreKeepingItsData) {
   EXPECT_EQ(scalar(store, "SELECT max(version) FROM schema_migrations"), kStoreSchemaVersion);
 }
 
+// Version 4 drops the index of locations by message (nothing reads it); the rows stay.
+TEST(StoreSchema, MigrationFourDropsTheUnreadLocationIndex) {
+  TempDir dir;
+  const std::string path = dir / "v3.db";
+  create_store_at_version(path, 3);
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(
+        sqlite3_exec(db, "INSERT INTO message_locations VALUES('/a.mbox', 0, '', 'k', 0, 's')",
+                     nullptr, nullptr, nullptr),
+        SQLITE_OK);
+    sqlite3_close(db);
+  }
+  {
+    CaseStore store(path);
+    EXPECT_EQ(store.schema_version(), 4);
+    EXPECT_EQ(scalar(store,
+                     "SELECT count(*) FROM sqlite_master WHERE name = 'message_locations_message'"),
+              0);
+    EXPECT_EQ(dump(store, "SELECT file, message FROM message_locations"), "/a.mbox|k|\n");
+    EXPECT_EQ(dump(store, "SELECT description FROM schema_migrations WHERE version = 4"),
+              "no index of message locations by message|\n");
+    EXPECT_EQ(store.integrity_check(), "ok");
+  }
+  // A version-3 store is not merged as a shard as it is (another schema): refused by name.
+  const std::string shard = dir / "v3-shard.db";
+  create_store_at_version(shard, 3);
+  CaseStore target(dir / "case.db");
+  try {
+    merge_stores(target, {shard}, nullptr);
+    FAIL() << "merged a store of another schema";
+  } catch (const StoreError& error) {
+    EXPECT_NE(std::string(error.what()).find("v3-shard.db: "), std::string::npos) << error.what();
+    EXPECT_NE(std::string(error.what()).find("schema version 3"), std::string::npos)
+        << error.what();
+  }
+}
+
 TEST(StoreScan, RescanIsIdempotentAndCountsKnownMessages) {
   TempDir dir;
   CaseStore store(dir / "case.db");
@@ -564,6 +603,71 @@ TEST(StoreMerge, ShardsMergedEqualOneScan) {
     EXPECT_EQ(merged.counts().messages, single.counts().messages);
     EXPECT_EQ(merged.counts().locations, single.counts().locations);
   }
+}
+
+// A merge into an empty case reads the shards directly (merge_streaming); into a case with
+// rows it stages them: both give the same case, triage included, with a store given twice.
+TEST(StoreMerge, StreamedAndStagedMergesAgree) {
+  Corpus corpus;
+  const std::string triaged = corpus.dir / "triaged.db";
+  const std::string inbox = corpus.dir / "inbox.db";
+  {
+    CaseStore store(triaged);
+    scan_into(store, {corpus.root});
+    const std::vector<TicketRow> rows = store.ticket_rows({});
+    ASSERT_GE(rows.size(), 2u);
+    store.triage({{rows[0].id, Triage::Confirmed, "looked", "dana", std::nullopt}}, "tester");
+    store.triage({{rows[0].id, Triage::Rotated, "revoked", "", int64_t{1700000000}}}, "tester");
+    store.triage({{rows[1].id, Triage::FalsePositive, "test data", "ops", std::nullopt}}, "t");
+  }
+  {
+    CaseStore store(inbox);
+    scan_into(store, {(kSource / "corpora/samples/inbox.mbox").string()});
+  }
+  const auto content = [](CaseStore& store) {
+    return case_content(store) +
+           dump(store,
+                "SELECT fingerprint, triage, triage_owner, triage_note, triage_at, reopened FROM "
+                "tickets ORDER BY fingerprint") +
+           dump(store,
+                "SELECT id, fingerprint, status, previous, owner, note FROM triage_events ORDER "
+                "BY id");
+  };
+  CaseStore streamed(corpus.dir / "streamed.db");
+  merge_stores(streamed, {triaged, inbox, triaged}, nullptr);
+  CaseStore staged(corpus.dir / "staged.db");
+  merge_stores(staged, {inbox}, nullptr);
+  merge_stores(staged, {triaged}, nullptr);
+  const std::string expected = content(staged);
+  EXPECT_EQ(content(streamed), expected);
+  EXPECT_EQ(scalar(streamed, "SELECT count(*) FROM triage_events"), 3);
+  // The same message in two stores: one row, the same whichever store came first (the rows
+  // differ in their scan).
+  CaseStore reversed(corpus.dir / "reversed.db");
+  merge_stores(reversed, {inbox, triaged}, nullptr);
+  const auto rows = [](CaseStore& store) {
+    return dump(store, "SELECT * FROM messages ORDER BY key") +
+           dump(store, "SELECT * FROM message_locations ORDER BY file, offset, location") +
+           dump(store, "SELECT * FROM findings ORDER BY rowid") +
+           dump(store, "SELECT * FROM tickets ORDER BY fingerprint");
+  };
+  EXPECT_EQ(rows(reversed), rows(streamed));
+  {
+    CaseStore first(triaged), second(inbox);  // the inbox's messages are in both stores
+    EXPECT_LT(scalar(streamed, "SELECT count(*) FROM messages"),
+              scalar(first, "SELECT count(*) FROM messages") +
+                  scalar(second, "SELECT count(*) FROM messages"));
+  }
+  EXPECT_EQ(scalar(streamed, "SELECT count(*) FROM tickets WHERE triage = 'rotated'"), 1);
+  // A new case (built aside with larger pages, then linked into place) is the same case.
+  const std::string fresh = corpus.dir / "fresh.db";
+  merge_into(fresh, {inbox, triaged}, nullptr);
+  CaseStore linked(fresh);
+  EXPECT_EQ(content(linked), expected);
+  EXPECT_EQ(scalar(linked, "PRAGMA page_size"), 65536);
+  EXPECT_EQ(linked.integrity_check(), "ok");
+  EXPECT_EQ(fs::status(fresh).permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
 }
 
 // Shards are attached by URI: a name with URI metacharacters still names that file, the shard
