@@ -9,6 +9,9 @@
 # PST may also be a directory of PST files (readpst is then run on each, one after the other).
 # Outputs (credsift's tickets, readpst's mbox tree) go to a temporary directory on tmpfs
 # (/dev/shm when there is one), so that neither pays for a disk.
+# On a shared machine the wall time of 2 threads says more about the other load than about
+# credsift, so the 2-thread runs also count context switches (GNU time): voluntary ones are
+# waits (a lock, a pipeline stage without work), involuntary ones preemption by other processes.
 set -euo pipefail
 credsift=${1:?usage: bench/pst_vs_readpst.sh CREDSIFT [PST] [runs]}
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -38,12 +41,19 @@ scan() {  # threads input times-file
   { time "$credsift" scan -q -j "$1" -o "$work/tickets.jsonl" "$2" >/dev/null 2>&1 || true; } \
     2>>"$3"
 }
+switches() {  # threads input switches-file: voluntary and involuntary context switches, CPU use
+  [ -x /usr/bin/time ] || return 0
+  /usr/bin/time -a -o "$3" -f '%w %c %P' "$credsift" scan -q -j "$1" -o "$work/tickets.jsonl" \
+    "$2" >/dev/null 2>&1 || true
+}
 for i in $(seq "$runs"); do
   scan 1 "$pst" "$work/credsift1.times"
   { time convert; } 2>>"$work/readpst.times"
   scan 2 "$pst" "$work/credsift2.times"
   scan 1 "$work/empty.mbox" "$work/start.times"
 done
+switches 1 "$pst" "$work/switches1"
+switches 2 "$pst" "$work/switches2"
 # Fastest wall and fastest CPU of the runs, each on its own.
 fastest() {
   awk '{ w = $1; c = $2 + $3; if (NR == 1 || w < bw) bw = w; if (NR == 1 || c < bc) bc = c }
@@ -65,3 +75,8 @@ awk -v cw="$c_wall" -v cc="$c_cpu" -v rw="$r_wall" -v rc="$r_cpu" -v tw="$t_wall
   if (cw > sw && cc > sc)
     printf "    without the fixed start:       %.2f wall, %.2f CPU\n", rw / (cw - sw), rc / (cc - sc)
   printf "  credsift 2 threads / 1 thread:   %.2f wall (CPU %.2f of the 1-thread CPU)\n", cw / tw, tc / cc }'
+for t in 1 2; do
+  [ -s "$work/switches$t" ] &&
+    awk -v t="$t" '{ printf "  credsift -j %s, one more run: %d voluntary context switches (waits), %d involuntary (preempted), %s of a CPU used\n", t, $1, $2, $3 }' "$work/switches$t"
+done
+exit 0

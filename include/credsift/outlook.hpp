@@ -27,8 +27,10 @@ LzfuResult decompress_lzfu(std::string_view compressed, size_t max_output = size
 bool ole2_header_plausible(std::string_view header, uint64_t file_size);
 // The header check, and the layout libolecf trusts unchecked: the mini stream parameters, the
 // FAT, the directory chain, each stream's first sector and the mini FAT entries (a first sector
-// far outside the file made libolecf 20181231 walk a sector chain for seconds on every read).
-bool ole2_layout_plausible(std::string_view file);
+// far outside the file made libolecf 20181231 walk a sector chain for seconds on every read),
+// the mini stream's chain and each small stream's chain. `why`, when given, gets the reason and
+// the byte offset of the structure that is refused.
+bool ole2_layout_plausible(std::string_view file, std::string* why = nullptr);
 
 // An Outlook item file (.msg, OLE2) as an RFC 5322 message, so that the decoder reads a .msg
 // attached to a mail like a message/rfc822 part; nullopt when the bytes are no .msg. The

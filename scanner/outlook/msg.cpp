@@ -276,8 +276,7 @@ struct OleFile {
 
 // Opens the compound file (from a path, or from bytes when path is empty) and checks that it
 // is an Outlook item: a root property stream and a message class.
-constexpr const char* kImplausibleLayout =
-    "damaged OLE2 compound file: its header or directory points outside the file";
+constexpr const char* kImplausibleLayout = "damaged OLE2 compound file: ";
 
 std::unique_ptr<OleFile> open_ole(const std::string* path, std::string_view bytes,
                                   std::string& error, bool& not_msg) {
@@ -292,25 +291,26 @@ std::unique_ptr<OleFile> open_ole(const std::string* path, std::string_view byte
   if (path) {
     // The layout is checked before libolecf sees the file (see ole2_layout_plausible).
     bool plausible = false;
+    std::string why = "cannot be read, or smaller than its header";
     const int fd = ::open(path->c_str(), O_RDONLY | O_CLOEXEC);
     struct stat st {};
     if (fd >= 0 && ::fstat(fd, &st) == 0 && st.st_size >= 512) {
       void* map = ::mmap(nullptr, size_t(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
       if (map != MAP_FAILED) {
-        plausible =
-            ole2_layout_plausible(std::string_view(static_cast<const char*>(map), st.st_size));
+        plausible = ole2_layout_plausible(
+            std::string_view(static_cast<const char*>(map), st.st_size), &why);
         ::munmap(map, size_t(st.st_size));
       }
     }
     if (fd >= 0) ::close(fd);
     if (!plausible) {
-      error = kImplausibleLayout;
+      error = kImplausibleLayout + why;
       return nullptr;
     }
     rc = libolecf_file_open(ole->file, path->c_str(), LIBOLECF_OPEN_READ, &err);
   } else {
-    if (!ole2_layout_plausible(bytes)) {
-      error = kImplausibleLayout;
+    if (std::string why; !ole2_layout_plausible(bytes, &why)) {
+      error = kImplausibleLayout + why;
       return nullptr;
     }
     // libbfio's memory ranges read past their end on hostile compound files (found by
@@ -379,17 +379,23 @@ bool ole2_header_plausible(std::string_view header, uint64_t file_size) {
   return true;
 }
 
-bool ole2_layout_plausible(std::string_view file) {
-  if (!ole2_header_plausible(file, file.size())) return false;
+bool ole2_layout_plausible(std::string_view file, std::string* why) {
+  const auto refuse = [&](uint64_t at, const std::string& what) {
+    if (why) *why = what + " (at byte " + std::to_string(at) + ")";
+    return false;
+  };
+  if (!ole2_header_plausible(file, file.size()))
+    return refuse(0, "its header points outside the file (more sectors than it holds)");
   const auto u32 = [&](uint64_t at) {
     return uint32_t(uint8_t(file[at])) | uint32_t(uint8_t(file[at + 1])) << 8 |
            uint32_t(uint8_t(file[at + 2])) << 16 | uint32_t(uint8_t(file[at + 3])) << 24;
   };
-  constexpr uint32_t kMaxRegular = 0xFFFFFFFA;  // above: free, end of chain, FAT, DIFAT
   constexpr uint32_t kEndOfChain = 0xFFFFFFFE;
+  constexpr uint32_t kFree = 0xFFFFFFFF;
   const uint64_t sector_size = uint64_t(1) << (uint8_t(file[0x1E]) | uint8_t(file[0x1F]) << 8);
   // The mini stream cut-off and sector size are fixed by MS-CFB; libolecf takes them from here.
-  if (u32(0x38) != 4096 || (uint8_t(file[0x20]) | uint8_t(file[0x21]) << 8) != 6) return false;
+  if (u32(0x38) != 4096 || (uint8_t(file[0x20]) | uint8_t(file[0x21]) << 8) != 6)
+    return refuse(0x1E, "mini sector size or mini stream cut-off not the fixed ones");
   const uint64_t sectors = (file.size() - 512 + sector_size - 1) / sector_size;
   const auto sector_at = [&](uint32_t sector) { return 512 + uint64_t(sector) * sector_size; };
   const auto whole_sector = [&](uint32_t sector) {
@@ -402,29 +408,42 @@ bool ole2_layout_plausible(std::string_view file) {
     fat_list.push_back(u32(0x4C + 4 * i));
   uint32_t difat = u32(0x44);
   for (uint32_t hops = 0; fat_list.size() < fat_sectors; ++hops) {
-    if (hops > sectors || !whole_sector(difat)) return false;
+    if (hops > sectors || !whole_sector(difat))
+      return refuse(0x44, "DIFAT chain leaves the file or loops");
     for (uint64_t i = 0; i + 1 < sector_size / 4 && fat_list.size() < fat_sectors; ++i)
       fat_list.push_back(u32(sector_at(difat) + 4 * i));
     difat = u32(sector_at(difat) + sector_size - 4);
   }
   std::vector<uint32_t> fat;
   for (uint32_t sector : fat_list) {
-    if (!whole_sector(sector)) return false;
+    if (!whole_sector(sector)) return refuse(0x4C, "a FAT sector lies outside the file");
     for (uint64_t i = 0; i < sector_size / 4; ++i) fat.push_back(u32(sector_at(sector) + 4 * i));
   }
   // The directory chain, each sector visited once.
   std::vector<uint32_t> directory;
   std::vector<bool> seen(fat.size());
   for (uint32_t sector = u32(0x30); sector != kEndOfChain; sector = fat[sector]) {
-    if (sector >= fat.size() || seen[sector] || !whole_sector(sector)) return false;
+    if (sector >= fat.size() || seen[sector] || !whole_sector(sector))
+      return refuse(directory.empty() ? 0x30 : sector_at(directory.back()),
+                    "directory chain leaves the file or loops");
     seen[sector] = true;
     directory.push_back(sector);
   }
   // libolecf finds a mini stream sector by walking the FAT chain of the mini stream once per
-  // 512 bytes of its offset, and it takes a stream's first sector unchecked: a first sector in
-  // the billions made it walk for seconds on every read (found by msg_fuzz). Every stream must
-  // start inside the data it lives in, and every mini FAT entry point inside the mini stream.
+  // 512 bytes of its offset, and it takes a stream's first sector and each mini FAT entry
+  // unchecked: a first sector in the billions, or a mini FAT entry of 0xFFFFFFFA (a reserved
+  // value) over a looping mini stream chain, made it walk for seconds on one read (found by
+  // msg_fuzz). Every stream must start inside the data it lives in, the mini stream's own chain
+  // must be whole, and the chain of every small stream must stay inside the mini stream.
   uint64_t mini_sectors = 0;
+  uint64_t root_at = 0;
+  uint32_t root_start = kEndOfChain;
+  struct SmallStream {
+    uint64_t entry_at;
+    uint32_t start;
+    uint64_t size;
+  };
+  std::vector<SmallStream> small_streams;
   bool root = true;
   for (uint32_t sector : directory) {
     for (uint64_t at = sector_at(sector); at + 128 <= sector_at(sector) + sector_size; at += 128) {
@@ -432,22 +451,59 @@ bool ole2_layout_plausible(std::string_view file) {
       const uint32_t start = u32(at + 116);
       const uint64_t size = u32(at + 120);  // the high half is not used by version 3 files
       if (root) {
-        if (type != 5 || size > file.size()) return false;
+        if (type != 5 || size > file.size())
+          return refuse(at, "root directory entry missing or larger than the file");
         mini_sectors = (size + 63) / 64;
+        root_at = at;
+        root_start = start;
         root = false;
         continue;
       }
       if (type != 2 || size == 0) continue;
-      if (size < 4096 ? start >= mini_sectors : start >= sectors) return false;
+      if (size < 4096 ? start >= mini_sectors : start >= sectors)
+        return refuse(at, "a stream starts outside the data it lives in");
+      if (size < 4096) small_streams.push_back({at, start, size});
     }
   }
-  for (uint32_t i = 0, count = u32(0x40), sector = u32(0x3C); i < count; ++i) {
-    if (sector >= fat.size() || !whole_sector(sector)) return false;
-    for (uint64_t e = 0; e < sector_size / 4; ++e) {
-      const uint32_t next = u32(sector_at(sector) + 4 * e);
-      if (next < kMaxRegular && next >= mini_sectors) return false;
-    }
+  // The mini stream's chain: as many distinct sectors inside the file as its size needs.
+  uint32_t sector = root_start;
+  for (uint64_t i = 0, need = (mini_sectors * 64 + sector_size - 1) / sector_size; i < need; ++i) {
+    if (sector >= fat.size() || seen[sector] || !whole_sector(sector))
+      return refuse(root_at, "the mini stream's sector chain leaves the file or loops");
+    seen[sector] = true;
     sector = fat[sector];
+  }
+  std::vector<uint32_t> mini_fat;
+  for (uint32_t i = 0, count = u32(0x40), at = u32(0x3C); i < count; ++i) {
+    if (at >= fat.size() || !whole_sector(at))
+      return refuse(0x3C, "mini FAT chain leaves the file");
+    for (uint64_t e = 0; e < sector_size / 4; ++e) {
+      const uint32_t next = u32(sector_at(at) + 4 * e);
+      // In the mini FAT only a mini sector, the end of a chain or a free entry make sense.
+      if (next != kEndOfChain && next != kFree && next >= mini_sectors) {
+        char value[16];
+        snprintf(value, sizeof value, "0x%08X", next);
+        return refuse(sector_at(at) + 4 * e, "mini FAT entry " + std::to_string(mini_fat.size()) +
+                                                 " is " + value +
+                                                 ", not a sector of the mini stream");
+      }
+      mini_fat.push_back(next);
+    }
+    at = fat[at];
+  }
+  // Each small stream's chain, as far as its size reaches (at most 64 steps): a free entry
+  // inside it would send libolecf to mini sector 0xFFFFFFFF. An early end of chain is a plain
+  // read error, cheap, and left to the reader to report.
+  for (const SmallStream& stream : small_streams) {
+    uint32_t mini = stream.start;
+    for (uint64_t i = 1, need = (stream.size + 63) / 64; i < need; ++i) {
+      if (mini >= mini_fat.size())
+        return refuse(stream.entry_at, "a small stream's chain leaves the mini FAT");
+      mini = mini_fat[mini];
+      if (mini == kEndOfChain) break;
+      if (mini >= mini_sectors)
+        return refuse(stream.entry_at, "a small stream's chain reaches a free mini sector");
+    }
   }
   return true;
 }

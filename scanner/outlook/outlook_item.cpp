@@ -549,9 +549,11 @@ void render_into(const OutlookItem& item, uint64_t max_bytes, int depth,
   for (unsigned n = 0;; ++n) {
     boundary = "=_credsift_" + std::to_string(depth) + "_" + std::to_string(n);
     const std::string delimiter = "--" + boundary;
-    const std::boyer_moore_horspool_searcher searcher(delimiter.begin(), delimiter.end());
+    // glibc's memmem (a shift table on byte pairs) goes through attachments at several times
+    // the speed of std::boyer_moore_horspool_searcher here.
     if (std::none_of(parts.begin(), parts.end(), [&](const Part& p) {
-          return std::search(p.body.begin(), p.body.end(), searcher) != p.body.end();
+          return memmem(p.body.data(), p.body.size(), delimiter.data(), delimiter.size()) !=
+                 nullptr;
         }))
       break;
   }

@@ -12,6 +12,8 @@
 extern "C" int libfmapi_checksum_calculate_weak_crc32(uint32_t* crc32, const uint8_t* buffer,
                                                       size_t size, uint32_t initial_value,
                                                       void** error);
+extern "C" ssize_t libpff_encryption_decrypt(uint8_t encryption_type, uint32_t key, uint8_t* data,
+                                             size_t size, void** error);
 
 namespace {
 
@@ -67,6 +69,51 @@ TEST(PstChecksum, RejectsAMissingBuffer) {
   EXPECT_EQ(libfmapi_checksum_calculate_weak_crc32(nullptr, nullptr, 0, 0, nullptr), -1);
   EXPECT_EQ(libfmapi_checksum_calculate_weak_crc32(&crc, nullptr, 0, 5, nullptr), 1);
   EXPECT_EQ(crc, 5u);
+}
+
+// The compressible encryption's substitution (scanner/source/pst_decrypt.cpp) in place of
+// libpff's byte-at-a-time loop: libpff's calls resolve to it, and it gives libpff's bytes for
+// every length and alignment (the 64-byte steps and the masked tail), for each encryption type.
+using Decrypt = ssize_t (*)(uint8_t, uint32_t, uint8_t*, size_t, void**);
+
+Decrypt libpff_decrypt() {
+  return reinterpret_cast<Decrypt>(dlsym(RTLD_NEXT, "libpff_encryption_decrypt"));
+}
+
+TEST(PstDecrypt, LibpffCallsResolveToOurs) {
+  ASSERT_NE(libpff_decrypt(), nullptr) << "libpff.so.1 no longer exports the function";
+  EXPECT_EQ(reinterpret_cast<void*>(dlsym(RTLD_DEFAULT, "libpff_encryption_decrypt")),
+            reinterpret_cast<void*>(&libpff_encryption_decrypt));
+  EXPECT_NE(reinterpret_cast<void*>(libpff_decrypt()),
+            reinterpret_cast<void*>(&libpff_encryption_decrypt));
+}
+
+TEST(PstDecrypt, EqualsLibpffOwnOnEveryLengthAlignmentAndType) {
+  const Decrypt reference = libpff_decrypt();
+  ASSERT_NE(reference, nullptr);
+  std::mt19937 random(21);
+  std::vector<uint8_t> data(9000);
+  for (uint8_t& b : data) b = static_cast<uint8_t>(random());
+  for (size_t i = 0; i < 256; ++i) data[i] = static_cast<uint8_t>(i);  // every byte value
+  const size_t sizes[] = {0, 1, 2, 31, 63, 64, 65, 127, 128, 129, 255, 256, 1000, 8176, 8192, 8900};
+  for (const uint8_t type : {0, 1, 2}) {
+    for (const size_t size : sizes) {
+      for (size_t offset = 0; offset < 5; ++offset) {
+        // A guard byte after the data: the masked tail must not touch it.
+        std::vector<uint8_t> ours(data.begin() + offset, data.begin() + offset + size + 1);
+        std::vector<uint8_t> theirs = ours;
+        const uint8_t guard = ours[size];
+        ASSERT_EQ(libpff_encryption_decrypt(type, 0x1234ABCDu, ours.data(), size, nullptr),
+                  ssize_t(size));
+        ASSERT_EQ(reference(type, 0x1234ABCDu, theirs.data(), size, nullptr), ssize_t(size));
+        ASSERT_EQ(ours, theirs) << "type " << int(type) << " size " << size << " offset " << offset;
+        ASSERT_EQ(ours[size], guard);
+      }
+    }
+  }
+  // An unknown encryption type stays an error, as in libpff.
+  uint8_t byte = 0;
+  EXPECT_EQ(libpff_encryption_decrypt(3, 0, &byte, 1, nullptr), -1);
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "../fuzz/targets/msg.hpp"
 #include "../fuzz/targets/pst.hpp"
 #include "credsift/outlook.hpp"
+#include "credsift/source.hpp"
 
 namespace fs = std::filesystem;
 
@@ -76,4 +77,55 @@ TEST(SourceFuzzRegressions, Ole2FilesThatPointOutsideThemselvesAreRefused) {
   EXPECT_FALSE(credsift::outlook_item_to_rfc5322(difat, 1 << 20, &problems));
   ASSERT_EQ(problems.size(), 1u);
   EXPECT_NE(problems[0].find("points outside the file"), std::string::npos);
+}
+
+// A 29 KB .msg (msg_fuzz) on which libolecf spent a CPU second in one stream read: the mini
+// stream's own chain loops on sector 0, and a mini FAT entry holds 0xFFFFFFFA (a reserved
+// value), which libolecf takes for mini sector 4294967290 and looks up by walking the looping
+// chain half a billion times. Refused before libolecf sees it, naming the structure's offset.
+TEST(SourceFuzzRegressions, Ole2MiniStreamChainsThatLoopOrHoldReservedIdsAreRefused) {
+  const fs::path path = kFuzz / "regressions/msg/libolecf-mini-fat-reserved-id";
+  const std::string slow = slurp(path);
+  ASSERT_EQ(slow.size(), 29696u);
+  std::string why;
+  EXPECT_FALSE(credsift::ole2_layout_plausible(slow, &why));
+  // The root directory entry (first entry of directory sector 27) starts the looping chain.
+  EXPECT_EQ(why, "the mini stream's sector chain leaves the file or loops (at byte 14336)");
+
+  // The same file with a whole mini stream chain (sectors 0 to 24, then the end): still refused,
+  // for the reserved id in mini FAT entry 102 (mini FAT sector 25, byte 512 + 25 * 512 + 408).
+  std::string chained = slow;
+  const size_t fat_at = 512 + 56 * 512;  // the one FAT sector
+  for (uint32_t i = 0; i < 25; ++i) {
+    const uint32_t next = i < 24 ? i + 1 : 0xFFFFFFFE;
+    for (int b = 0; b < 4; ++b) chained[fat_at + 4 * i + b] = char(next >> (8 * b));
+  }
+  why.clear();
+  EXPECT_FALSE(credsift::ole2_layout_plausible(chained, &why));
+  EXPECT_EQ(why,
+            "mini FAT entry 102 is 0xFFFFFFFA, not a sector of the mini stream (at byte 13720)");
+  // With that entry made an end of chain the file is whole again (and cheap for libolecf).
+  for (int b = 0; b < 4; ++b) chained[13720 + b] = char(0xFFFFFFFE >> (8 * b));
+  EXPECT_TRUE(credsift::ole2_layout_plausible(chained, &why)) << why;
+
+  // As an attached .msg: one problem that says why and where.
+  std::vector<std::string> problems;
+  EXPECT_FALSE(credsift::outlook_item_to_rfc5322(slow, 1 << 20, &problems));
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0],
+            "damaged OLE2 compound file: the mini stream's sector chain leaves the file or loops "
+            "(at byte 14336)");
+
+  // As an input file: a failed file, named, with the same reason; no message.
+  std::vector<credsift::Diagnostic> diagnostics;
+  credsift::MessageSource source({path.string()}, {},
+                                 [&](const credsift::Diagnostic& d) { diagnostics.push_back(d); });
+  size_t messages = 0;
+  while (source.next()) ++messages;
+  EXPECT_EQ(messages, 0u);
+  EXPECT_EQ(source.files_failed(), 1u);
+  ASSERT_EQ(diagnostics.size(), 1u);
+  EXPECT_EQ(diagnostics[0].file, path.string());
+  EXPECT_NE(diagnostics[0].message.find("loops (at byte 14336)"), std::string::npos)
+      << diagnostics[0].message;
 }
