@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "credsift/verify.hpp"
+#include "verify_loader.hpp"
 
 namespace po = boost::program_options;
 
@@ -103,6 +104,9 @@ TicketHook make_verify_hook(const po::variables_map& options, const VerifySettin
       throw po::error("--verify-skip-aws-accounts: '" + account + "' is not a 12-digit account id");
     verify.aws_skip_accounts.insert(account);
   }
+  // The verify stage is a plugin (libcurl, libpq ... are mapped only now): opened before the
+  // scan, so that a missing plugin stops the run at once, not after the scan.
+  load_verify_plugin();
   return [verify, quiet, case_store](std::vector<Ticket>& tickets,
                                      const std::string& report_path) mutable {
     if (verify.audit_path.empty())
@@ -110,7 +114,7 @@ TicketHook make_verify_hook(const po::variables_map& options, const VerifySettin
           report_path.empty() ? "credsift-verify-audit.jsonl" : report_path + ".verify-audit.jsonl";
     CaseStore* store = case_store.store ? case_store.store() : nullptr;
     if (store && case_store.reuse_stored) verify.cached = store->verifications();
-    const VerifyCounts counts = verify_tickets(tickets, verify, std::cerr);
+    const VerifyCounts counts = verify_tickets_in_plugin(tickets, verify, std::cerr);
     if (store && !verify.dry_run) store->record_verifications(tickets);
     if (!quiet && !verify.dry_run) {
       std::cerr << "credsift: verification: " << counts.contacted << " contacted ("

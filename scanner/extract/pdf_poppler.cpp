@@ -2,15 +2,13 @@
 // lives in a plugin (poppler/poppler_plugin.cpp, libcredsift_poppler.so) loaded with dlopen the
 // first time a PDF needs it: mapping poppler and its 25 libraries at every start cost more than
 // the whole gateway check of a message. Without the plugin such a PDF gets a decode problem.
-#include <dlfcn.h>
-
 #include <algorithm>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "credsift/plugin.hpp"
 #include "extract_internal.hpp"
 #include "poppler/poppler_plugin.h"
 
@@ -23,54 +21,15 @@ struct PopplerPlugin {
   std::string error;  // why pdf_text is null
 };
 
-// Where the plugin may be: $CREDSIFT_PLUGIN_DIR alone when set (tests, relocated installs);
-// else beside the running binary (the build tree), its ../lib/credsift (an install), and the
-// build tree this library was compiled in (unit tests run from elsewhere).
-std::vector<std::filesystem::path> plugin_dirs() {
-  if (const char* dir = std::getenv("CREDSIFT_PLUGIN_DIR"); dir && *dir) return {dir};
-  std::vector<std::filesystem::path> dirs;
-  std::error_code error;
-  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", error);
-  if (!error) {
-    dirs.push_back(exe.parent_path());
-    dirs.push_back(exe.parent_path().parent_path() / "lib/credsift");
-  }
-#ifdef CREDSIFT_PLUGIN_BUILD_DIR
-  dirs.emplace_back(CREDSIFT_PLUGIN_BUILD_DIR);
-#endif
-  return dirs;
-}
-
 PopplerPlugin load_poppler_plugin() {
-  static constexpr char kName[] = "libcredsift_poppler.so";
   PopplerPlugin plugin;
-  std::string tried;
-  for (const std::filesystem::path& dir : plugin_dirs()) {
-    const std::filesystem::path file = dir / kName;
-    std::error_code error;
-    if (!std::filesystem::is_regular_file(file, error)) {
-      tried += (tried.empty() ? "" : ", ") + dir.string();
-      continue;
-    }
-    // Local: poppler's symbols stay out of the global namespace. Never unloaded.
-    void* handle = ::dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (!handle) {
-      const char* why = ::dlerror();
-      plugin.error = file.string() + " cannot be loaded: " + (why ? why : "unknown error");
-      return plugin;
-    }
-    const auto abi =
-        reinterpret_cast<credsift_poppler_abi_fn>(::dlsym(handle, "credsift_poppler_abi"));
-    const auto pdf_text = reinterpret_cast<credsift_poppler_pdf_text_fn>(
-        ::dlsym(handle, "credsift_poppler_pdf_text"));
-    if (!abi || !pdf_text || abi() != CREDSIFT_POPPLER_ABI) {
-      plugin.error = file.string() + " is not the plugin of this credsift build";
-      return plugin;
-    }
-    plugin.pdf_text = pdf_text;
-    return plugin;
-  }
-  plugin.error = std::string(kName) + " not found (looked in " + tried + ")";
+  const PluginLibrary library =
+      open_plugin("libcredsift_poppler.so", "credsift_poppler_abi", CREDSIFT_POPPLER_ABI);
+  plugin.pdf_text = reinterpret_cast<credsift_poppler_pdf_text_fn>(
+      plugin_symbol(library, "credsift_poppler_pdf_text"));
+  if (!plugin.pdf_text)
+    plugin.error =
+        library.handle ? library.path + " has no credsift_poppler_pdf_text" : library.error;
   return plugin;
 }
 
