@@ -251,7 +251,9 @@ int run_matcher(const std::string& mode, const std::string& stages, const char* 
   const double compile_seconds = seconds_since(compile_start);
   const auto scratch = matcher->make_scratch();
   const std::string data = read_file(path);
-  const size_t chunk = 1 << 20;
+  // HSSCAN_CHUNK: bytes per scan call (mail segments are a few KB; default 1 MiB).
+  const size_t chunk =
+      std::getenv("HSSCAN_CHUNK") ? std::stoul(std::getenv("HSSCAN_CHUNK")) : 1 << 20;
   double best_cpu = 1e9, best_wall = 1e9;
   unsigned long long candidates = 0;
   std::vector<credsift::Hit> hits;
