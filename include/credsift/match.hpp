@@ -1,6 +1,10 @@
 #pragma once
-// Match: every rule in ONE Hyperscan block-mode database; when a rule fires, PCRE2 (JIT)
-// re-runs that rule alone in a window bounded by the rule's maximum width to extract captures.
+// Match: Hyperscan block mode in two stages. Stage 1 holds every rule except the long-tail keyword
+// rules ("(?i:NAMES)" + separator + value), and one trigger per distinct keyword head; stage 2
+// holds the keyword rules and runs only in windows around trigger hits (their caseless names
+// cost the shared literal filter a lot on every byte). The stages report exactly the end offsets
+// one database would. When a rule fires, PCRE2 (JIT) re-runs that rule alone in a window bounded
+// by the rule's maximum width to extract captures.
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -44,6 +48,8 @@ struct MatcherOptions {
   // one that is not trusted (scanner/match/rule_cache.hpp says when) is logged and ignored.
   std::filesystem::path cache_dir;
   bool use_cache = true;
+  // false: one database for every rule (the reference the two-stage matcher is tested against).
+  bool two_stage = true;
   // Where cache problems are logged (default: a warning line on stderr).
   std::function<void(const std::string&)> on_warning;
 };
@@ -72,7 +78,11 @@ class Matcher {
   // Appends the hits of every rule in `text` to `out`, ordered by position then rule.
   void scan(std::string_view text, uint32_t segment, Scratch& scratch, std::vector<Hit>& out) const;
 
+  // Only the Hyperscan stage(s) of scan(), no PCRE2: the number of candidate ranges (benchmarks).
+  size_t count_candidates(std::string_view text, Scratch& scratch) const;
+
   const RuleSet& rules() const;
+  bool two_stage() const;  // a second stage was built (two_stage set and keyword rules present)
   size_t max_width(uint32_t rule) const;
   bool loaded_from_cache() const;                   // the Hyperscan database came from the cache
   const std::filesystem::path& cache_file() const;  // empty: no cache in use

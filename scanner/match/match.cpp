@@ -18,6 +18,7 @@
 #include <deque>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <utility>
@@ -70,6 +71,36 @@ unsigned hs_flags(const Rule& rule) {
   return flags;
 }
 
+// A long-tail keyword rule starts with "(?i:NAMES)" and goes on (separator, value): the length of
+// that head, or 0. The second stage needs the head to consume at least one byte and to hold no
+// assertion (\b, ^, $ ...), so that no assertion of the rule ever looks at the byte before the
+// match: then scanning a window that starts anywhere at or before the match start finds exactly
+// the matches the whole text has there (Matcher::Impl::plan_stages checks the width).
+size_t keyword_head_length(const std::string& pattern) {
+  if (!pattern.starts_with("(?i:")) return 0;
+  int depth = 0;
+  bool in_class = false;
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    const char c = pattern[i];
+    if (c == '\\') {
+      if (i + 1 < pattern.size() && std::strchr("bBAzZGQE", pattern[i + 1])) return 0;
+      ++i;
+    } else if (in_class) {
+      if (c == ']' && pattern[i - 1] != '[' && !(pattern[i - 1] == '^' && pattern[i - 2] == '['))
+        in_class = false;
+    } else if (c == '[') {
+      in_class = true;
+    } else if (c == '^' || c == '$') {
+      return 0;
+    } else if (c == '(') {
+      ++depth;
+    } else if (c == ')' && --depth == 0) {
+      return i + 1 < pattern.size() ? i + 1 : 0;
+    }
+  }
+  return 0;
+}
+
 // End offsets of one rule reported by Hyperscan, collapsed to a range.
 struct Event {
   uint32_t rule;
@@ -88,9 +119,19 @@ struct CompiledRule {
   std::vector<std::pair<uint32_t, std::string_view>> groups;
 };
 
+class ScratchImpl;
+
 struct Matcher::Impl {
   RuleSet rules;
+  // Stage 1: the core rules (id = rule index) and one trigger per distinct keyword head (id =
+  // rule count + trigger index). Stage 2 (keyword_db, absent for one stage): the keyword rules
+  // (id = rule index), scanned only in windows of trigger_radius[t] bytes around a trigger's end.
   std::unique_ptr<hs_database_t, HsDatabaseDeleter> db;
+  std::unique_ptr<hs_database_t, HsDatabaseDeleter> keyword_db;
+  std::vector<unsigned> trigger_radius;
+  std::vector<std::string> trigger_heads;  // while compiling only
+  std::vector<unsigned> trigger_flags;
+  std::vector<bool> keyword;
   std::vector<CompiledRule> compiled;
   std::deque<std::string> names;  // deque: views into it stay valid while it grows
   uint32_t max_groups = 0;
@@ -115,11 +156,13 @@ struct Matcher::Impl {
   std::mutex first_scratch_mutex;
 
   void compile();
+  void plan_stages();
   void compile_database();
   std::string compile_pcre2(uint32_t index);
   bool adopt(const match_detail::CachedRules& cached);
-  std::string image_for_cache() const;
+  static std::string image_for_cache(const hs_database_t* database);
   const CompiledRule& ready(uint32_t index);
+  void find_events(std::string_view text, ScratchImpl& scratch) const;
 };
 
 class ScratchImpl final : public Matcher::Scratch {
@@ -130,12 +173,20 @@ class ScratchImpl final : public Matcher::Scratch {
   std::unique_ptr<pcre2_match_context, Pcre2ContextDeleter> context;
   std::unique_ptr<pcre2_jit_stack, Pcre2JitStackDeleter> jit_stack;
   std::vector<Event> events;
+  std::vector<std::pair<size_t, size_t>> windows;  // stage 2: [begin, end) in the text
 };
 
 namespace {
 struct ScanState {
   std::vector<Event>* events;
   const std::vector<CompiledRule>* compiled;
+  // Stage 1 with triggers: ids from `rules` on are triggers, whose windows go to `windows`.
+  uint32_t rules = UINT32_MAX;
+  const std::vector<unsigned>* trigger_radius = nullptr;
+  std::vector<std::pair<size_t, size_t>>* windows = nullptr;
+  size_t text_size = 0;
+  // Stage 2: offsets are relative to `base`; ends past `last_end` are dropped.
+  size_t base = 0, last_end = SIZE_MAX;
 };
 }  // namespace
 
@@ -256,6 +307,7 @@ std::optional<match_detail::RuleCache> rule_cache(const RuleSet& rules,
   feed(hs_version());
   feed(std::string_view(reinterpret_cast<const char*>(&setting->platform),
                         sizeof setting->platform));
+  feed(options.two_stage ? "stages 2" : "stages 1");
   for (const Rule& rule : rules.rules) {
     feed(rule.pattern);
     feed(std::to_string(hs_flags(rule)));
@@ -283,6 +335,7 @@ std::optional<match_detail::RuleCache> source_cache(const std::vector<RuleFile>&
     XXH3_128bits_update(state, bytes.data(), bytes.size());
   };
   feed("credsift rule files 1");
+  feed(options.two_stage ? "stages 2" : "stages 1");
   feed(hs_version());
   feed(std::string_view(reinterpret_cast<const char*>(&setting->platform),
                         sizeof setting->platform));
@@ -381,18 +434,21 @@ void Matcher::Impl::compile() {
     if (!errors.empty()) throw MatchError(errors);
   }
   compile_database();
-  if (cache)
-    if (const std::string image = image_for_cache(); !image.empty())
-      cache->store(widths, encode_rules(rules), image);
+  if (cache) {
+    const std::string image = image_for_cache(db.get());
+    const std::string keyword_image = keyword_db ? image_for_cache(keyword_db.get()) : "";
+    if (!image.empty() && (keyword_image.empty() == !keyword_db))
+      cache->store(widths, encode_rules(rules), trigger_radius, image, keyword_image);
+  }
 }
 
 // The database as a later start maps it: deserialized into page-aligned memory, as the cache
 // file holds it at a page-aligned offset (Hyperscan aligns the bytecode relative to that
 // address, and a deserialized database holds offsets only, no pointers).
-std::string Matcher::Impl::image_for_cache() const {
+std::string Matcher::Impl::image_for_cache(const hs_database_t* database) {
   char* bytes = nullptr;
   size_t serialized = 0;
-  if (hs_serialize_database(db.get(), &bytes, &serialized) != HS_SUCCESS) return {};
+  if (hs_serialize_database(database, &bytes, &serialized) != HS_SUCCESS) return {};
   std::string image;
   size_t size = 0;
   if (hs_serialized_database_size(bytes, serialized, &size) == HS_SUCCESS) {
@@ -414,17 +470,36 @@ std::string Matcher::Impl::image_for_cache() const {
 // scratch is allocated here because hs_alloc_scratch checks the database as Hyperscan requires
 // of a mapped one (magic, version, platform and the CRC of the bytecode).
 bool Matcher::Impl::adopt(const match_detail::CachedRules& cached) {
-  const std::string_view image = cached.database;
-  auto* database = reinterpret_cast<hs_database_t*>(const_cast<char*>(image.data()));
-  size_t size = 0;
-  if (image.size() < 64 || reinterpret_cast<uintptr_t>(image.data()) % 4096 != 0 ||
-      hs_database_size(database, &size) != HS_SUCCESS || size != image.size())
-    return false;
+  const auto in_place = [](std::string_view image) -> hs_database_t* {
+    auto* database = reinterpret_cast<hs_database_t*>(const_cast<char*>(image.data()));
+    size_t size = 0;
+    if (image.size() < 64 || reinterpret_cast<uintptr_t>(image.data()) % 4096 != 0 ||
+        hs_database_size(database, &size) != HS_SUCCESS || size != image.size())
+      return nullptr;
+    return database;
+  };
+  hs_database_t* database = in_place(cached.database);
+  if (!database) return false;
+  // Triggers and the keyword database come together or not at all.
+  hs_database_t* keywords = nullptr;
+  if (!cached.keyword_database.empty() || !cached.trigger_radius.empty()) {
+    keywords = in_place(cached.keyword_database);
+    if (!keywords || cached.trigger_radius.empty()) return false;
+  }
   hs_scratch_t* scratch = nullptr;
   if (hs_alloc_scratch(database, &scratch) != HS_SUCCESS) return false;
+  if (keywords && hs_alloc_scratch(keywords, &scratch) != HS_SUCCESS) {
+    hs_free_scratch(scratch);
+    return false;
+  }
   first_scratch.reset(scratch);
   cache_mapping = cached.mapping;
   db = std::unique_ptr<hs_database_t, HsDatabaseDeleter>(database, HsDatabaseDeleter{true});
+  if (keywords) {
+    keyword_db =
+        std::unique_ptr<hs_database_t, HsDatabaseDeleter>(keywords, HsDatabaseDeleter{true});
+    trigger_radius = cached.trigger_radius;
+  }
   return true;
 }
 
@@ -445,7 +520,85 @@ const CompiledRule& Matcher::Impl::ready(uint32_t index) {
   return compiled[index];
 }
 
+// Which rules go to stage 2, and their triggers: each distinct keyword head (with the rule's
+// flags) is one stage-1 expression. Every match of a keyword rule begins with a match of its
+// head, which Hyperscan reports at that head's end h (it reports every end offset), and the
+// whole match lies within max_width of h on either side: a window of radius max_width around h
+// holds it, with the byte after its end (for \b and $). Rules whose head Hyperscan does not take
+// alone, or which may be empty or unbounded, stay in stage 1.
+void Matcher::Impl::plan_stages() {
+  const size_t n = rules.rules.size();
+  keyword.assign(n, false);
+  trigger_heads.clear();
+  trigger_flags.clear();
+  trigger_radius.clear();
+  if (!options.two_stage) return;
+  std::map<std::pair<std::string, unsigned>, size_t> index;
+  for (uint32_t i = 0; i < n; ++i) {
+    const Rule& rule = rules.rules[i];
+    const size_t head = keyword_head_length(rule.pattern);
+    if (!head || compiled[i].max_width == 0) continue;
+    std::string text = rule.pattern.substr(0, head);
+    hs_expr_info_t* info = nullptr;
+    hs_compile_error_t* error = nullptr;
+    if (hs_expression_info(text.c_str(), hs_flags(rule), &info, &error) != HS_SUCCESS) {
+      hs_free_compile_error(error);
+      continue;
+    }
+    const bool usable = info->min_width >= 1 && info->max_width != UINT_MAX;
+    free(info);  // Hyperscan's misc allocator, malloc by default
+    if (!usable) continue;
+    keyword[i] = true;
+    const auto [at, added] =
+        index.emplace(std::pair{std::move(text), hs_flags(rule)}, trigger_heads.size());
+    if (added) {
+      trigger_heads.push_back(at->first.first);
+      trigger_flags.push_back(hs_flags(rule));
+      trigger_radius.push_back(0);
+    }
+    unsigned& radius = trigger_radius[at->second];
+    radius = std::max(radius, static_cast<unsigned>(compiled[i].max_width));
+  }
+}
+
 void Matcher::Impl::compile_database() {
+  plan_stages();
+  if (!trigger_heads.empty()) {
+    const uint32_t n = static_cast<uint32_t>(rules.rules.size());
+    std::vector<const char*> stage1, stage2;
+    std::vector<unsigned> flags1, flags2, ids1, ids2;
+    for (uint32_t i = 0; i < n; ++i) {
+      (keyword[i] ? stage2 : stage1).push_back(rules.rules[i].pattern.c_str());
+      (keyword[i] ? flags2 : flags1).push_back(hs_flags(rules.rules[i]));
+      (keyword[i] ? ids2 : ids1).push_back(i);
+    }
+    for (uint32_t t = 0; t < trigger_heads.size(); ++t) {
+      stage1.push_back(trigger_heads[t].c_str());
+      flags1.push_back(trigger_flags[t]);
+      ids1.push_back(n + t);
+    }
+    hs_database_t* first = nullptr;
+    hs_database_t* second = nullptr;
+    hs_compile_error_t* error = nullptr;
+    if (hs_compile_multi(stage1.data(), flags1.data(), ids1.data(),
+                         static_cast<unsigned>(stage1.size()), HS_MODE_BLOCK, nullptr, &first,
+                         &error) == HS_SUCCESS &&
+        hs_compile_multi(stage2.data(), flags2.data(), ids2.data(),
+                         static_cast<unsigned>(stage2.size()), HS_MODE_BLOCK, nullptr, &second,
+                         &error) == HS_SUCCESS) {
+      db.reset(first);
+      keyword_db.reset(second);
+      trigger_heads.clear();
+      trigger_flags.clear();
+      return;
+    }
+    // A refusal is reported by the one-stage compile below, which names the rule.
+    hs_free_compile_error(error);
+    if (first) hs_free_database(first);
+    trigger_heads.clear();
+    trigger_flags.clear();
+    trigger_radius.clear();
+  }
   const size_t n = rules.rules.size();
   std::string errors;
   auto refuse = [&](uint32_t i, const std::string& why) {
@@ -523,6 +676,7 @@ std::unique_ptr<Matcher> Matcher::load(const std::vector<std::filesystem::path>&
 }
 
 bool Matcher::loaded_from_cache() const { return impl_->from_cache; }
+bool Matcher::two_stage() const { return impl_->keyword_db != nullptr; }
 const std::filesystem::path& Matcher::cache_file() const { return impl_->cache_file; }
 
 Matcher::~Matcher() = default;
@@ -541,8 +695,11 @@ std::unique_ptr<Matcher::Scratch> Matcher::make_scratch() const {
     }
     if (!scratch->hs) {
       hs_scratch_t* raw = nullptr;
-      if (hs_alloc_scratch(impl_->db.get(), &raw) != HS_SUCCESS)
+      if (hs_alloc_scratch(impl_->db.get(), &raw) != HS_SUCCESS ||
+          (impl_->keyword_db && hs_alloc_scratch(impl_->keyword_db.get(), &raw) != HS_SUCCESS)) {
+        if (raw) hs_free_scratch(raw);
         throw MatchError("Hyperscan: cannot allocate scratch");
+      }
       scratch->hs.reset(raw);
     }
   }
@@ -564,7 +721,19 @@ namespace {
 int on_match(unsigned int id, unsigned long long /*from*/, unsigned long long to,
              unsigned int /*flags*/, void* context) {
   auto& state = *static_cast<ScanState*>(context);
-  const auto end = static_cast<size_t>(to);
+  if (id >= state.rules) {  // a trigger: its window, for stage 2
+    const size_t trigger = id - state.rules, at = static_cast<size_t>(to);
+    if (trigger < state.trigger_radius->size()) {
+      const size_t radius = (*state.trigger_radius)[trigger];
+      state.windows->emplace_back(at > radius ? at - radius : 0,
+                                  std::min(state.text_size, at + radius + 2));
+    }
+    return 0;
+  }
+  const auto end = state.base + static_cast<size_t>(to);
+  // A window's own end looks like the end of the text to $ and \b (and $ also matches before a
+  // final newline): nothing that ends in its last two bytes is trusted, unless the text ends there.
+  if (end > state.last_end) return 0;
   if (!state.events->empty()) {
     Event& last = state.events->back();
     if (last.rule == id && end >= last.last && end - last.last <= (*state.compiled)[id].max_width) {
@@ -578,6 +747,55 @@ int on_match(unsigned int id, unsigned long long /*from*/, unsigned long long to
 
 }  // namespace
 
+// Stage 1 over the whole text; stage 2 over the merged trigger windows, its end offsets mapped
+// back. Every match of a keyword rule ends at most 2 bytes before its window's end, and starts
+// inside the window with its head (no assertion there): so the windows report exactly the end
+// offsets that one database over the whole text reports for those rules, and the PCRE2 pass below
+// (which only sees the set of end offsets per rule) gives the same hits.
+void Matcher::Impl::find_events(std::string_view text, ScratchImpl& scratch) const {
+  auto& events = scratch.events;
+  events.clear();
+  ScanState state{&events, &compiled};
+  if (keyword_db) {
+    scratch.windows.clear();
+    state.rules = static_cast<uint32_t>(rules.rules.size());
+    state.trigger_radius = &trigger_radius;
+    state.windows = &scratch.windows;
+    state.text_size = text.size();
+  }
+  if (hs_scan(db.get(), text.data(), static_cast<unsigned>(text.size()), 0, scratch.hs.get(),
+              on_match, &state) != HS_SUCCESS)
+    throw MatchError("Hyperscan: scan failed");
+  if (!keyword_db || scratch.windows.empty()) return;
+  auto& windows = scratch.windows;
+  std::sort(windows.begin(), windows.end());
+  size_t merged = 0;
+  for (size_t i = 1; i < windows.size(); ++i) {
+    if (windows[i].first <= windows[merged].second)
+      windows[merged].second = std::max(windows[merged].second, windows[i].second);
+    else
+      windows[++merged] = windows[i];
+  }
+  windows.resize(merged + 1);
+  ScanState window_state{&events, &compiled};
+  for (const auto& [begin, end] : windows) {
+    window_state.base = begin;
+    window_state.last_end = end == text.size() ? SIZE_MAX : end - 2;
+    if (hs_scan(keyword_db.get(), text.data() + begin, static_cast<unsigned>(end - begin), 0,
+                scratch.hs.get(), on_match, &window_state) != HS_SUCCESS)
+      throw MatchError("Hyperscan: scan failed");
+  }
+}
+
+size_t Matcher::count_candidates(std::string_view text, Scratch& scratch_base) const {
+  auto& scratch = static_cast<ScratchImpl&>(scratch_base);
+  if (scratch.owner != impl_.get()) throw MatchError("scratch belongs to another Matcher");
+  if (!impl_->db || text.empty()) return 0;
+  if (text.size() > UINT_MAX) throw MatchError("segment larger than 4 GiB");
+  impl_->find_events(text, scratch);
+  return scratch.events.size();
+}
+
 void Matcher::scan(std::string_view text, uint32_t segment, Scratch& scratch_base,
                    std::vector<Hit>& out) const {
   auto& scratch = static_cast<ScratchImpl&>(scratch_base);
@@ -587,11 +805,7 @@ void Matcher::scan(std::string_view text, uint32_t segment, Scratch& scratch_bas
   if (text.size() > UINT_MAX) throw MatchError("segment larger than 4 GiB");
 
   auto& events = scratch.events;
-  events.clear();
-  ScanState state{&events, &impl_->compiled};
-  if (hs_scan(impl_->db.get(), text.data(), static_cast<unsigned>(text.size()), 0, scratch.hs.get(),
-              on_match, &state) != HS_SUCCESS)
-    throw MatchError("Hyperscan: scan failed");
+  impl_->find_events(text, scratch);
   if (events.empty()) return;
 
   // Matches of different rules interleave, so ranges of one rule are merged after sorting.

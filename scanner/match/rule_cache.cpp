@@ -16,7 +16,7 @@
 namespace credsift::match_detail {
 namespace {
 
-constexpr std::string_view kMagic = "credsift-rule-cache 4\n";
+constexpr std::string_view kMagic = "credsift-rule-cache 5\n";
 constexpr size_t kHeaderBytes = 256;  // fixed, so the body can be written before it
 constexpr uint64_t kMaxCacheBytes = 1ull << 30;
 // The digest covers the database's first bytes (Hyperscan's header, before its CRC'd bytecode).
@@ -25,7 +25,7 @@ constexpr size_t kDatabaseHeadBytes = 4096;
 // the mapped file holds it at the same alignment as the buffer it was deserialized into.
 constexpr size_t kDatabaseAlign = 4096;
 
-size_t database_start(size_t body_offset) {
+size_t aligned(size_t body_offset) {
   const size_t file_offset = kHeaderBytes + body_offset;
   return (file_offset + kDatabaseAlign - 1) / kDatabaseAlign * kDatabaseAlign - kHeaderBytes;
 }
@@ -40,8 +40,10 @@ std::string hex(const unsigned char* bytes, size_t size) {
   return out;
 }
 
-// `body` is everything after the header; `database` is where the database starts in it.
-std::string body_digest(std::string_view key, std::string_view body, size_t database) {
+// `body` is everything after the header; `database` is where the first database starts in it,
+// `keyword_database` the second (0: none).
+std::string body_digest(std::string_view key, std::string_view body, size_t database,
+                        size_t keyword_database) {
   XXH3_state_t* state = XXH3_createState();
   if (!state) return {};
   const uint64_t size = body.size();
@@ -49,6 +51,10 @@ std::string body_digest(std::string_view key, std::string_view body, size_t data
   XXH3_128bits_update(state, key.data(), key.size());
   XXH3_128bits_update(state, &size, sizeof size);
   XXH3_128bits_update(state, body.data(), std::min(body.size(), database + kDatabaseHeadBytes));
+  if (keyword_database) {
+    const std::string_view head = body.substr(keyword_database, kDatabaseHeadBytes);
+    XXH3_128bits_update(state, head.data(), head.size());
+  }
   XXH128_canonical_t canonical;
   XXH128_canonicalFromHash(&canonical, XXH3_128bits_digest(state));
   XXH3_freeState(state);
@@ -63,13 +69,35 @@ std::string header(std::string_view key, size_t body_size, std::string_view dige
   return out + '\n';
 }
 
-// The widths line, the rules section and the database: "<n> <width> ... <width>\nrules <bytes>\n
-// <rules>", zero bytes up to the next kDatabaseAlign boundary of the file, the database.
+// The widths line, the rules section, the radii and database sizes, and the databases:
+// "<n> <width> ... <width>\nrules <bytes>\n<rules>stages <m> <radius> ... <radius> <size1>
+// <size2>\n", zero bytes up to the next kDatabaseAlign boundary of the file, the first database,
+// zero bytes up to the next boundary, the second (size2 0: none).
 struct BodyParts {
   std::vector<unsigned> widths;
   std::string_view rules;
-  size_t database = 0;  // offset of the database in the body
+  std::vector<unsigned> radius;
+  size_t database = 0, database_size = 0;  // offset and size of the first database in the body
+  size_t keyword_database = 0, keyword_database_size = 0;
 };
+
+// "<n> <v1> ... <vn>" up to `end`, then what follows; nullptr when malformed.
+const char* parse_counted(const char* p, const char* end, std::vector<unsigned>& out) {
+  size_t count = 0;
+  auto [after, error] = std::from_chars(p, end, count);
+  if (error != std::errc() || count > static_cast<size_t>(end - p) / 2) return nullptr;
+  p = after;
+  out.reserve(count);
+  for (size_t i = 0; i < count; ++i) {
+    if (p >= end || *p != ' ') return nullptr;
+    unsigned value = 0;
+    auto [next, parse_error] = std::from_chars(p + 1, end, value);
+    if (parse_error != std::errc()) return nullptr;
+    out.push_back(value);
+    p = next;
+  }
+  return p;
+}
 
 std::optional<BodyParts> split_body(std::string_view body, std::string& why) {
   const auto bad = [&](const char* what) -> std::optional<BodyParts> {
@@ -79,21 +107,9 @@ std::optional<BodyParts> split_body(std::string_view body, std::string& why) {
   BodyParts out;
   const size_t newline = body.find('\n');
   if (newline == std::string_view::npos) return bad("no widths");
-  const char* p = body.data();
   const char* end = body.data() + newline;
-  size_t count = 0;
-  auto [after, error] = std::from_chars(p, end, count);
-  if (error != std::errc() || count > newline / 2) return bad("bad widths");
-  p = after;
-  out.widths.reserve(count);
-  for (size_t i = 0; i < count; ++i) {
-    if (p >= end || *p != ' ') return bad("bad widths");
-    unsigned width = 0;
-    auto [next, parse_error] = std::from_chars(p + 1, end, width);
-    if (parse_error != std::errc()) return bad("bad widths");
-    out.widths.push_back(width);
-    p = next;
-  }
+  const char* p = parse_counted(body.data(), end, out.widths);
+  if (!p) return bad("bad widths");
   if (p != end) return bad("bad widths");
   std::string_view rest = body.substr(newline + 1);
   const size_t rules_line = rest.find('\n');
@@ -104,12 +120,36 @@ std::optional<BodyParts> split_body(std::string_view body, std::string& why) {
       rules_bytes > rest.size() - rules_line - 1)
     return bad("no rules section");
   out.rules = rest.substr(rules_line + 1, rules_bytes);
-  const size_t padding = newline + 1 + rules_line + 1 + rules_bytes;
-  out.database = database_start(padding);
-  if (out.database > body.size() ||
-      body.substr(padding, out.database - padding).find_first_not_of('\0') !=
-          std::string_view::npos)
+  const size_t stages = newline + 1 + rules_line + 1 + rules_bytes;
+  const size_t stages_end = body.find('\n', stages);
+  if (!body.substr(stages).starts_with("stages ") || stages_end == std::string_view::npos)
+    return bad("no stages line");
+  const char* q = parse_counted(body.data() + stages + 7, body.data() + stages_end, out.radius);
+  if (!q) return bad("bad stages line");
+  std::vector<unsigned> sizes;  // two sizes, read as a counted list would be: prefix "2"
+  const std::string sizes_text = "2" + std::string(q, body.data() + stages_end);
+  if (parse_counted(sizes_text.data(), sizes_text.data() + sizes_text.size(), sizes) !=
+          sizes_text.data() + sizes_text.size() ||
+      sizes.size() != 2)
+    return bad("bad stages line");
+  const size_t padding = stages_end + 1;
+  out.database = aligned(padding);
+  out.database_size = sizes[0];
+  const auto zeros = [&](size_t from, size_t to) {
+    return to <= body.size() &&
+           body.substr(from, to - from).find_first_not_of('\0') == std::string_view::npos;
+  };
+  if (!zeros(padding, out.database) || sizes[0] > body.size() - out.database)
     return bad("no aligned database");
+  const size_t first_end = out.database + sizes[0];
+  if (sizes[1]) {
+    out.keyword_database = aligned(first_end);
+    out.keyword_database_size = sizes[1];
+    if (!zeros(first_end, out.keyword_database) || body.size() - out.keyword_database != sizes[1])
+      return bad("no aligned second database");
+  } else if (first_end != body.size()) {
+    return bad("no aligned database");
+  }
   return out;
 }
 
@@ -140,7 +180,7 @@ std::atomic<bool> store_warned{false};
 RuleCache::RuleCache(std::filesystem::path dir, std::string key_hex, Warn warn)
     : dir_(std::move(dir)),
       key_(std::move(key_hex)),
-      name_("rules-" + key_ + ".v4.cache"),  // beside older formats' files, not over them
+      name_("rules-" + key_ + ".v5.cache"),  // beside older formats' files, not over them
       warn_(std::move(warn)) {}
 
 int RuleCache::open_trusted_dir(bool create) const {
@@ -209,20 +249,25 @@ std::optional<CachedRules> RuleCache::load() const {
   std::string why;
   std::optional<BodyParts> parts = split_body(body, why);
   if (!parts) return damaged(why);
-  const std::string digest_line = "digest " + body_digest(key_, body, parts->database) + "\n";
+  const std::string digest_line =
+      "digest " + body_digest(key_, body, parts->database, parts->keyword_database) + "\n";
   if (after_key.substr(size_line.size(), digest_line.size()) != digest_line)
     return damaged("contents do not match its digest");
 
   CachedRules out;
   out.widths = std::move(parts->widths);
   out.rules = parts->rules;
-  out.database = body.substr(parts->database);
+  out.database = body.substr(parts->database, parts->database_size);
+  if (parts->keyword_database)
+    out.keyword_database = body.substr(parts->keyword_database, parts->keyword_database_size);
+  out.trigger_radius = std::move(parts->radius);
   out.mapping = std::move(mapping);
   return out;
 }
 
 bool RuleCache::store(const std::vector<unsigned>& widths, std::string_view rules,
-                      std::string_view database) const {
+                      const std::vector<unsigned>& trigger_radius, std::string_view database,
+                      std::string_view keyword_database) const {
   const auto failed = [&](const std::string& why) {
     if (!store_warned.exchange(true))
       warn_("cannot write the rule cache " + dir_.string() + " (" + why +
@@ -235,9 +280,19 @@ bool RuleCache::store(const std::vector<unsigned>& widths, std::string_view rule
   std::string body = std::to_string(widths.size());
   for (unsigned width : widths) body += ' ' + std::to_string(width);
   body.append("\nrules ").append(std::to_string(rules.size())).append("\n").append(rules);
-  const size_t database_offset = database_start(body.size());
+  body.append("stages ").append(std::to_string(trigger_radius.size()));
+  for (unsigned radius : trigger_radius) body += ' ' + std::to_string(radius);
+  body.append(" ").append(std::to_string(database.size())).append(" ");
+  body.append(std::to_string(keyword_database.size())).append("\n");
+  const size_t database_offset = aligned(body.size());
   body.resize(database_offset, '\0');
   body.append(database);
+  size_t keyword_offset = 0;
+  if (!keyword_database.empty()) {
+    keyword_offset = aligned(body.size());
+    body.resize(keyword_offset, '\0');
+    body.append(keyword_database);
+  }
 
   // A fresh name, created exclusively and never through a link: in a directory others could
   // write, a planted symlink would otherwise make us overwrite its target.
@@ -259,7 +314,9 @@ bool RuleCache::store(const std::vector<unsigned>& widths, std::string_view rule
   // The header last: a file cut short never carries a valid one.
   const bool ok =
       write_all(fd, body, kHeaderBytes) &&
-      write_all(fd, header(key_, body.size(), body_digest(key_, body, database_offset)), 0) &&
+      write_all(fd,
+                header(key_, body.size(), body_digest(key_, body, database_offset, keyword_offset)),
+                0) &&
       ::fsync(fd) == 0;
   const int error = errno;
   ::close(fd);

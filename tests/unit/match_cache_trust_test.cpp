@@ -72,7 +72,7 @@ TEST_F(CacheTrust, AWarmStartUsesTheVerifiedCache) {
   struct stat st {};
   ASSERT_EQ(::stat(file.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0644u);  // readable by a gateway user when root builds it
-  EXPECT_EQ(slurp(file).rfind("credsift-rule-cache 4\nkey ", 0), 0u);
+  EXPECT_EQ(slurp(file).rfind("credsift-rule-cache 5\nkey ", 0), 0u);
   const Matcher warm(rules("tok"), options_);
   EXPECT_TRUE(warm.loaded_from_cache());
   EXPECT_EQ(hits(warm, "tok1_abcd1234"), 1u);
