@@ -28,4 +28,8 @@ PluginLibrary open_plugin(std::string_view file_name, const char* abi_symbol, in
 // dlsym in an opened plugin; null when missing.
 void* plugin_symbol(const PluginLibrary& plugin, const char* name);
 
+// open_plugin, then its entry point `entry`: null, with `error` saying why, when either fails.
+void* open_plugin_entry(std::string_view file_name, const char* abi_symbol, int abi,
+                        const char* entry, std::string& error);
+
 }  // namespace credsift

@@ -23,13 +23,9 @@ struct PopplerPlugin {
 
 PopplerPlugin load_poppler_plugin() {
   PopplerPlugin plugin;
-  const PluginLibrary library =
-      open_plugin("libcredsift_poppler.so", "credsift_poppler_abi", CREDSIFT_POPPLER_ABI);
   plugin.pdf_text = reinterpret_cast<credsift_poppler_pdf_text_fn>(
-      plugin_symbol(library, "credsift_poppler_pdf_text"));
-  if (!plugin.pdf_text)
-    plugin.error =
-        library.handle ? library.path + " has no credsift_poppler_pdf_text" : library.error;
+      open_plugin_entry("libcredsift_poppler.so", "credsift_poppler_abi", CREDSIFT_POPPLER_ABI,
+                        "credsift_poppler_pdf_text", plugin.error));
   return plugin;
 }
 

@@ -58,4 +58,12 @@ void* plugin_symbol(const PluginLibrary& plugin, const char* name) {
   return plugin.handle ? ::dlsym(plugin.handle, name) : nullptr;
 }
 
+void* open_plugin_entry(std::string_view file_name, const char* abi_symbol, int abi,
+                        const char* entry, std::string& error) {
+  const PluginLibrary library = open_plugin(file_name, abi_symbol, abi);
+  void* function = plugin_symbol(library, entry);
+  if (!function) error = library.handle ? library.path + " has no " + entry : library.error;
+  return function;
+}
+
 }  // namespace credsift

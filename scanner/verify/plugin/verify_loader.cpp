@@ -18,12 +18,9 @@ struct VerifyPlugin {
 
 VerifyPlugin open_verify_plugin() {
   VerifyPlugin plugin;
-  const PluginLibrary library =
-      open_plugin("libcredsift_verify.so", "credsift_verify_abi", CREDSIFT_VERIFY_ABI);
-  plugin.run =
-      reinterpret_cast<credsift_verify_run_fn>(plugin_symbol(library, "credsift_verify_run"));
-  if (!plugin.run)
-    plugin.error = library.handle ? library.path + " has no credsift_verify_run" : library.error;
+  plugin.run = reinterpret_cast<credsift_verify_run_fn>(
+      open_plugin_entry("libcredsift_verify.so", "credsift_verify_abi", CREDSIFT_VERIFY_ABI,
+                        "credsift_verify_run", plugin.error));
   return plugin;
 }
 
