@@ -2,15 +2,15 @@
 // (office_doc.cpp), Excel .xls (office_xls.cpp) and PowerPoint .ppt (office_ppt.cpp) text.
 // Streams are read whole, but never more than the file's own size (a stream's sectors are
 // distinct sectors of the file), and their text is charged to the message's budget.
+#include <libbfio.h>
 #include <libolecf.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include "../outlook/range_io.hpp"
 #include "credsift/outlook.hpp"
 #include "extract_internal.hpp"
 
@@ -29,7 +29,7 @@ struct OleError {
 }  // namespace
 
 struct OleFile::Impl {
-  int fd = -1;
+  libbfio_handle_t* range = nullptr;  // over the caller's bytes; freed after the file
   libolecf_file_t* file = nullptr;
   size_t file_size = 0;
   ~Impl() {
@@ -37,7 +37,7 @@ struct OleFile::Impl {
       libolecf_file_close(file, nullptr);
       libolecf_file_free(&file, nullptr);
     }
-    if (fd >= 0) ::close(fd);
+    if (range) libbfio_handle_free(&range, nullptr);
   }
 };
 
@@ -47,24 +47,20 @@ bool is_ole2(std::string_view bytes) {
 
 OleFile::OleFile(std::string_view bytes) : impl_(std::make_unique<Impl>()) {
   impl_->file_size = bytes.size();
-  // libolecf reads the file through an anonymous in-memory file, not libbfio's memory range:
-  // libbfio 20170123's memory_range_read copies whole sectors past the end of a short buffer
-  // (found by tests/fuzz/tnef_fuzz, regression in tests/fuzz/regressions/office/), and read(2)
-  // cannot.
+  // libolecf reads the bytes in place through our bounded range handle (outlook/range_io):
+  // libbfio 20170123's own memory range copies whole sectors past the end of a short buffer
+  // (found by tests/fuzz/tnef_fuzz, regression in tests/fuzz/regressions/office/); ours stops
+  // at the end, with no copy of the file and no syscall per sector.
   // A header or directory that points outside the file is refused before libolecf trusts it
   // (see ole2_layout_plausible).
   if (!ole2_layout_plausible(bytes)) return;
-  impl_->fd = ::memfd_create("credsift-ole2", MFD_CLOEXEC);
-  if (impl_->fd < 0) return;
-  for (size_t done = 0; done < bytes.size();) {
-    const ssize_t wrote = ::write(impl_->fd, bytes.data() + done, bytes.size() - done);
-    if (wrote <= 0) return;
-    done += size_t(wrote);
-  }
-  const std::string name = "/proc/self/fd/" + std::to_string(impl_->fd);
+  impl_->range = outlook_detail::bounded_range_handle(
+      reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+  if (!impl_->range) return;
   OleError error;
   if (libolecf_file_initialize(&impl_->file, &error) != 1) return;
-  if (libolecf_file_open(impl_->file, name.c_str(), LIBOLECF_OPEN_READ, &error) != 1) {
+  if (libolecf_file_open_file_io_handle(impl_->file, impl_->range, LIBOLECF_OPEN_READ, &error) !=
+      1) {
     libolecf_file_free(&impl_->file, nullptr);
     impl_->file = nullptr;
   }

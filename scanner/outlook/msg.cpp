@@ -3,6 +3,7 @@
 #include "msg.hpp"
 
 #include <fcntl.h>
+#include <libbfio.h>
 #include <libolecf.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -13,6 +14,7 @@
 
 #include "credsift/outlook.hpp"
 #include "outlook_item.hpp"
+#include "range_io.hpp"
 
 namespace credsift::outlook_detail {
 namespace {
@@ -265,12 +267,14 @@ class MsgDecoder {
 };
 
 struct OleFile {
+  libbfio_handle_t* range = nullptr;  // over the caller's bytes (an attached .msg); freed last
   libolecf_file_t* file = nullptr;
   ~OleFile() {
     if (file) {
       libolecf_file_close(file, nullptr);
       libolecf_file_free(&file, nullptr);
     }
+    if (range) libbfio_handle_free(&range, nullptr);
   }
 };
 
@@ -313,26 +317,15 @@ std::unique_ptr<OleFile> open_ole(const std::string* path, std::string_view byte
       error = kImplausibleLayout + why;
       return nullptr;
     }
-    // libbfio's memory ranges read past their end on hostile compound files (found by
-    // msg_fuzz: a heap overflow inside libbfio_memory_range_read, Debian libbfio 20170123). A
-    // memory file read through its path is bounded by the kernel instead: reads past the end are
-    // short.
-    const int fd = memfd_create("credsift-msg", MFD_CLOEXEC);
-    if (fd < 0) {
-      error = "cannot create a memory file for an attached .msg";
+    // libbfio's own memory ranges read past their end on hostile compound files (found by
+    // msg_fuzz: a heap overflow inside libbfio_memory_range_read, Debian libbfio 20170123); our
+    // range handle stops at the end and reads in place, with no syscall per sector.
+    ole->range = bounded_range_handle(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+    if (!ole->range) {
+      error = "cannot create a memory range for an attached .msg";
       return nullptr;
     }
-    bool written = true;
-    for (size_t done = 0; done < bytes.size() && written;) {
-      const ssize_t n = write(fd, bytes.data() + done, bytes.size() - done);
-      if (n <= 0)
-        written = false;
-      else
-        done += static_cast<size_t>(n);
-    }
-    const std::string fd_path = "/proc/self/fd/" + std::to_string(fd);
-    rc = written ? libolecf_file_open(ole->file, fd_path.c_str(), LIBOLECF_OPEN_READ, &err) : -1;
-    close(fd);  // libolecf holds its own descriptor of the memory file
+    rc = libolecf_file_open_file_io_handle(ole->file, ole->range, LIBOLECF_OPEN_READ, &err);
   }
   if (rc != 1) {
     error = "damaged OLE2 compound file: " + take_error(err);

@@ -16,11 +16,11 @@
 #include <vector>
 
 #include "../outlook/outlook_item.hpp"
+#include "../outlook/range_io.hpp"
 #include "guarded_map.hpp"
 #include "outlook.hpp"
 #include "pst_checksum.hpp"
 #include "pst_decrypt.hpp"
-#include "pst_range_io.hpp"
 
 namespace credsift::source_detail {
 namespace {

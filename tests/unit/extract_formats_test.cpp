@@ -1,7 +1,10 @@
 // The extract stage's readers for RTF, compressed RTF (LZFu), TNEF, legacy Office binaries
 // (.doc, .xls, .ppt through OLE2) and OpenDocument, on documents the tests build themselves.
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -274,6 +277,30 @@ TEST(Office, ExcelWorkbookText) {
 TEST(Office, PowerPointText) {
   DecodedMessage dm = decode(powerpoint_document("Slide title", "vpn key Pp-1234"), "deck.ppt");
   EXPECT_EQ(text_at(dm, "2:attachment=deck.ppt"), "Slide title\nvpn key Pp-1234\n") << paths(dm);
+}
+
+// libolecf reads the attachment in place (the bounded range handle): a document that ends right
+// before an inaccessible page is read whole, and nothing past its end is touched (a fault here).
+TEST(Office, ReadsInPlaceUpToTheEndOfTheBytes) {
+  const std::string doc = word_document("fenced text\r");
+  const size_t page = size_t(sysconf(_SC_PAGESIZE));
+  const size_t span = (doc.size() + page - 1) / page * page;
+  void* map =
+      mmap(nullptr, span + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(map, MAP_FAILED);
+  char* fence = static_cast<char*>(map) + span;
+  ASSERT_EQ(mprotect(fence, page, PROT_NONE), 0);
+  std::memcpy(fence - doc.size(), doc.data(), doc.size());
+  {
+    OleFile ole(std::string_view(fence - doc.size(), doc.size()));
+    ASSERT_TRUE(ole.ok());
+    auto word = ole.stream("WordDocument");
+    ASSERT_TRUE(word.has_value());
+    auto table = ole.stream("1Table");
+    ASSERT_TRUE(table.has_value());
+    EXPECT_EQ(doc_text(*word, "", *table, 1000).text, "fenced text\n");
+  }
+  munmap(map, span + page);
 }
 
 TEST(Office, DamagedDocumentsAreReported) {

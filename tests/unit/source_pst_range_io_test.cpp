@@ -10,9 +10,11 @@
 #include <cstring>
 #include <string>
 
-#include "../../scanner/source/pst_range_io.hpp"
+#include "../../scanner/outlook/range_io.hpp"
 
 namespace credsift::source_detail {
+
+using outlook_detail::bounded_range_handle;
 namespace {
 
 // `bytes` copied to the end of a readable page that is followed by a PROT_NONE page: any read

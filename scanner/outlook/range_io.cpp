@@ -1,5 +1,5 @@
 // libbfio I/O callbacks over a byte range: read, seek and size like a read-only file.
-#include "pst_range_io.hpp"
+#include "range_io.hpp"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -8,7 +8,7 @@
 #include <cstring>
 #include <new>
 
-namespace credsift::source_detail {
+namespace credsift::outlook_detail {
 namespace {
 
 struct Range {
@@ -112,4 +112,4 @@ libbfio_handle_t* bounded_range_handle(const uint8_t* data, size_t size) {
   return handle;
 }
 
-}  // namespace credsift::source_detail
+}  // namespace credsift::outlook_detail
