@@ -56,8 +56,8 @@ struct HostileCorpus {
 };
 
 const HostileCorpus& corpus() {
-  static const HostileCorpus* c = new HostileCorpus;
-  return *c;
+  static const HostileCorpus c;  // destroyed at exit, which removes its directory
+  return c;
 }
 
 std::string scan(const std::string& options) {

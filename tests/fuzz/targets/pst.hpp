@@ -15,14 +15,22 @@
 
 namespace credsift_fuzz {
 
-inline void pst_one_input(const uint8_t* data, size_t size) {
-  static const std::string path = [] {
+// The one temporary file of this process, removed at exit.
+struct PstFuzzFile {
+  std::string path;
+  PstFuzzFile() {
     char name[] = "/tmp/credsift-pst-fuzz-XXXXXX";
     const int fd = mkstemp(name);
     FUZZ_CHECK(fd >= 0);
     close(fd);
-    return std::string(name);
-  }();
+    path = name;
+  }
+  ~PstFuzzFile() { unlink(path.c_str()); }
+};
+
+inline void pst_one_input(const uint8_t* data, size_t size) {
+  static const PstFuzzFile file;
+  const std::string& path = file.path;
   const int fd = open(path.c_str(), O_WRONLY | O_TRUNC);
   FUZZ_CHECK(fd >= 0);
   for (size_t done = 0; done < size;) {
