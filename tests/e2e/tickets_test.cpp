@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <memory>
 #include <set>
 #include <sstream>
 #include <string>
@@ -54,8 +55,9 @@ struct CorpusRun {
 };
 
 const CorpusRun& full_run() {
-  static CorpusRun* run = [] {
-    auto* r = new CorpusRun;
+  // Destroyed at exit, which removes its directory.
+  static const std::unique_ptr<CorpusRun> run = [] {
+    auto r = std::make_unique<CorpusRun>();
     r->scan = run_credsift("scan '" + kSamples.string() + "' --internal-domain acme.test" +
                            " --output 'jsonl=" + r->path("t.jsonl").string() + "'" +
                            " --output 'json=" + r->path("t.json").string() + "'" +
