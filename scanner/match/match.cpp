@@ -273,16 +273,6 @@ std::optional<CacheSetting> cache_setting(const MatcherOptions& options) {
   return setting;
 }
 
-std::string hex(const unsigned char* bytes, size_t size) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (size_t i = 0; i < size; ++i) {
-    out.push_back(kHex[bytes[i] >> 4]);
-    out.push_back(kHex[bytes[i] & 15]);
-  }
-  return out;
-}
-
 match_detail::RuleCache::Warn cache_warning(const MatcherOptions& options) {
   if (options.on_warning) return options.on_warning;
   return [](const std::string& text) {
@@ -316,7 +306,8 @@ std::optional<match_detail::RuleCache> rule_cache(const RuleSet& rules,
   unsigned int length = 0;
   EVP_DigestFinal_ex(context, digest, &length);
   EVP_MD_CTX_free(context);
-  return match_detail::RuleCache(setting->dir, hex(digest, length), cache_warning(options));
+  return match_detail::RuleCache(setting->dir, match_detail::hex(digest, length),
+                                 cache_warning(options));
 }
 
 // The key of Matcher::load's entries: what the files hold and which of their rules are kept, with
@@ -353,9 +344,9 @@ std::optional<match_detail::RuleCache> source_cache(const std::vector<RuleFile>&
   XXH128_canonical_t canonical;
   XXH128_canonicalFromHash(&canonical, XXH3_128bits_digest(state));
   XXH3_freeState(state);
-  return match_detail::RuleCache(setting->dir,
-                                 "files-" + hex(canonical.digest, sizeof canonical.digest),
-                                 cache_warning(options));
+  return match_detail::RuleCache(
+      setting->dir, "files-" + match_detail::hex(canonical.digest, sizeof canonical.digest),
+      cache_warning(options));
 }
 
 }  // namespace

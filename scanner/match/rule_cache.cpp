@@ -30,16 +30,6 @@ size_t aligned(size_t body_offset) {
   return (file_offset + kDatabaseAlign - 1) / kDatabaseAlign * kDatabaseAlign - kHeaderBytes;
 }
 
-std::string hex(const unsigned char* bytes, size_t size) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (size_t i = 0; i < size; ++i) {
-    out.push_back(kHex[bytes[i] >> 4]);
-    out.push_back(kHex[bytes[i] & 15]);
-  }
-  return out;
-}
-
 // `body` is everything after the header; `database` is where the first database starts in it,
 // `keyword_database` the second (0: none).
 std::string body_digest(std::string_view key, std::string_view body, size_t database,
@@ -176,6 +166,16 @@ bool write_all(int fd, std::string_view bytes, off_t offset) {
 std::atomic<bool> store_warned{false};
 
 }  // namespace
+
+std::string hex(const unsigned char* bytes, size_t size) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < size; ++i) {
+    out.push_back(kHex[bytes[i] >> 4]);
+    out.push_back(kHex[bytes[i] & 15]);
+  }
+  return out;
+}
 
 RuleCache::RuleCache(std::filesystem::path dir, std::string key_hex, Warn warn)
     : dir_(std::move(dir)),

@@ -33,6 +33,9 @@
 
 namespace credsift::match_detail {
 
+// Lower-case hex of `size` bytes: the digests in cache file names.
+std::string hex(const unsigned char* bytes, size_t size);
+
 struct CachedRules {
   std::vector<unsigned> widths;
   std::string_view rules;  // encode_rules output, inside `mapping`
