@@ -29,6 +29,22 @@ inline std::string_view trim(std::string_view text) {
   return text;
 }
 
+// Lower-case hex of raw bytes (digests, checksums, cache keys).
+inline std::string hex(const unsigned char* bytes, size_t size) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(size * 2);
+  for (size_t i = 0; i < size; ++i) {
+    out.push_back(kDigits[bytes[i] >> 4]);
+    out.push_back(kDigits[bytes[i] & 15]);
+  }
+  return out;
+}
+
+inline std::string hex(std::string_view bytes) {
+  return hex(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
+}
+
 namespace detail {
 
 #if defined(__x86_64__)

@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "credsift/escape.hpp"
+#include "credsift/text.hpp"
 
 namespace credsift {
 
@@ -16,14 +17,7 @@ std::string fingerprint(std::string_view secret) {
   unsigned int length = 0;
   if (EVP_Digest(secret.data(), secret.size(), digest, &length, EVP_sha256(), nullptr) != 1)
     throw std::runtime_error("SHA-256 failed");
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "sha256:";
-  out.reserve(7 + 2 * length);
-  for (unsigned int i = 0; i < length; ++i) {
-    out.push_back(kHex[digest[i] >> 4]);
-    out.push_back(kHex[digest[i] & 15]);
-  }
-  return out;
+  return "sha256:" + text::hex(digest, length);
 }
 
 std::string redact(std::string_view secret) {

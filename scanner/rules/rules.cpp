@@ -15,6 +15,8 @@
 #include <set>
 #include <sstream>
 
+#include "credsift/text.hpp"
+
 namespace credsift {
 
 std::string_view to_string(Severity severity) {
@@ -317,12 +319,7 @@ RuleSet load_rules(const std::vector<RuleFile>& files) {
   unsigned int length = 0;
   if (EVP_DigestFinal_ex(sha.get(), digest.data(), &length) != 1)
     throw RuleError("cannot finish SHA-256");
-  static constexpr char kHex[] = "0123456789abcdef";
-  set.digest.reserve(length * 2);
-  for (unsigned int i = 0; i < length; ++i) {
-    set.digest += kHex[digest[i] >> 4];
-    set.digest += kHex[digest[i] & 0xf];
-  }
+  set.digest = text::hex(digest.data(), length);
   return set;
 }
 

@@ -192,13 +192,9 @@ std::optional<bool> grafana_checksum_ok(std::string_view token) {
   const std::string_view key = token.substr(0, kPrefix.size() + 32);
   const std::string_view checksum = token.substr(kPrefix.size() + 33);
   const uint32_t crc = crc32(key);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string expected;
-  for (int byte = 0; byte < 4; ++byte) {
-    const unsigned value = (crc >> (8 * byte)) & 0xFF;
-    expected.push_back(kHex[value >> 4]);
-    expected.push_back(kHex[value & 15]);
-  }
+  unsigned char little_endian[4];
+  for (int byte = 0; byte < 4; ++byte) little_endian[byte] = (crc >> (8 * byte)) & 0xFF;
+  const std::string expected = text::hex(little_endian, sizeof little_endian);
   std::string given(checksum);
   std::transform(given.begin(), given.end(), given.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });

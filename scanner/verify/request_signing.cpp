@@ -8,19 +8,11 @@
 #include <algorithm>
 #include <ctime>
 
+#include "credsift/text.hpp"
+
 namespace credsift {
 
-std::string to_hex(std::string_view bytes) {
-  static const char digits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (const char c : bytes) {
-    const auto byte = static_cast<unsigned char>(c);
-    out += digits[byte >> 4];
-    out += digits[byte & 15];
-  }
-  return out;
-}
+std::string to_hex(std::string_view bytes) { return text::hex(bytes); }
 
 std::string hex_sha256(std::string_view data) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
