@@ -44,6 +44,8 @@ PluginLibrary open_plugin(std::string_view file_name, const char* abi_symbol, in
     using AbiFn = int (*)();
     const auto abi_of = reinterpret_cast<AbiFn>(::dlsym(handle, abi_symbol));
     if (!abi_of || abi_of() != abi) {
+      // Refused before anything of it was used, so it can go (and its libraries with it).
+      ::dlclose(handle);
       plugin.error = plugin.path + " is not the plugin of this credsift build";
       return plugin;
     }

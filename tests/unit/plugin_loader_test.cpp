@@ -72,6 +72,7 @@ TEST(PluginSearch, RefusesAnotherAbi) {
   EXPECT_EQ(plugin.handle, nullptr);
   EXPECT_NE(plugin.error.find("is not the plugin of this credsift build"), std::string::npos)
       << plugin.error;
+  EXPECT_FALSE(mapped("libcredsift_poppler.so")) << "a refused plugin stays unloaded";
 }
 
 TEST(PluginSearch, FindsThePopplerPluginInTheBuildTree) {
