@@ -1,7 +1,10 @@
 #include "scan_report.hpp"
 
+#include <tbb/global_control.h>
+#include <tbb/parallel_pipeline.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/program_options.hpp>
 #include <chrono>
 #include <cstdio>
@@ -10,6 +13,7 @@
 #include <iostream>
 #include <memory>
 #include <sstream>
+#include <thread>
 
 #include "commands.hpp"
 #include "credsift/escape.hpp"
@@ -126,6 +130,43 @@ class Progress {
   bool drawn_ = false;
 };
 
+// JSONL tickets go out in blocks formatted on every thread of the scan while the previous block
+// is written: after the scan this was one thread building a single string of the whole output
+// (about a tenth of a 1-thread scan of real mail, all of it serial at 2 threads). The bytes are
+// those of format_tickets.
+void write_tickets_jsonl(OutputFile& file, const std::vector<Ticket>& tickets,
+                         const std::vector<Finding>& rejected, const ReportContext& context,
+                         unsigned threads) {
+  constexpr size_t kBlock = 64;
+  const unsigned workers = threads ? threads : std::max(1u, std::thread::hardware_concurrency());
+  tbb::global_control parallelism(tbb::global_control::max_allowed_parallelism, workers);
+  size_t next = 0;
+  tbb::parallel_pipeline(
+      4 * workers,
+      tbb::make_filter<void, size_t>(tbb::filter_mode::serial_in_order,
+                                     [&](tbb::flow_control& control) -> size_t {
+                                       if (next >= tickets.size()) control.stop();
+                                       const size_t begin = next;
+                                       next += kBlock;
+                                       return begin;
+                                     }) &
+          tbb::make_filter<size_t, std::string>(
+              tbb::filter_mode::parallel,
+              [&](size_t begin) {
+                std::string text;
+                const size_t end = std::min(tickets.size(), begin + kBlock);
+                for (size_t i = begin; i < end; ++i) {
+                  text += ticket_to_json(tickets[i], context.show_secrets);
+                  text += '\n';
+                }
+                return text;
+              }) &
+          tbb::make_filter<std::string, void>(tbb::filter_mode::serial_in_order,
+                                              [&](const std::string& text) { file.write(text); }));
+  if (context.include_rejected)
+    file.write(format_tickets(OutputFormat::TicketsJsonl, {}, rejected, context));
+}
+
 }  // namespace
 
 int scan_and_report(const std::vector<std::string>& inputs, const Matcher& matcher,
@@ -199,8 +240,12 @@ int scan_and_report(const std::vector<std::string>& inputs, const Matcher& match
               fd < 0 ? settings.color == "always" : use_color(settings.color, fd);
           target_context.width = fd < 0 ? 0 : terminal_width(fd);
         }
-        files[i]->write(
-            format_tickets(targets[i].format, tickets, builder.rejected(), target_context));
+        if (targets[i].format == OutputFormat::TicketsJsonl)
+          write_tickets_jsonl(*files[i], tickets, builder.rejected(), target_context,
+                              scan_options.threads);
+        else
+          files[i]->write(
+              format_tickets(targets[i].format, tickets, builder.rejected(), target_context));
       }
       files[i]->finish();
     } catch (const std::runtime_error& error) {

@@ -42,12 +42,6 @@ namespace {
 
 constexpr size_t npos = std::string_view::npos;
 
-struct Field {
-  std::string_view name;
-  std::string_view value;  // raw, may contain folding line breaks
-  bool folded = false;     // a continuation line was joined: value holds a line break
-};
-
 // The fields the decoder looks up, recognised once while the block is parsed (by length first,
 // so that most names cost one comparison) instead of one scan of all fields per lookup.
 enum class Known : uint8_t {
@@ -61,6 +55,13 @@ enum class Known : uint8_t {
   To,
   Cc,
   Subject
+};
+
+struct Field {
+  std::string_view name;
+  std::string_view value;  // raw, may contain folding line breaks
+  bool folded = false;     // a continuation line was joined: value holds a line break
+  Known kind = Known::Other;
 };
 
 Known known_field(std::string_view name) {
@@ -89,7 +90,6 @@ Known known_field(std::string_view name) {
 
 struct HeaderBlock {
   std::vector<Field> fields;
-  std::vector<Known> kinds;  // parallel to fields
   // First field of each MIME kind, or -1: content_info reads these three.
   int content_type = -1, content_disposition = -1, content_transfer_encoding = -1;
   std::vector<std::string_view> malformed;  // lines that are neither fields nor folding
@@ -171,7 +171,6 @@ HeaderBlock parse_headers(std::string_view e, bool top, const DecodeLimits& limi
                           const Locator& loc, std::vector<DecodeProblem>& problems) {
   HeaderBlock hb;
   hb.fields.reserve(32);  // one allocation for a typical block instead of six doublings
-  hb.kinds.reserve(32);
   const size_t n = e.size();
   size_t pos = 0;
   bool first = true;
@@ -234,8 +233,7 @@ HeaderBlock parse_headers(std::string_view e, bool top, const DecodeLimits& limi
         hb.content_disposition = index;
       if (kind == Known::ContentTransferEncoding && hb.content_transfer_encoding < 0)
         hb.content_transfer_encoding = index;
-      hb.fields.push_back({name, line.substr(colon + 1), false});
-      hb.kinds.push_back(kind);
+      hb.fields.push_back({name, line.substr(colon + 1), false, kind});
       last_is_field = true;
     } else if (first) {
       hb.no_headers = true;
@@ -381,8 +379,13 @@ struct ParamPiece {
 
 struct WantedParam {
   explicit WantedParam(std::string_view n) : name(n) {}
+  WantedParam(const WantedParam&) = delete;  // `plain` may point into `plain_storage`
+  WantedParam& operator=(const WantedParam&) = delete;
   std::string_view name;
-  std::string plain;
+  // The value: a view of the parsed text when it is a plain slice of it (nearly always), else
+  // of plain_storage (quoted-pair escapes or line breaks removed).
+  std::string_view plain;
+  std::string plain_storage;
   bool has_plain = false;
   std::vector<ParamPiece> pieces;  // RFC 2231
 };
@@ -450,22 +453,36 @@ void parse_params(std::string_view s, WantedParam* wanted, size_t nwanted) {
     }
     ++i;
     while (i < n && is_space(s[i])) ++i;
+    // The value as a view of `s` when nothing is to be dropped from it (the common case: no
+    // allocation), else copied into `value` without its escapes and line breaks.
+    std::string_view value_view;
     std::string value;
+    bool copied = false;
     if (i < n && s[i] == '"') {
       ++i;
-      while (i < n && s[i] != '"') {
-        if (s[i] == '\\' && i + 1 < n) ++i;
-        if (s[i] != '\r' && s[i] != '\n') value.push_back(s[i]);
-        ++i;
+      const size_t vs = i;
+      while (i < n && s[i] != '"' && s[i] != '\\' && s[i] != '\r' && s[i] != '\n') ++i;
+      value_view = s.substr(vs, i - vs);
+      if (i < n && s[i] != '"') {
+        copied = true;
+        value.assign(value_view);
+        while (i < n && s[i] != '"') {
+          if (s[i] == '\\' && i + 1 < n) ++i;
+          if (s[i] != '\r' && s[i] != '\n') value.push_back(s[i]);
+          ++i;
+        }
       }
       if (i < n) ++i;
       while (i < n && s[i] != ';') ++i;
     } else {
       size_t vs = i;
       while (i < n && s[i] != ';') ++i;
-      std::string_view v = trim(s.substr(vs, i - vs));
-      for (char c : v)
-        if (c != '\r' && c != '\n') value.push_back(c);
+      value_view = trim(s.substr(vs, i - vs));
+      if (value_view.find_first_of("\r\n") != npos) {
+        copied = true;
+        for (char c : value_view)
+          if (c != '\r' && c != '\n') value.push_back(c);
+      }
     }
     // name, name*, name*N, name*N*
     std::string_view base = name;
@@ -499,9 +516,15 @@ void parse_params(std::string_view s, WantedParam* wanted, size_t nwanted) {
       if (!iequals(base, wanted[k].name)) continue;
       if (extended) {
         if (wanted[k].pieces.size() < 10000)
-          wanted[k].pieces.push_back({index, encoded, std::move(value)});
+          wanted[k].pieces.push_back(
+              {index, encoded, copied ? std::move(value) : std::string(value_view)});
       } else if (!wanted[k].has_plain) {
-        wanted[k].plain = std::move(value);
+        if (copied) {
+          wanted[k].plain_storage = std::move(value);
+          wanted[k].plain = wanted[k].plain_storage;
+        } else {
+          wanted[k].plain = value_view;
+        }
         wanted[k].has_plain = true;
       }
       break;
@@ -536,8 +559,13 @@ ContentInfo content_info(const HeaderBlock& hb, bool digest_child) {
       std::string_view ty = trim(t.substr(0, slash)), sub = trim(t.substr(slash + 1));
       // "TEXT/PLAIN charset=US-ASCII" (the ';' forgotten): the subtype ends at whitespace.
       sub = sub.substr(0, sub.find_first_of(" \t\r\n"));
-      if (!ty.empty() && !sub.empty() && ty.find(' ') == npos)
-        ci.type = to_lower(ty) + "/" + to_lower(sub);
+      if (!ty.empty() && !sub.empty() && ty.find(' ') == npos) {
+        // Built in place, lower-cased at once: one allocation at most (none up to 15 bytes).
+        ci.type.assign(ty);
+        ci.type += '/';
+        ci.type += sub;
+        for (char& c : ci.type) c = ascii_lower(c);
+      }
     }
     if (semi != npos) {
       WantedParam w[5] = {WantedParam("charset"), WantedParam("boundary"), WantedParam("name"),
@@ -837,10 +865,10 @@ void decode_into(std::string_view raw, DecodeContext& ctx, DecodedMessage& dm,
         append_plain_value(f, text);
       else
         append_header_value(f.value, text, tmp);
-      if (top && hb.kinds[i] != Known::Other) {
+      if (top && f.kind != Known::Other) {
         Envelope& e = dm.envelope;
         std::string* slot = nullptr;
-        switch (hb.kinds[i]) {
+        switch (f.kind) {
           case Known::MessageId:
             slot = &e.message_id;
             break;

@@ -93,8 +93,11 @@ MessageResult scan_message(const Message& message, const Matcher& matcher,
 
     drop_generic_hits_shadowed_by_provider_rules(matcher.rules(), hits);
     LineCounter lines;
-    const SharedEnvelope envelope = std::make_shared<const Envelope>(std::move(decoded.envelope));
-    const std::string file = message.origin.file ? *message.origin.file : std::string();
+    // Shared by the message's findings; most messages have none and need no copy.
+    const SharedEnvelope envelope =
+        hits.empty() ? nullptr : std::make_shared<const Envelope>(std::move(decoded.envelope));
+    static const std::string kNoFile;
+    const std::string& file = message.origin.file ? *message.origin.file : kNoFile;
     for (const Hit& hit : hits) {
       const Rule& rule = matcher.rules().rules[hit.rule];
       const Segment& segment = decoded.segments[hit.segment];
@@ -206,7 +209,8 @@ ScanSummary run_scan(const std::vector<std::string>& inputs, const Matcher& matc
   };
 
   auto emit_one = [&](const Message& message, const MessageResult& result) {
-    const std::string file = message.origin.file ? *message.origin.file : "-";
+    static const std::string kStdin = "-";
+    const std::string& file = message.origin.file ? *message.origin.file : kStdin;
     bytes_done += message.bytes.size();
     ++messages_done;
     if (options.on_progress) options.on_progress(bytes_done, messages_done);

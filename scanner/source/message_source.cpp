@@ -673,7 +673,11 @@ class MemoryReader : public Reader {
     // A span ends at a separator: the separator test looks only at the bytes around a
     // candidate, so the first one found after begin + span_bytes is one that next() finds too.
     const size_t begin = span_begin_;
-    const size_t at_least = std::max<size_t>(span_bytes, 1);
+    // Near the end of the file spans shrink to a quarter of what is left (not below 1 MiB), so
+    // that the threads finish together rather than one scanning a last full span alone.
+    constexpr size_t kMinTailSpan = 1 << 20;
+    const size_t tail_span = std::max((data_.size() - begin) / 4, kMinTailSpan);
+    const size_t at_least = std::max<size_t>(std::min(span_bytes, tail_span), 1);
     size_t end = data_.size();
     if (data_.size() - begin > at_least) {
       const SepScan s = find_separator(data_, begin + at_least, true, true);
