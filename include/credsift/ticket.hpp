@@ -3,6 +3,7 @@
 // identity it unlocks, every occurrence, who it was exposed to and how to rotate it; and the
 // output formats for them (JSON lines, JSON, CSV, SARIF 2.1.0, Markdown, HTML, terminal).
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <set>
 #include <string>
@@ -99,7 +100,9 @@ class TicketBuilder {
 
  private:
   TicketOptions options_;
-  std::vector<Finding> findings_;  // kept in arrival (input) order, secrets included
+  // Arrival (input) order, secrets included. A deque: a growing vector moved every finding
+  // to fresh pages again and again (a third of a 300 MB scan's page faults).
+  std::deque<Finding> findings_;
   std::vector<Finding> rejected_;
   uint64_t suppressed_ = 0;
   std::set<std::string> suppressed_fingerprints_;

@@ -15,6 +15,13 @@ namespace po = boost::program_options;
 
 namespace credsift::cli {
 
+namespace {
+// The scan's matcher, left to the process's exit: taking it apart unmaps each rule's PCRE2 JIT
+// code one by one, about 2% of a one-thread scan of small mail. Reachable from here, so leak
+// checkers stay quiet.
+const Matcher* matcher_kept_until_exit = nullptr;
+}  // namespace
+
 int command_scan(const Arguments& arguments) {
   po::options_description visible(
       "credsift scan [options] INPUT...\n\n"
@@ -104,9 +111,10 @@ int command_scan(const Arguments& arguments) {
       {[&store]() -> CaseStore* { return store ? &store->store() : nullptr; }, true});
   MatcherOptions matcher_options;
   matcher_options.use_cache = options.count("no-rule-cache") == 0;
-  const std::unique_ptr<Matcher> loaded = load_matcher(
-      extra_rules, options.count("no-default-rules") > 0, &rule_selection, matcher_options);
+  std::unique_ptr<Matcher> loaded = load_matcher(extra_rules, options.count("no-default-rules") > 0,
+                                                 &rule_selection, matcher_options);
   const Matcher& matcher = *loaded;
+  if (!matcher_kept_until_exit) matcher_kept_until_exit = loaded.release();
   const RuleSet& rules = matcher.rules();
 
   ScanOptions scan_options;
