@@ -1,7 +1,8 @@
 // PST/OST through libpff: every folder (walked with an explicit stack, bounded depth, a visited
 // set against cycles), every item in it, then the items libpff recovers from unallocated space.
-// Each item becomes an OutlookItem and is rendered as an RFC 5322 message; folder items are
-// read and rendered in the scan's parallel stage, each worker through a libpff handle of its own.
+// Each item becomes an OutlookItem and is rendered as an RFC 5322 message; items are read and
+// rendered in the scan's parallel stage, in runs of consecutive items, each run through one
+// libpff handle.
 #include <fcntl.h>
 #include <libbfio.h>
 #include <libpff.h>
