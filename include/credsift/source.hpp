@@ -156,10 +156,14 @@ size_t message_bytes_intact(const Message& message);
 // What MessageSource::next_batch hands out: one message, or one span of a mapped mbox.
 // `complete`, when set, fills in `message` (origin and sequence already set) and is run in the
 // parallel stage: a PST item is read and rendered there, not in the serial reader.
+// `complete_run`, when set, stands for several messages (neither message nor span is set): run
+// in the parallel stage, it appends them to its argument in order (consecutive items of a PST,
+// read through one libpff handle).
 struct InputBatch {
   std::optional<Message> message;
   std::optional<MboxSpan> span;
   std::function<void(Message&)> complete;
+  std::function<void(std::vector<Message>&)> complete_run = {};
 };
 
 // Pulls messages from every input in order. Inputs: files, directories (walked recursively,

@@ -285,6 +285,8 @@ ScanSummary run_scan(const std::vector<std::string>& inputs, const Matcher& matc
               [&](WorkPtr work) {
                 if (work->batch.span)
                   work->messages = split_span(*work->batch.span);
+                else if (work->batch.complete_run)
+                  work->batch.complete_run(work->messages);
                 else {
                   if (work->batch.complete) work->batch.complete(*work->batch.message);
                   work->messages.push_back(std::move(*work->batch.message));

@@ -200,6 +200,17 @@ class ContainerReader : public ItemReader {
             batch->complete = [inner = std::move(batch->complete), keep = spill_](Message& m) {
               inner(m);
             };
+          if (batch->complete_run)
+            batch->complete_run = [inner = std::move(batch->complete_run), keep = spill_,
+                                   file = file_,
+                                   container = container_](std::vector<Message>& out) {
+              const size_t first = out.size();
+              inner(out);
+              for (size_t i = first; i < out.size(); ++i) {
+                out[i].origin.file = file;
+                out[i].origin.location.container = container;
+              }
+            };
           return batch;
         }
         current_.reset();

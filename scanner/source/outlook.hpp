@@ -3,11 +3,13 @@
 // file into RFC 5322 messages (see outlook_item.hpp), with an origin that names the PST folder,
 // the node id and the item type. MessageSource hands them files it recognises by content.
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "credsift/diagnostic.hpp"
 #include "credsift/source.hpp"
@@ -30,11 +32,27 @@ class ItemReader {
  protected:
   // next() of a reader whose work lives in next_batch(): that work done here, in this thread.
   std::optional<Message> next_completed() {
-    std::optional<InputBatch> batch = next_batch();
-    if (!batch) return std::nullopt;
-    if (batch->complete) batch->complete(*batch->message);
-    return std::move(batch->message);
+    for (;;) {
+      if (!run_.empty()) {
+        Message message = std::move(run_.front());
+        run_.pop_front();
+        return message;
+      }
+      std::optional<InputBatch> batch = next_batch();
+      if (!batch) return std::nullopt;
+      if (batch->complete_run) {
+        std::vector<Message> run;
+        batch->complete_run(run);
+        for (Message& message : run) run_.push_back(std::move(message));
+        continue;
+      }
+      if (batch->complete) batch->complete(*batch->message);
+      return std::move(batch->message);
+    }
   }
+
+ private:
+  std::deque<Message> run_;  // the rest of a run of messages (InputBatch::complete_run)
 };
 
 // "!BDN": the PST/OST header magic (MS-PST 2.2.2.6).

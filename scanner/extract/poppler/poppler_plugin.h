@@ -25,7 +25,7 @@ typedef int (*credsift_pdf_page_fn)(void* context, const char* utf8, size_t size
 
 typedef int (*credsift_poppler_abi_fn)(void);
 // Text of the PDF in data[0, size), at most max_pages pages; *page_count gets the document's
-// page count. Safe to call from several threads (calls are serialized inside).
+// page count. Safe to call from several threads at once (each call reads its own document).
 typedef int (*credsift_poppler_pdf_text_fn)(const char* data, size_t size, size_t max_pages,
                                             size_t* page_count, credsift_pdf_page_fn on_page,
                                             void* context);
