@@ -22,7 +22,7 @@
 
 namespace credsift {
 
-inline constexpr int kStoreSchemaVersion = 4;
+inline constexpr int kStoreSchemaVersion = 5;
 
 struct StoreError : std::runtime_error {
   using std::runtime_error::runtime_error;

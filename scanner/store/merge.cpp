@@ -737,8 +737,9 @@ MergeResult merge_stores(CaseStore& target, const std::vector<std::string>& shar
       staged.step();
       const int64_t incoming = staged.integer(0);
       staged.reset();
-      Statement existing(db, path, "SELECT coalesce(max(rowid), 0) FROM main.findings");
-      existing.step();
+      // Counted no further than the incoming rows: only which is larger matters.
+      Statement existing(db, path, "SELECT count(*) FROM (SELECT 1 FROM main.findings LIMIT ?)");
+      existing.bind(1, incoming + 1).step();
       const int64_t present = existing.integer(0);
       existing.reset();
       if (incoming < present) {

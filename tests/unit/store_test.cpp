@@ -235,7 +235,7 @@ TEST(StoreSchema, MigrationFourDropsTheUnreadLocationIndex) {
   }
   {
     CaseStore store(path);
-    EXPECT_EQ(store.schema_version(), 4);
+    EXPECT_EQ(store.schema_version(), kStoreSchemaVersion);
     EXPECT_EQ(scalar(store,
                      "SELECT count(*) FROM sqlite_master WHERE name = 'message_locations_message'"),
               0);
@@ -256,6 +256,65 @@ TEST(StoreSchema, MigrationFourDropsTheUnreadLocationIndex) {
     EXPECT_NE(std::string(error.what()).find("schema version 3"), std::string::npos)
         << error.what();
   }
+}
+
+// Version 5 rebuilds findings and tickets without rowids (their natural keys are the tables)
+// and drops the index of ticket ids: every row and triage state stays, ids still resolve.
+TEST(StoreSchema, MigrationFiveKeysFindingsAndTicketsWithoutRowids) {
+  TempDir dir;
+  const std::string path = dir / "v4.db";
+  create_store_at_version(path, 4);
+  const std::string fp = "sha256:3f2a00112233445566778899aabbccddeeff00112233445566778899aabbcc";
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    const std::string insert =
+        "INSERT INTO findings VALUES('/a.mbox', 0, '', '1', 3, 'r', '" + fp + "', '" + fp +
+        "', 'rv', 'k', 0, 'p', 2, 1, 1, 'x…', '', 'unverified', '', '', 'medium', '', '<m@x>', "
+        "'Mon, 4 Mar 2024', 1709543520, 'a@acme.test', 'b@partner.test', '', 'subject', 's'); "
+        "INSERT INTO tickets(fingerprint, id, rule_id, provider, severity, status, "
+        "evidence_rank, secret, occurrences, messages, first_seen, last_seen, undated, triage, "
+        "triage_owner, triage_note, triage_at, reopened) VALUES('" +
+        fp +
+        "', 'cs-3f2a001122334455', 'r', 'p', 2, 'unverified', 1, 'x…', 1, 1, 1709543520, "
+        "1709543520, 0, 'rotated', 'dana', 'revoked', 1709600000, 1)";
+    ASSERT_EQ(sqlite3_exec(db, insert.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+  CaseStore store(path);
+  EXPECT_EQ(store.schema_version(), 5);
+  EXPECT_EQ(store.integrity_check(), "ok");
+  EXPECT_EQ(dump(store, "SELECT description FROM schema_migrations WHERE version = 5"),
+            "findings and tickets without rowids, no index of ticket ids|\n");
+  for (const char* table : {"findings", "tickets"})
+    EXPECT_NE(dump(store, std::string("SELECT sql FROM sqlite_master WHERE name = '") + table + "'")
+                  .find("WITHOUT ROWID"),
+              std::string::npos)
+        << table;
+  // No autoindex beside the tables, and the indexes the views read are back.
+  EXPECT_EQ(dump(store,
+                 "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name IN "
+                 "('findings', 'tickets') ORDER BY name"),
+            "findings_ticket|\ntickets_triage|\ntickets_view|\n");
+  EXPECT_EQ(dump(store,
+                 "SELECT file, line, ticket = fingerprint, date_epoch, subject FROM "
+                 "findings"),
+            "/a.mbox|3|1|1709543520|subject|\n");
+  EXPECT_EQ(dump(store,
+                 "SELECT id, triage, triage_owner, triage_note, triage_at, reopened FROM "
+                 "tickets"),
+            "cs-3f2a001122334455|rotated|dana|revoked|1709600000|1|\n");
+  // Ids resolve through the fingerprints' key: whole, by prefix, in capitals.
+  EXPECT_EQ(store.resolve_ticket("cs-3f2a001122334455"), fp);
+  EXPECT_EQ(store.resolve_ticket("cs-3f2a"), fp);
+  EXPECT_EQ(store.resolve_ticket("CS-3F2A0011"), fp);
+  EXPECT_EQ(store.resolve_ticket(fp), fp);
+  EXPECT_THROW(store.resolve_ticket("cs-3f2b"), StoreError);
+  EXPECT_THROW(store.resolve_ticket("cs-3f2a0011223344556"), StoreError);  // longer than an id
+  // The migrated case takes a scan as a fresh one does.
+  scan_into(store, {(kSource / "corpora/samples/inbox.mbox").string()});
+  EXPECT_GT(store.counts().findings, 1u);
+  EXPECT_EQ(store.integrity_check(), "ok");
 }
 
 TEST(StoreScan, RescanIsIdempotentAndCountsKnownMessages) {
@@ -440,7 +499,15 @@ TEST(StoreFaults, FullDiskLeavesAConsistentStore) {
                            ("PRAGMA max_page_count = " + std::to_string(pages + 300)).c_str(),
                            nullptr, nullptr, nullptr),
               SQLITE_OK);
-    EXPECT_THROW(scan_into(store, {dir / "big.mbox"}), StoreError);
+    // The writer thread's error reaches the scan, naming the message it was recording.
+    try {
+      scan_into(store, {dir / "big.mbox"});
+      FAIL() << "a full disk went unnoticed";
+    } catch (const StoreError& error) {
+      const std::string what = error.what();
+      EXPECT_NE(what.find("case.db: "), std::string::npos) << what;
+      EXPECT_NE(what.find("big.mbox at offset "), std::string::npos) << what;
+    }
   }
   CaseStore store(dir / "case.db");
   EXPECT_EQ(store.integrity_check(), "ok");
@@ -648,7 +715,9 @@ TEST(StoreMerge, StreamedAndStagedMergesAgree) {
   const auto rows = [](CaseStore& store) {
     return dump(store, "SELECT * FROM messages ORDER BY key") +
            dump(store, "SELECT * FROM message_locations ORDER BY file, offset, location") +
-           dump(store, "SELECT * FROM findings ORDER BY rowid") +
+           dump(store,
+                "SELECT * FROM findings ORDER BY file, offset, location, part_path, line, "
+                "rule_id, fingerprint") +
            dump(store, "SELECT * FROM tickets ORDER BY fingerprint");
   };
   EXPECT_EQ(rows(reversed), rows(streamed));
