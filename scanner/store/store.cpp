@@ -185,10 +185,12 @@ CREATE TABLE verifications(fingerprint TEXT PRIMARY KEY, state TEXT NOT NULL,
     R"sql(
 DROP INDEX message_locations_message;
 )sql",
-    // 5: findings and tickets keyed by their natural keys (WITHOUT ROWID): the unique key is
-    // the table, not a rowid table plus an index of it, and the tickets' id index goes (an id
-    // is its fingerprint's first 16 hex digits: looked up as a range of the key). A finding and
-    // its ticket take five B-tree entries instead of eight. Same columns, in the same order.
+    // 5: findings and tickets keyed by their natural keys, WITHOUT ROWID: a finding by its
+    // ticket and place (a ticket's findings lie together: no index of findings by ticket, and
+    // a merge computes the tickets in the same pass that copies the findings), a ticket by its
+    // fingerprint; and no index of ticket ids (an id is its fingerprint's first 16 hex digits:
+    // looked up as a range of the key). A finding and its ticket take four B-tree entries
+    // instead of eight. Same columns, in the same order.
     R"sql(
 CREATE TABLE findings_v5(file TEXT NOT NULL, offset INTEGER NOT NULL, location TEXT NOT NULL,
   part_path TEXT NOT NULL, line INTEGER NOT NULL, rule_id TEXT NOT NULL,
@@ -199,12 +201,12 @@ CREATE TABLE findings_v5(file TEXT NOT NULL, offset INTEGER NOT NULL, location T
   confidence TEXT NOT NULL, evidence TEXT NOT NULL, message_id TEXT NOT NULL, date TEXT NOT NULL,
   date_epoch INTEGER, sender TEXT NOT NULL, recipients TEXT NOT NULL, cc TEXT NOT NULL,
   subject TEXT NOT NULL, scan TEXT NOT NULL,
-  PRIMARY KEY(file, offset, location, part_path, line, rule_id, fingerprint)) WITHOUT ROWID;
-INSERT INTO findings_v5 SELECT * FROM findings ORDER BY file, offset, location, part_path, line,
-  rule_id, fingerprint;
+  PRIMARY KEY(ticket, file, offset, location, part_path, line, rule_id, fingerprint))
+  WITHOUT ROWID;
+INSERT INTO findings_v5 SELECT * FROM findings ORDER BY ticket, file, offset, location,
+  part_path, line, rule_id, fingerprint;
 DROP TABLE findings;
 ALTER TABLE findings_v5 RENAME TO findings;
-CREATE INDEX findings_ticket ON findings(ticket);
 CREATE TABLE tickets_v5(fingerprint TEXT PRIMARY KEY, id TEXT NOT NULL, rule_id TEXT NOT NULL,
   provider TEXT NOT NULL, severity INTEGER NOT NULL, status TEXT NOT NULL,
   evidence_rank INTEGER NOT NULL, secret TEXT NOT NULL, occurrences INTEGER NOT NULL,
@@ -224,7 +226,8 @@ constexpr const char* kMigrationNames[] = {
     "tickets, triage",
     "reopened tickets, automatic triage events", "verification results",
     "no index of message locations by message",
-    "findings and tickets without rowids, no index of ticket ids"};
+    "findings keyed by ticket and place, tickets by fingerprint, without rowids; no index of "
+    "findings by ticket or of ticket ids"};
 static_assert(std::size(kMigrations) == kStoreSchemaVersion);
 
 void migrate(sqlite3* db, const std::string& path, int target) {
@@ -498,7 +501,7 @@ ON CONFLICT(fingerprint) DO UPDATE SET
   first_seen = excluded.first_seen, last_seen = excluded.last_seen, undated = excluded.undated
 )sql";
 
-// The findings of the touched tickets, ticket by ticket (through findings_ticket), with what
+// The findings of the touched tickets, ticket by ticket (their key's first column), with what
 // a ticket row is computed from.
 constexpr const char* kTouchedFindings = R"sql(
 SELECT ticket, fingerprint, specificity, evidence_rank, file, offset, location, part_path, line,
