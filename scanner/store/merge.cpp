@@ -150,6 +150,17 @@ constexpr const char* kLatestTriage =
     "recorded_at DESC, rowid DESC LIMIT 1) WHERE fingerprint IN (SELECT fingerprint FROM "
     "temp.triaged)";
 
+// Verification results travel with their shards: one per credential, the latest check wins
+// (checked_at is ISO 8601 UTC: its text order is its time order), a tie goes to the smallest
+// row, so that any order of shards, or a shard merged twice, gives the same row.
+constexpr const char* kMergeVerification =
+    " ON CONFLICT(fingerprint) DO UPDATE SET state = excluded.state, reason = excluded.reason, "
+    "checked_at = excluded.checked_at, endpoint = excluded.endpoint, identity = "
+    "excluded.identity WHERE excluded.checked_at > verifications.checked_at OR "
+    "(excluded.checked_at = verifications.checked_at AND (excluded.state, excluded.reason, "
+    "excluded.endpoint, excluded.identity) < (verifications.state, verifications.reason, "
+    "verifications.endpoint, verifications.identity))";
+
 // "file:PATH?mode=ro" with every byte outside [A-Za-z0-9/._-] percent-encoded: the shard is
 // read, never written (no recovery or checkpoint into another machine's store).
 std::string read_only_uri(const std::string& path) {
@@ -187,6 +198,9 @@ void stage_shard(sqlite3* db, const std::string& path, const std::string& shard_
            std::string("INSERT INTO staging.staged_") + table.name + " SELECT * FROM shard." +
                table.name);
     exec(db, path, "INSERT INTO staging.staged_tickets SELECT fingerprint FROM shard.tickets");
+    exec(db, path,
+         "INSERT INTO staging.staged_verifications SELECT fingerprint, state, reason, "
+         "checked_at, endpoint, identity FROM shard.verifications");
     transaction.commit();
   } catch (...) {
     sqlite3_exec(db, "DETACH DATABASE shard", nullptr, nullptr, nullptr);
@@ -618,6 +632,25 @@ MergeResult merge_streaming(sqlite3* db, const std::string& path,
       tickets.flush();
     }
   }
+  {
+    Statement upsert(db, path,
+                     std::string("INSERT INTO main.verifications(fingerprint, state, reason, "
+                                 "checked_at, endpoint, identity) VALUES(?, ?, ?, ?, ?, ?)") +
+                         kMergeVerification);
+    for (size_t i = 0; i < shards.size(); ++i) {
+      Statement rows(shards[i], paths[i],
+                     "SELECT fingerprint, state, reason, checked_at, endpoint, identity FROM "
+                     "verifications");
+      while (rows.step()) {
+        for (int column = 0; column < 6; ++column)
+          bind_column(upsert.get(), column + 1, rows.get(), column);
+        if (sqlite3_step(upsert.get()) != SQLITE_DONE)
+          fail(db, path, "cannot merge a verification result");
+        sqlite3_reset(upsert.get());
+      }
+    }
+  }
+  phase("verifications");
   for (const std::string& sql : indexes) exec(db, path, sql);
   phase("indexes");
   exec(db, path,
@@ -732,6 +765,9 @@ MergeResult merge_stores(CaseStore& target, const std::vector<std::string>& shar
            std::string("CREATE TABLE staging.staged_") + table.name + " AS SELECT * FROM main." +
                table.name + " WHERE false");
     exec(db, path, "CREATE TABLE staging.staged_tickets(fingerprint TEXT)");
+    exec(db, path,
+         "CREATE TABLE staging.staged_verifications AS SELECT * FROM main.verifications WHERE "
+         "false");
     for (const std::string& shard_path : shards) {
       stage_shard(db, path, shard_path);
       ++result.shards;
@@ -785,7 +821,11 @@ MergeResult merge_stores(CaseStore& target, const std::vector<std::string>& shar
       if (table.name == std::string_view("messages")) result.messages_added = added;
       if (table.name == std::string_view("findings")) result.findings_added = added;
     }
-    create_indexes(false);  // findings by ticket: the refresh reads them
+    exec(db, path,
+         std::string("INSERT INTO main.verifications SELECT * FROM staging.staged_verifications "
+                     "WHERE true ORDER BY fingerprint, checked_at") +
+             kMergeVerification);
+    create_indexes(false);
     refresh_touched_tickets(db, path);
     exec(db, path, kLatestTriage);
     create_indexes(true);

@@ -743,6 +743,68 @@ TEST(StoreMerge, StreamedAndStagedMergesAgree) {
 
 // Shards are attached by URI: a name with URI metacharacters still names that file, the shard
 // is read and never written, and a case named "file:..." is the relative path it looks like.
+// Verification results come with their shards: the latest check of a credential wins, the
+// same whichever merge (streamed into a new case, staged into one with rows), order, or a shard
+// merged twice.
+TEST(StoreMerge, VerificationResultsTravelAndTheLatestWins) {
+  TempDir dir;
+  const std::string inbox = (kSource / "corpora/samples/inbox.mbox").string();
+  std::string first_fp, second_fp;
+  const auto shard = [&](const std::string& name, const std::string& checked_at,
+                         VerificationState state, bool both) {
+    CaseStore store(dir / name);
+    scan_into(store, {inbox});
+    const std::vector<TicketRow> rows = store.ticket_rows({});
+    EXPECT_GE(rows.size(), 2u);
+    first_fp = rows[0].fingerprint;
+    second_fp = rows[1].fingerprint;
+    std::vector<Ticket> tickets(both ? 2 : 1);
+    for (size_t i = 0; i < tickets.size(); ++i) {
+      tickets[i].fingerprint = rows[i].fingerprint;
+      tickets[i].verification.state = state;
+      tickets[i].verification.checked_at = checked_at;
+      tickets[i].verification.endpoint = "https://api.example.test/" + name;
+      tickets[i].verification.identity = {{"account", name}};
+    }
+    store.record_verifications(tickets);
+  };
+  shard("old.db", "2026-03-01T10:00:00Z", VerificationState::Live, true);
+  shard("new.db", "2026-03-02T09:00:00Z", VerificationState::Revoked, false);
+  shard("plain.db", "", VerificationState::NotChecked, false);  // nothing recorded
+  const auto results = [](CaseStore& store) {
+    return dump(store,
+                "SELECT fingerprint, state, checked_at, endpoint, identity FROM verifications "
+                "ORDER BY fingerprint");
+  };
+  CaseStore streamed(dir / "streamed.db");
+  merge_stores(streamed, {dir / "old.db", dir / "new.db", dir / "plain.db", dir / "old.db"},
+               nullptr);
+  const std::map<std::string, Verification> merged = streamed.verifications();
+  ASSERT_EQ(merged.size(), 2u);
+  EXPECT_EQ(merged.at(first_fp).state, VerificationState::Revoked);  // the later check
+  EXPECT_EQ(merged.at(first_fp).checked_at, "2026-03-02T09:00:00Z");
+  EXPECT_EQ(merged.at(first_fp).endpoint, "https://api.example.test/new.db");
+  EXPECT_EQ(merged.at(second_fp).state, VerificationState::Live);  // only checked once
+  CaseStore reversed(dir / "reversed.db");
+  merge_stores(reversed, {dir / "new.db", dir / "old.db"}, nullptr);
+  EXPECT_EQ(results(reversed), results(streamed));
+  CaseStore staged(dir / "staged.db");
+  merge_stores(staged, {dir / "plain.db"}, nullptr);
+  merge_stores(staged, {dir / "new.db"}, nullptr);
+  merge_stores(staged, {dir / "old.db"}, nullptr);  // older: does not replace the newer result
+  merge_stores(staged, {dir / "new.db"}, nullptr);
+  EXPECT_EQ(results(staged), results(streamed));
+  // And onto the tickets read from the merged case.
+  std::vector<std::unique_ptr<Rule>> storage;
+  bool found = false;
+  for (const Ticket& ticket : staged.tickets({}, {}, storage)) {
+    if (ticket.fingerprint != first_fp) continue;
+    found = true;
+    EXPECT_EQ(ticket.verification.state, VerificationState::Revoked);
+  }
+  EXPECT_TRUE(found);
+}
+
 TEST(StoreMerge, ShardsAtAnyPathAreReadNotWritten) {
   Corpus corpus;
   CaseStore single(corpus.dir / "single.db");
