@@ -721,7 +721,17 @@ void StoreScan::Impl::run_writer() {
       std::vector<StoredMessage> next;
       {
         std::unique_lock lock(mutex);
-        wake_writer.wait(lock, [&] { return !queue.empty() || closing || abandon; });
+        const auto ready = [&] { return !queue.empty() || closing || abandon; };
+        // Waiting with a batch open holds the write lock: when the scan goes quiet (a slow
+        // input), the batch is committed at its half second, so that triage can write.
+        while (transaction && !ready()) {
+          if (wake_writer.wait_until(lock, batch_started + std::chrono::milliseconds(500), ready))
+            break;
+          lock.unlock();
+          commit_batch();
+          lock.lock();
+        }
+        wake_writer.wait(lock, ready);
         if (abandon || queue.empty()) return;
         next = std::move(queue.front());
         queue.pop_front();

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -425,6 +426,44 @@ TEST(StoreScan, TheStoreItselfIsNeverAnInput) {
   scan->finish(summary);
   EXPECT_GE(std::count(warnings.begin(), warnings.end(), "skipped: a file of the case store"), 2);
   EXPECT_EQ(scalar(store, "SELECT count(*) FROM message_locations WHERE file LIKE '%case.db%'"), 0);
+}
+
+// The writer thread commits a batch at its half second when the scan goes quiet: its write
+// lock is not held while a slow input trickles, so that another writer (triage) gets through.
+TEST(StoreScan, AQuietScanCommitsItsBatchForOtherWriters) {
+  TempDir dir;
+  CaseStore store(dir / "case.db");
+  auto scan = store.begin_scan(rules(), {});
+  const auto file = std::make_shared<const std::string>(dir / "slow.mbox");
+  const std::string first = sample_message("Mon, 4 Mar 2024 09:12:00 +0000", "a@slow");
+  const std::string second = sample_message("Mon, 4 Mar 2024 09:13:00 +0000", "b@slow");
+  for (const std::string* bytes : {&first, &second}) {
+    Message message;
+    message.bytes = *bytes;
+    message.origin.file = file;
+    message.origin.offset = bytes == &first ? 0 : first.size();
+    message.origin.index = bytes == &first ? 0 : 1;
+    MessageResult result;
+    ASSERT_FALSE(scan->known(message, result));
+    scan->on_message(message, result);
+    // The second message hands both to the writer (a chunk waits at most 100 ms).
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(900));
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open((dir / "case.db").c_str(), &other), SQLITE_OK);
+  EXPECT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE; COMMIT", nullptr, nullptr, nullptr), SQLITE_OK)
+      << sqlite3_errmsg(other);
+  sqlite3_stmt* count = nullptr;
+  sqlite3_prepare_v2(other, "SELECT count(*) FROM messages", -1, &count, nullptr);
+  ASSERT_EQ(sqlite3_step(count), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(count, 0), 2);
+  sqlite3_finalize(count);
+  sqlite3_close(other);
+  ScanSummary summary;
+  summary.messages_scanned = 2;
+  scan->finish(summary);
+  EXPECT_EQ(dump(store, "SELECT state, messages_scanned FROM scans"), "complete|2|\n");
 }
 
 TEST(StoreTriage, HistoryOwnerNoteAndAllOrNothing) {
