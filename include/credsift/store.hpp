@@ -22,7 +22,7 @@
 
 namespace credsift {
 
-inline constexpr int kStoreSchemaVersion = 4;
+inline constexpr int kStoreSchemaVersion = 5;
 
 struct StoreError : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -94,9 +94,11 @@ struct ScanRecord {
 
 class CaseStore;
 
-// Records one scan: the pipeline's hooks (ScanOptions::known and on_message) write messages,
-// locations and findings in batches, each batch one transaction that also brings its tickets
-// up to date, so that a crash or a full disk leaves a consistent (if incomplete) case.
+// Records one scan: the pipeline's hooks (ScanOptions::known and on_message) queue messages,
+// locations and findings for a writer thread that owns the connection until finish() and
+// writes them in batches, each batch one transaction that also brings its tickets up to date,
+// so that a crash or a full disk leaves a consistent (if incomplete) case. The writer's error
+// is thrown by the next on_message() or by finish(), naming the message it was recording.
 class StoreScan {
  public:
   ~StoreScan();

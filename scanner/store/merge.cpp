@@ -116,7 +116,7 @@ constexpr MergedTable kTables[] = {
     {"inputs", "path"},
     {"messages", "key"},
     {"message_locations", "file, offset, location"},
-    {"findings", "file, offset, location, part_path, line, rule_id, fingerprint"},
+    {"findings", "ticket, file, offset, location, part_path, line, rule_id, fingerprint"},
     {"ticket_domains", "domain, fingerprint"},
     // Events in the order they were recorded (rowid breaks ties within a second): the latest
     // one decides a ticket's triage.
@@ -129,7 +129,7 @@ constexpr MergedTable kTables[] = {
 constexpr const char* kTouchNewFindings = R"sql(
 INSERT INTO temp.touched(fingerprint, newest)
 SELECT s.ticket, max(s.date_epoch) FROM staging.staged_findings AS s
-WHERE NOT EXISTS (SELECT 1 FROM main.findings AS m WHERE m.file = s.file
+WHERE NOT EXISTS (SELECT 1 FROM main.findings AS m WHERE m.ticket = s.ticket AND m.file = s.file
   AND m.offset = s.offset AND m.location = s.location AND m.part_path = s.part_path
   AND m.line = s.line AND m.rule_id = s.rule_id AND m.fingerprint = s.fingerprint)
 GROUP BY s.ticket
@@ -149,6 +149,17 @@ constexpr const char* kLatestTriage =
     "note, at FROM triage_events AS e WHERE e.fingerprint = tickets.fingerprint ORDER BY "
     "recorded_at DESC, rowid DESC LIMIT 1) WHERE fingerprint IN (SELECT fingerprint FROM "
     "temp.triaged)";
+
+// Verification results travel with their shards: one per credential, the latest check wins
+// (checked_at is ISO 8601 UTC: its text order is its time order), a tie goes to the smallest
+// row, so that any order of shards, or a shard merged twice, gives the same row.
+constexpr const char* kMergeVerification =
+    " ON CONFLICT(fingerprint) DO UPDATE SET state = excluded.state, reason = excluded.reason, "
+    "checked_at = excluded.checked_at, endpoint = excluded.endpoint, identity = "
+    "excluded.identity WHERE excluded.checked_at > verifications.checked_at OR "
+    "(excluded.checked_at = verifications.checked_at AND (excluded.state, excluded.reason, "
+    "excluded.endpoint, excluded.identity) < (verifications.state, verifications.reason, "
+    "verifications.endpoint, verifications.identity))";
 
 // "file:PATH?mode=ro" with every byte outside [A-Za-z0-9/._-] percent-encoded: the shard is
 // read, never written (no recovery or checkpoint into another machine's store).
@@ -187,6 +198,9 @@ void stage_shard(sqlite3* db, const std::string& path, const std::string& shard_
            std::string("INSERT INTO staging.staged_") + table.name + " SELECT * FROM shard." +
                table.name);
     exec(db, path, "INSERT INTO staging.staged_tickets SELECT fingerprint FROM shard.tickets");
+    exec(db, path,
+         "INSERT INTO staging.staged_verifications SELECT fingerprint, state, reason, "
+         "checked_at, endpoint, identity FROM shard.verifications");
     transaction.commit();
   } catch (...) {
     sqlite3_exec(db, "DETACH DATABASE shard", nullptr, nullptr, nullptr);
@@ -475,82 +489,97 @@ class RowCopy {
   std::unique_ptr<Statement> insert_;
 };
 
-// The tickets' rows from the shards' findings, read a second time in ticket order and then by
-// place (each finding once, as in the case), one ticket at a time: memory for one ticket, and
-// the tickets go into the case in key order.
-void build_tickets(sqlite3* db, const std::string& path, const std::vector<sqlite3*>& shards,
-                   const std::vector<std::string>& paths) {
-  ShardStreams findings(shards, paths,
-                        "SELECT ticket, file, offset, location, part_path, line, rule_id, "
-                        "fingerprint, specificity, evidence_rank, provider, severity, status, "
-                        "secret, date_epoch, scan FROM findings NOT INDEXED ORDER BY ticket, file, "
-                        "offset, location, part_path, line, rule_id, fingerprint",
-                        8, true);
-  Statement insert(db, path,
-                   "INSERT INTO main.tickets(fingerprint, id, rule_id, provider, severity, "
-                   "status, evidence_rank, secret, occurrences, messages, first_seen, "
-                   "last_seen, undated) VALUES(?1, 'cs-' || substr(?1, 8, 16), ?2, ?3, ?4, ?5, "
-                   "?6, ?7, ?8, ?9, ?10, ?11, ?12)");
-  TicketRowBuilder current;
-  const auto flush = [&] {
-    // A ticket none of whose findings carries its own fingerprint has no row.
-    if (!current.named) return;
-    insert.bind(1, current.ticket)
-        .bind(2, current.rule_id)
-        .bind(3, current.provider)
-        .bind(4, current.severity)
-        .bind(5, current.status)
-        .bind(6, current.evidence_rank)
-        .bind(7, current.secret)
-        .bind(8, current.occurrences)
-        .bind(9, current.messages)
-        .bind(10, current.first_seen)
-        .bind(11, current.last_seen)
-        .bind(12, current.undated)
-        .run();
+// The tickets' rows, computed from the merged findings as they go into the case: the findings'
+// key starts with their ticket, so a ticket's findings come together, by place (each once, as
+// in the case). Memory for one ticket; the tickets go into the case in key order. The row's
+// columns are the findings' own, after the ticket read before them (SELECT ticket, *).
+class TicketRows {
+ public:
+  TicketRows(sqlite3* db, const std::string& path)
+      : insert_(db, path,
+                "INSERT INTO main.tickets(fingerprint, id, rule_id, provider, severity, status, "
+                "evidence_rank, secret, occurrences, messages, first_seen, last_seen, undated) "
+                "VALUES(?1, 'cs-' || substr(?1, 8, 16), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+                "?11, ?12)") {}
+  enum Column {
+    kTicket = 0,
+    kFile = 1,
+    kOffset = 2,
+    kLocation = 3,
+    kRule = 6,
+    kFingerprint = 7,
+    kProvider = 12,
+    kSeverity = 13,
+    kSpecificity = 14,
+    kEvidenceRank = 15,
+    kSecret = 16,
+    kStatus = 18,
+    kDateEpoch = 25
   };
-  while (sqlite3_stmt* row = findings.next()) {
-    const bool same_ticket = current.occurrences > 0 && column_equals(row, 0, current.ticket);
+  void add(sqlite3_stmt* row) {
+    const bool same_ticket =
+        current_.occurrences > 0 && column_equals(row, kTicket, current_.ticket);
     if (!same_ticket) {
       flush();
-      current = TicketRowBuilder();
-      current.ticket = column_text(row, 0);
+      current_ = TicketRowBuilder();
+      current_.ticket = column_text(row, kTicket);
     }
     // Findings of one message are adjacent (sorted by file, offset, location).
-    const int64_t offset = sqlite3_column_int64(row, 2);
-    if (!same_ticket || offset != current.offset || !column_equals(row, 1, current.file) ||
-        !column_equals(row, 3, current.location)) {
-      ++current.messages;
-      current.file = column_text(row, 1);
-      current.location = column_text(row, 3);
-      current.offset = offset;
+    const int64_t offset = sqlite3_column_int64(row, kOffset);
+    if (!same_ticket || offset != current_.offset || !column_equals(row, kFile, current_.file) ||
+        !column_equals(row, kLocation, current_.location)) {
+      ++current_.messages;
+      current_.file = column_text(row, kFile);
+      current_.location = column_text(row, kLocation);
+      current_.offset = offset;
     }
-    ++current.occurrences;
-    if (sqlite3_column_type(row, 14) == SQLITE_NULL) {
-      current.undated = true;
+    ++current_.occurrences;
+    if (sqlite3_column_type(row, kDateEpoch) == SQLITE_NULL) {
+      current_.undated = true;
     } else {
-      const int64_t date = sqlite3_column_int64(row, 14);
-      current.first_seen = current.first_seen ? std::min(*current.first_seen, date) : date;
-      current.last_seen = current.last_seen ? std::max(*current.last_seen, date) : date;
+      const int64_t date = sqlite3_column_int64(row, kDateEpoch);
+      current_.first_seen = current_.first_seen ? std::min(*current_.first_seen, date) : date;
+      current_.last_seen = current_.last_seen ? std::max(*current_.last_seen, date) : date;
     }
-    if (column_equals(row, 7, current.ticket)) {
-      const int64_t specificity = sqlite3_column_int64(row, 8);
-      const int64_t evidence_rank = sqlite3_column_int64(row, 9);
-      if (!current.named || specificity > current.specificity ||
-          (specificity == current.specificity && evidence_rank > current.evidence_rank)) {
-        current.named = true;
-        current.specificity = specificity;
-        current.evidence_rank = evidence_rank;
-        current.rule_id = column_text(row, 6);
-        current.provider = column_text(row, 10);
-        current.severity = sqlite3_column_int64(row, 11);
-        current.status = column_text(row, 12);
-        current.secret = column_text(row, 13);
+    if (column_equals(row, kFingerprint, current_.ticket)) {
+      const int64_t specificity = sqlite3_column_int64(row, kSpecificity);
+      const int64_t evidence_rank = sqlite3_column_int64(row, kEvidenceRank);
+      if (!current_.named || specificity > current_.specificity ||
+          (specificity == current_.specificity && evidence_rank > current_.evidence_rank)) {
+        current_.named = true;
+        current_.specificity = specificity;
+        current_.evidence_rank = evidence_rank;
+        current_.rule_id = column_text(row, kRule);
+        current_.provider = column_text(row, kProvider);
+        current_.severity = sqlite3_column_int64(row, kSeverity);
+        current_.status = column_text(row, kStatus);
+        current_.secret = column_text(row, kSecret);
       }
     }
   }
-  flush();
-}
+  // A ticket none of whose findings carries its own fingerprint has no row.
+  void flush() {
+    if (!current_.named) return;
+    insert_.bind(1, current_.ticket)
+        .bind(2, current_.rule_id)
+        .bind(3, current_.provider)
+        .bind(4, current_.severity)
+        .bind(5, current_.status)
+        .bind(6, current_.evidence_rank)
+        .bind(7, current_.secret)
+        .bind(8, current_.occurrences)
+        .bind(9, current_.messages)
+        .bind(10, current_.first_seen)
+        .bind(11, current_.last_seen)
+        .bind(12, current_.undated)
+        .run();
+    current_.named = false;
+  }
+
+ private:
+  Statement insert_;
+  TicketRowBuilder current_;
+};
 
 // The whole merge into an empty case, in the case's transaction; `shards` are the checked
 // shards' connections, each in a read transaction (one snapshot for every pass).
@@ -572,27 +601,56 @@ MergeResult merge_streaming(sqlite3* db, const std::string& path,
     }
   }
   for (const std::string& name : names) exec(db, path, "DROP INDEX main.\"" + name + "\"");
+  TicketRows tickets(db, path);
   for (const MergedTable& table : kTables) {
     // Triage events in the order they were recorded, then as each shard recorded them (its
-    // rowids); their ids make an event merged twice one row.
+    // rowids); their ids make an event merged twice one row. Findings by ticket, then place
+    // (their key; the ticket is read first, then the row as it is).
     // Every other table's key is its first columns: rows are compared in place.
     const bool events = table.name == std::string_view("triage_events");
+    const bool findings = table.name == std::string_view("findings");
     const std::string key = table.key;
     const int key_columns =
         events ? 1 : static_cast<int>(std::count(key.begin(), key.end(), ',')) + 1;
     ShardStreams rows(shards, paths,
-                      std::string("SELECT ") + (events ? "recorded_at, " : "") + "* FROM " +
-                          table.name + " NOT INDEXED ORDER BY " + table.key,
+                      std::string("SELECT ") +
+                          (events     ? "recorded_at, "
+                           : findings ? "ticket, "
+                                      : "") +
+                          "* FROM " + table.name + " NOT INDEXED ORDER BY " + table.key,
                       key_columns, !events);
-    RowCopy copy(db, path, table.name, events ? 1 : 0);
+    RowCopy copy(db, path, table.name, events || findings ? 1 : 0);
     uint64_t added = 0;
-    while (sqlite3_stmt* row = rows.next()) added += copy.insert(row);
+    while (sqlite3_stmt* row = rows.next()) {
+      added += copy.insert(row);
+      if (findings) tickets.add(row);  // each finding once, as kept in the case
+    }
     phase(table.name);
     if (table.name == std::string_view("messages")) result.messages_added = added;
-    if (table.name == std::string_view("findings")) result.findings_added = added;
+    if (findings) {
+      result.findings_added = added;
+      tickets.flush();
+    }
   }
-  build_tickets(db, path, shards, paths);
-  phase("tickets");
+  {
+    Statement upsert(db, path,
+                     std::string("INSERT INTO main.verifications(fingerprint, state, reason, "
+                                 "checked_at, endpoint, identity) VALUES(?, ?, ?, ?, ?, ?)") +
+                         kMergeVerification);
+    for (size_t i = 0; i < shards.size(); ++i) {
+      Statement rows(shards[i], paths[i],
+                     "SELECT fingerprint, state, reason, checked_at, endpoint, identity FROM "
+                     "verifications");
+      while (rows.step()) {
+        for (int column = 0; column < 6; ++column)
+          bind_column(upsert.get(), column + 1, rows.get(), column);
+        if (sqlite3_step(upsert.get()) != SQLITE_DONE)
+          fail(db, path, "cannot merge a verification result");
+        sqlite3_reset(upsert.get());
+      }
+    }
+  }
+  phase("verifications");
   for (const std::string& sql : indexes) exec(db, path, sql);
   phase("indexes");
   exec(db, path,
@@ -707,6 +765,9 @@ MergeResult merge_stores(CaseStore& target, const std::vector<std::string>& shar
            std::string("CREATE TABLE staging.staged_") + table.name + " AS SELECT * FROM main." +
                table.name + " WHERE false");
     exec(db, path, "CREATE TABLE staging.staged_tickets(fingerprint TEXT)");
+    exec(db, path,
+         "CREATE TABLE staging.staged_verifications AS SELECT * FROM main.verifications WHERE "
+         "false");
     for (const std::string& shard_path : shards) {
       stage_shard(db, path, shard_path);
       ++result.shards;
@@ -737,8 +798,9 @@ MergeResult merge_stores(CaseStore& target, const std::vector<std::string>& shar
       staged.step();
       const int64_t incoming = staged.integer(0);
       staged.reset();
-      Statement existing(db, path, "SELECT coalesce(max(rowid), 0) FROM main.findings");
-      existing.step();
+      // Counted no further than the incoming rows: only which is larger matters.
+      Statement existing(db, path, "SELECT count(*) FROM (SELECT 1 FROM main.findings LIMIT ?)");
+      existing.bind(1, incoming + 1).step();
       const int64_t present = existing.integer(0);
       existing.reset();
       if (incoming < present) {
@@ -759,7 +821,11 @@ MergeResult merge_stores(CaseStore& target, const std::vector<std::string>& shar
       if (table.name == std::string_view("messages")) result.messages_added = added;
       if (table.name == std::string_view("findings")) result.findings_added = added;
     }
-    create_indexes(false);  // findings by ticket: the refresh reads them
+    exec(db, path,
+         std::string("INSERT INTO main.verifications SELECT * FROM staging.staged_verifications "
+                     "WHERE true ORDER BY fingerprint, checked_at") +
+             kMergeVerification);
+    create_indexes(false);
     refresh_touched_tickets(db, path);
     exec(db, path, kLatestTriage);
     create_indexes(true);

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -235,7 +236,7 @@ TEST(StoreSchema, MigrationFourDropsTheUnreadLocationIndex) {
   }
   {
     CaseStore store(path);
-    EXPECT_EQ(store.schema_version(), 4);
+    EXPECT_EQ(store.schema_version(), kStoreSchemaVersion);
     EXPECT_EQ(scalar(store,
                      "SELECT count(*) FROM sqlite_master WHERE name = 'message_locations_message'"),
               0);
@@ -256,6 +257,67 @@ TEST(StoreSchema, MigrationFourDropsTheUnreadLocationIndex) {
     EXPECT_NE(std::string(error.what()).find("schema version 3"), std::string::npos)
         << error.what();
   }
+}
+
+// Version 5 rebuilds findings (keyed by ticket and place) and tickets (by fingerprint) without
+// rowids, and drops the indexes of findings by ticket and of ticket ids: every row and triage
+// state stays, ids still resolve.
+TEST(StoreSchema, MigrationFiveKeysFindingsAndTicketsWithoutRowids) {
+  TempDir dir;
+  const std::string path = dir / "v4.db";
+  create_store_at_version(path, 4);
+  const std::string fp = "sha256:3f2a00112233445566778899aabbccddeeff00112233445566778899aabbcc";
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    const std::string insert =
+        "INSERT INTO findings VALUES('/a.mbox', 0, '', '1', 3, 'r', '" + fp + "', '" + fp +
+        "', 'rv', 'k', 0, 'p', 2, 1, 1, 'x…', '', 'unverified', '', '', 'medium', '', '<m@x>', "
+        "'Mon, 4 Mar 2024', 1709543520, 'a@acme.test', 'b@partner.test', '', 'subject', 's'); "
+        "INSERT INTO tickets(fingerprint, id, rule_id, provider, severity, status, "
+        "evidence_rank, secret, occurrences, messages, first_seen, last_seen, undated, triage, "
+        "triage_owner, triage_note, triage_at, reopened) VALUES('" +
+        fp +
+        "', 'cs-3f2a001122334455', 'r', 'p', 2, 'unverified', 1, 'x…', 1, 1, 1709543520, "
+        "1709543520, 0, 'rotated', 'dana', 'revoked', 1709600000, 1)";
+    ASSERT_EQ(sqlite3_exec(db, insert.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+  CaseStore store(path);
+  EXPECT_EQ(store.schema_version(), 5);
+  EXPECT_EQ(store.integrity_check(), "ok");
+  EXPECT_EQ(dump(store, "SELECT description FROM schema_migrations WHERE version = 5"),
+            "findings keyed by ticket and place, tickets by fingerprint, without rowids; no "
+            "index of findings by ticket, of ticket ids or of tickets by triage|\n");
+  for (const char* table : {"findings", "tickets"})
+    EXPECT_NE(dump(store, std::string("SELECT sql FROM sqlite_master WHERE name = '") + table + "'")
+                  .find("WITHOUT ROWID"),
+              std::string::npos)
+        << table;
+  // No autoindex beside the tables, and the indexes the views read are back.
+  EXPECT_EQ(dump(store,
+                 "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name IN "
+                 "('findings', 'tickets') ORDER BY name"),
+            "tickets_view|\n");
+  EXPECT_EQ(dump(store,
+                 "SELECT file, line, ticket = fingerprint, date_epoch, subject FROM "
+                 "findings"),
+            "/a.mbox|3|1|1709543520|subject|\n");
+  EXPECT_EQ(dump(store,
+                 "SELECT id, triage, triage_owner, triage_note, triage_at, reopened FROM "
+                 "tickets"),
+            "cs-3f2a001122334455|rotated|dana|revoked|1709600000|1|\n");
+  // Ids resolve through the fingerprints' key: whole, by prefix, in capitals.
+  EXPECT_EQ(store.resolve_ticket("cs-3f2a001122334455"), fp);
+  EXPECT_EQ(store.resolve_ticket("cs-3f2a"), fp);
+  EXPECT_EQ(store.resolve_ticket("CS-3F2A0011"), fp);
+  EXPECT_EQ(store.resolve_ticket(fp), fp);
+  EXPECT_THROW(store.resolve_ticket("cs-3f2b"), StoreError);
+  EXPECT_THROW(store.resolve_ticket("cs-3f2a0011223344556"), StoreError);  // longer than an id
+  // The migrated case takes a scan as a fresh one does.
+  scan_into(store, {(kSource / "corpora/samples/inbox.mbox").string()});
+  EXPECT_GT(store.counts().findings, 1u);
+  EXPECT_EQ(store.integrity_check(), "ok");
 }
 
 TEST(StoreScan, RescanIsIdempotentAndCountsKnownMessages) {
@@ -366,6 +428,44 @@ TEST(StoreScan, TheStoreItselfIsNeverAnInput) {
   EXPECT_EQ(scalar(store, "SELECT count(*) FROM message_locations WHERE file LIKE '%case.db%'"), 0);
 }
 
+// The writer thread commits a batch at its half second when the scan goes quiet: its write
+// lock is not held while a slow input trickles, so that another writer (triage) gets through.
+TEST(StoreScan, AQuietScanCommitsItsBatchForOtherWriters) {
+  TempDir dir;
+  CaseStore store(dir / "case.db");
+  auto scan = store.begin_scan(rules(), {});
+  const auto file = std::make_shared<const std::string>(dir / "slow.mbox");
+  const std::string first = sample_message("Mon, 4 Mar 2024 09:12:00 +0000", "a@slow");
+  const std::string second = sample_message("Mon, 4 Mar 2024 09:13:00 +0000", "b@slow");
+  for (const std::string* bytes : {&first, &second}) {
+    Message message;
+    message.bytes = *bytes;
+    message.origin.file = file;
+    message.origin.offset = bytes == &first ? 0 : first.size();
+    message.origin.index = bytes == &first ? 0 : 1;
+    MessageResult result;
+    ASSERT_FALSE(scan->known(message, result));
+    scan->on_message(message, result);
+    // The second message hands both to the writer (a chunk waits at most 100 ms).
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(900));
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open((dir / "case.db").c_str(), &other), SQLITE_OK);
+  EXPECT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE; COMMIT", nullptr, nullptr, nullptr), SQLITE_OK)
+      << sqlite3_errmsg(other);
+  sqlite3_stmt* count = nullptr;
+  sqlite3_prepare_v2(other, "SELECT count(*) FROM messages", -1, &count, nullptr);
+  ASSERT_EQ(sqlite3_step(count), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(count, 0), 2);
+  sqlite3_finalize(count);
+  sqlite3_close(other);
+  ScanSummary summary;
+  summary.messages_scanned = 2;
+  scan->finish(summary);
+  EXPECT_EQ(dump(store, "SELECT state, messages_scanned FROM scans"), "complete|2|\n");
+}
+
 TEST(StoreTriage, HistoryOwnerNoteAndAllOrNothing) {
   TempDir dir;
   CaseStore store(dir / "case.db");
@@ -440,7 +540,15 @@ TEST(StoreFaults, FullDiskLeavesAConsistentStore) {
                            ("PRAGMA max_page_count = " + std::to_string(pages + 300)).c_str(),
                            nullptr, nullptr, nullptr),
               SQLITE_OK);
-    EXPECT_THROW(scan_into(store, {dir / "big.mbox"}), StoreError);
+    // The writer thread's error reaches the scan, naming the message it was recording.
+    try {
+      scan_into(store, {dir / "big.mbox"});
+      FAIL() << "a full disk went unnoticed";
+    } catch (const StoreError& error) {
+      const std::string what = error.what();
+      EXPECT_NE(what.find("case.db: "), std::string::npos) << what;
+      EXPECT_NE(what.find("big.mbox at offset "), std::string::npos) << what;
+    }
   }
   CaseStore store(dir / "case.db");
   EXPECT_EQ(store.integrity_check(), "ok");
@@ -648,7 +756,9 @@ TEST(StoreMerge, StreamedAndStagedMergesAgree) {
   const auto rows = [](CaseStore& store) {
     return dump(store, "SELECT * FROM messages ORDER BY key") +
            dump(store, "SELECT * FROM message_locations ORDER BY file, offset, location") +
-           dump(store, "SELECT * FROM findings ORDER BY rowid") +
+           dump(store,
+                "SELECT * FROM findings ORDER BY file, offset, location, part_path, line, "
+                "rule_id, fingerprint") +
            dump(store, "SELECT * FROM tickets ORDER BY fingerprint");
   };
   EXPECT_EQ(rows(reversed), rows(streamed));
@@ -672,6 +782,68 @@ TEST(StoreMerge, StreamedAndStagedMergesAgree) {
 
 // Shards are attached by URI: a name with URI metacharacters still names that file, the shard
 // is read and never written, and a case named "file:..." is the relative path it looks like.
+// Verification results come with their shards: the latest check of a credential wins, the
+// same whichever merge (streamed into a new case, staged into one with rows), order, or a shard
+// merged twice.
+TEST(StoreMerge, VerificationResultsTravelAndTheLatestWins) {
+  TempDir dir;
+  const std::string inbox = (kSource / "corpora/samples/inbox.mbox").string();
+  std::string first_fp, second_fp;
+  const auto shard = [&](const std::string& name, const std::string& checked_at,
+                         VerificationState state, bool both) {
+    CaseStore store(dir / name);
+    scan_into(store, {inbox});
+    const std::vector<TicketRow> rows = store.ticket_rows({});
+    EXPECT_GE(rows.size(), 2u);
+    first_fp = rows[0].fingerprint;
+    second_fp = rows[1].fingerprint;
+    std::vector<Ticket> tickets(both ? 2 : 1);
+    for (size_t i = 0; i < tickets.size(); ++i) {
+      tickets[i].fingerprint = rows[i].fingerprint;
+      tickets[i].verification.state = state;
+      tickets[i].verification.checked_at = checked_at;
+      tickets[i].verification.endpoint = "https://api.example.test/" + name;
+      tickets[i].verification.identity = {{"account", name}};
+    }
+    store.record_verifications(tickets);
+  };
+  shard("old.db", "2026-03-01T10:00:00Z", VerificationState::Live, true);
+  shard("new.db", "2026-03-02T09:00:00Z", VerificationState::Revoked, false);
+  shard("plain.db", "", VerificationState::NotChecked, false);  // nothing recorded
+  const auto results = [](CaseStore& store) {
+    return dump(store,
+                "SELECT fingerprint, state, checked_at, endpoint, identity FROM verifications "
+                "ORDER BY fingerprint");
+  };
+  CaseStore streamed(dir / "streamed.db");
+  merge_stores(streamed, {dir / "old.db", dir / "new.db", dir / "plain.db", dir / "old.db"},
+               nullptr);
+  const std::map<std::string, Verification> merged = streamed.verifications();
+  ASSERT_EQ(merged.size(), 2u);
+  EXPECT_EQ(merged.at(first_fp).state, VerificationState::Revoked);  // the later check
+  EXPECT_EQ(merged.at(first_fp).checked_at, "2026-03-02T09:00:00Z");
+  EXPECT_EQ(merged.at(first_fp).endpoint, "https://api.example.test/new.db");
+  EXPECT_EQ(merged.at(second_fp).state, VerificationState::Live);  // only checked once
+  CaseStore reversed(dir / "reversed.db");
+  merge_stores(reversed, {dir / "new.db", dir / "old.db"}, nullptr);
+  EXPECT_EQ(results(reversed), results(streamed));
+  CaseStore staged(dir / "staged.db");
+  merge_stores(staged, {dir / "plain.db"}, nullptr);
+  merge_stores(staged, {dir / "new.db"}, nullptr);
+  merge_stores(staged, {dir / "old.db"}, nullptr);  // older: does not replace the newer result
+  merge_stores(staged, {dir / "new.db"}, nullptr);
+  EXPECT_EQ(results(staged), results(streamed));
+  // And onto the tickets read from the merged case.
+  std::vector<std::unique_ptr<Rule>> storage;
+  bool found = false;
+  for (const Ticket& ticket : staged.tickets({}, {}, storage)) {
+    if (ticket.fingerprint != first_fp) continue;
+    found = true;
+    EXPECT_EQ(ticket.verification.state, VerificationState::Revoked);
+  }
+  EXPECT_TRUE(found);
+}
+
 TEST(StoreMerge, ShardsAtAnyPathAreReadNotWritten) {
   Corpus corpus;
   CaseStore single(corpus.dir / "single.db");
