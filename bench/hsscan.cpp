@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "../scanner/match/prefilter.hpp"
 #include "credsift/match.hpp"
 #include "credsift/mime.hpp"
 #include "credsift/rules.hpp"
@@ -78,7 +79,11 @@ int scan_per_rule(const credsift::RuleSet& rules, const char* path) {
     hs_compile_error_t* error = nullptr;
     const unsigned flags =
         (rule.caseless ? HS_FLAG_CASELESS : 0) | (rule.dotall ? HS_FLAG_DOTALL : 0);
-    if (hs_compile(rule.pattern.c_str(), flags, HS_MODE_BLOCK, nullptr, &database, &error) !=
+    // As the matcher compiles it: a few rules' prefilter suffix (HSSCAN_NO_PREFILTERS: none).
+    const std::string expression(std::getenv("HSSCAN_NO_PREFILTERS")
+                                     ? std::string_view(rule.pattern)
+                                     : credsift::match_detail::hyperscan_expression(rule));
+    if (hs_compile(expression.c_str(), flags, HS_MODE_BLOCK, nullptr, &database, &error) !=
         HS_SUCCESS) {
       hs_free_compile_error(error);
       continue;
@@ -241,6 +246,8 @@ int run_matcher(const std::string& mode, const std::string& stages, const char* 
                 const std::vector<std::filesystem::path>& rule_paths) {
   credsift::MatcherOptions options;
   options.two_stage = stages == "two";
+  // HSSCAN_NO_PREFILTERS=1: every rule's own pattern (the "before" of scanner/match/prefilter.hpp).
+  options.prefilters = !std::getenv("HSSCAN_NO_PREFILTERS");
   // A cache of its own, so that alternating runs do not compile the library every time.
   if (const char* dir = std::getenv("HSSCAN_CACHE_DIR"))
     options.cache_dir = dir;

@@ -50,6 +50,9 @@ struct MatcherOptions {
   bool use_cache = true;
   // false: one database for every rule (the reference the two-stage matcher is tested against).
   bool two_stage = true;
+  // false: Hyperscan runs every rule's own pattern, none of the cheaper suffixes of
+  // scanner/match/prefilter.hpp (the reference they are tested against).
+  bool prefilters = true;
   // Where cache problems are logged (default: a warning line on stderr).
   std::function<void(const std::string&)> on_warning;
 };

@@ -1,5 +1,6 @@
 #include "credsift/match.hpp"
 
+#include "prefilter.hpp"
 #include "rule_cache.hpp"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -158,6 +159,9 @@ struct Matcher::Impl {
   void compile();
   void plan_stages();
   void compile_database();
+  std::string_view hyperscan_expression(const Rule& rule) const {
+    return options.prefilters ? match_detail::hyperscan_expression(rule) : rule.pattern;
+  }
   std::string compile_pcre2(uint32_t index);
   bool adopt(const match_detail::CachedRules& cached);
   static std::string image_for_cache(const hs_database_t* database);
@@ -298,6 +302,7 @@ std::optional<match_detail::RuleCache> rule_cache(const RuleSet& rules,
   feed(std::string_view(reinterpret_cast<const char*>(&setting->platform),
                         sizeof setting->platform));
   feed(options.two_stage ? "stages 2" : "stages 1");
+  feed(options.prefilters ? match_detail::prefilter_key() : "no prefilters");
   for (const Rule& rule : rules.rules) {
     feed(rule.pattern);
     feed(std::to_string(hs_flags(rule)));
@@ -327,6 +332,7 @@ std::optional<match_detail::RuleCache> source_cache(const std::vector<RuleFile>&
   };
   feed("credsift rule files 1");
   feed(options.two_stage ? "stages 2" : "stages 1");
+  feed(options.prefilters ? match_detail::prefilter_key() : "no prefilters");
   feed(hs_version());
   feed(std::string_view(reinterpret_cast<const char*>(&setting->platform),
                         sizeof setting->platform));
@@ -558,8 +564,13 @@ void Matcher::Impl::compile_database() {
     const uint32_t n = static_cast<uint32_t>(rules.rules.size());
     std::vector<const char*> stage1, stage2;
     std::vector<unsigned> flags1, flags2, ids1, ids2;
+    std::deque<std::string> prefiltered;  // the cheaper expressions of a few rules (prefilter.hpp)
     for (uint32_t i = 0; i < n; ++i) {
-      (keyword[i] ? stage2 : stage1).push_back(rules.rules[i].pattern.c_str());
+      if (keyword[i]) {
+        stage2.push_back(rules.rules[i].pattern.c_str());
+      } else {
+        stage1.push_back(prefiltered.emplace_back(hyperscan_expression(rules.rules[i])).c_str());
+      }
       (keyword[i] ? flags2 : flags1).push_back(hs_flags(rules.rules[i]));
       (keyword[i] ? ids2 : ids1).push_back(i);
     }
@@ -597,8 +608,9 @@ void Matcher::Impl::compile_database() {
   };
   std::vector<const char*> expressions(n);
   std::vector<unsigned> flags(n), ids(n);
+  std::deque<std::string> prefiltered;
   for (uint32_t i = 0; i < n; ++i) {
-    expressions[i] = rules.rules[i].pattern.c_str();
+    expressions[i] = prefiltered.emplace_back(hyperscan_expression(rules.rules[i])).c_str();
     flags[i] = hs_flags(rules.rules[i]);
     ids[i] = i;
   }

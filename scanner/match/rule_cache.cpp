@@ -1,5 +1,6 @@
 #include "rule_cache.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -12,6 +13,7 @@
 #include <charconv>
 #include <cstring>
 #include <random>
+#include <utility>
 
 namespace credsift::match_detail {
 namespace {
@@ -164,6 +166,47 @@ bool write_all(int fd, std::string_view bytes, off_t offset) {
 }
 
 std::atomic<bool> store_warned{false};
+
+// Removes all but the newest kKeptCacheFiles - 1 other rule cache files of `dir` (every format's
+// "rules-*.cache", not `kept`), and temporaries a crashed writer left more than an hour ago: each
+// change of the rules, the selection or the library wrote a new 7-8 MB file and nothing removed
+// the old ones (396 MB of them in one cache directory). Only regular files of our own, never
+// through a link; a process that still maps a removed file keeps its pages.
+void prune(int dir, const std::string& kept) {
+  const int listing_fd = ::dup(dir);
+  if (listing_fd < 0) return;
+  DIR* listing = ::fdopendir(listing_fd);
+  if (!listing) {
+    ::close(listing_fd);
+    return;
+  }
+  std::vector<std::pair<struct timespec, std::string>> caches;
+  std::vector<std::string> stale;
+  const time_t hour_ago = ::time(nullptr) - 3600;
+  while (const dirent* entry = ::readdir(listing)) {
+    const std::string_view name = entry->d_name;
+    const bool cache = name.starts_with("rules-") && name.ends_with(".cache") && name != kept;
+    const bool temporary = name.starts_with(".rules-") && name.find(".cache.tmp") != name.npos;
+    if (!cache && !temporary) continue;
+    struct stat st {};
+    if (::fstatat(dir, entry->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
+        st.st_uid != ::geteuid())
+      continue;
+    if (cache)
+      caches.emplace_back(st.st_mtim, std::string(name));
+    else if (st.st_mtime < hour_ago)
+      stale.emplace_back(name);
+  }
+  ::closedir(listing);
+  std::sort(caches.begin(), caches.end(), [](const auto& a, const auto& b) {
+    if (a.first.tv_sec != b.first.tv_sec) return a.first.tv_sec > b.first.tv_sec;
+    if (a.first.tv_nsec != b.first.tv_nsec) return a.first.tv_nsec > b.first.tv_nsec;
+    return a.second > b.second;
+  });
+  for (size_t i = kKeptCacheFiles - 1; i < caches.size(); ++i)
+    stale.push_back(std::move(caches[i].second));
+  for (const std::string& name : stale) ::unlinkat(dir, name.c_str(), 0);
+}
 
 }  // namespace
 
@@ -326,6 +369,7 @@ bool RuleCache::store(const std::vector<unsigned>& widths, std::string_view rule
     ::close(dir);
     return failed(std::strerror(rename_error));
   }
+  prune(dir, name_);
   ::close(dir);
   return true;
 }

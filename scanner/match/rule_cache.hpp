@@ -33,6 +33,10 @@
 
 namespace credsift::match_detail {
 
+// How many rule cache files a directory keeps: writing one removes the oldest beyond this (a
+// default, a strict and an "all" selection, one and two stages, and a spare for the next rules).
+constexpr size_t kKeptCacheFiles = 6;
+
 // Lower-case hex of `size` bytes: the digests in cache file names.
 std::string hex(const unsigned char* bytes, size_t size);
 
@@ -56,6 +60,7 @@ class RuleCache {
   // The caller checks that the widths count matches its rules.
   std::optional<CachedRules> load() const;
   // Writes the entry; false (and one warning per process) when the cache cannot be written.
+  // Then prunes the directory to the newest kKeptCacheFiles cache files (this one among them).
   bool store(const std::vector<unsigned>& widths, std::string_view rules,
              const std::vector<unsigned>& trigger_radius, std::string_view database,
              std::string_view keyword_database) const;
