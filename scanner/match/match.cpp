@@ -1,5 +1,6 @@
 #include "credsift/match.hpp"
 
+#include "credsift/text.hpp"
 #include "prefilter.hpp"
 #include "rule_cache.hpp"
 
@@ -311,8 +312,7 @@ std::optional<match_detail::RuleCache> rule_cache(const RuleSet& rules,
   unsigned int length = 0;
   EVP_DigestFinal_ex(context, digest, &length);
   EVP_MD_CTX_free(context);
-  return match_detail::RuleCache(setting->dir, match_detail::hex(digest, length),
-                                 cache_warning(options));
+  return match_detail::RuleCache(setting->dir, text::hex(digest, length), cache_warning(options));
 }
 
 // The key of Matcher::load's entries: what the files hold and which of their rules are kept, with
@@ -350,9 +350,9 @@ std::optional<match_detail::RuleCache> source_cache(const std::vector<RuleFile>&
   XXH128_canonical_t canonical;
   XXH128_canonicalFromHash(&canonical, XXH3_128bits_digest(state));
   XXH3_freeState(state);
-  return match_detail::RuleCache(
-      setting->dir, "files-" + match_detail::hex(canonical.digest, sizeof canonical.digest),
-      cache_warning(options));
+  return match_detail::RuleCache(setting->dir,
+                                 "files-" + text::hex(canonical.digest, sizeof canonical.digest),
+                                 cache_warning(options));
 }
 
 }  // namespace

@@ -15,6 +15,8 @@
 #include <random>
 #include <utility>
 
+#include "credsift/text.hpp"
+
 namespace credsift::match_detail {
 namespace {
 
@@ -50,7 +52,7 @@ std::string body_digest(std::string_view key, std::string_view body, size_t data
   XXH128_canonical_t canonical;
   XXH128_canonicalFromHash(&canonical, XXH3_128bits_digest(state));
   XXH3_freeState(state);
-  return hex(canonical.digest, sizeof canonical.digest);
+  return text::hex(canonical.digest, sizeof canonical.digest);
 }
 
 std::string header(std::string_view key, size_t body_size, std::string_view digest) {
@@ -209,16 +211,6 @@ void prune(int dir, const std::string& kept) {
 }
 
 }  // namespace
-
-std::string hex(const unsigned char* bytes, size_t size) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (size_t i = 0; i < size; ++i) {
-    out.push_back(kHex[bytes[i] >> 4]);
-    out.push_back(kHex[bytes[i] & 15]);
-  }
-  return out;
-}
 
 RuleCache::RuleCache(std::filesystem::path dir, std::string key_hex, Warn warn)
     : dir_(std::move(dir)),

@@ -37,9 +37,6 @@ namespace credsift::match_detail {
 // default, a strict and an "all" selection, one and two stages, and a spare for the next rules).
 constexpr size_t kKeptCacheFiles = 6;
 
-// Lower-case hex of `size` bytes: the digests in cache file names.
-std::string hex(const unsigned char* bytes, size_t size);
-
 struct CachedRules {
   std::vector<unsigned> widths;
   std::string_view rules;  // encode_rules output, inside `mapping`
