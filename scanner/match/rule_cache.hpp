@@ -33,9 +33,11 @@
 
 namespace credsift::match_detail {
 
-// How many rule cache files a directory keeps: writing one removes the oldest beyond this (a
-// default, a strict and an "all" selection, one and two stages, and a spare for the next rules).
-constexpr size_t kKeptCacheFiles = 6;
+// How many rule cache files a directory keeps: writing one removes the oldest beyond this.
+// Enough for every selection, stage layout and extra rule file a user or the test suite keeps
+// using (the suite uses about 24: with 6 kept, they evicted each other and every test compiled
+// its rules again, minutes each under AddressSanitizer), and at most about 256 MB of files.
+constexpr size_t kKeptCacheFiles = 32;
 
 struct CachedRules {
   std::vector<unsigned> widths;

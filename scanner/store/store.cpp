@@ -716,9 +716,10 @@ struct StoreScan::Impl {
 
 void StoreScan::Impl::run_writer() {
   const StoredMessage* current = nullptr;
+  // Outside the try: the handler below still reads the message that failed.
+  std::vector<StoredMessage> next;
   try {
     for (;;) {
-      std::vector<StoredMessage> next;
       {
         std::unique_lock lock(mutex);
         const auto ready = [&] { return !queue.empty() || closing || abandon; };

@@ -45,19 +45,22 @@ class CachePrune : public ::testing::Test {
   fs::path dir_;
 };
 
+// More older cache files than are kept.
+constexpr int kOld = int(kKeptCacheFiles) + 4;
+
 TEST_F(CachePrune, KeepsTheNewestFilesAndTheOneJustWritten) {
-  // Ten older cache files of every format, the oldest first in the directory's order.
-  for (int i = 0; i < 10; ++i)
+  // Older cache files of every format, the oldest first in the directory's order.
+  for (int i = 0; i < kOld; ++i)
     make("rules-old" + std::to_string(i) + (i % 2 ? ".v4.cache" : ".v5.cache"), 100 - i);
   ASSERT_TRUE(store("new"));
   std::set<std::string> expected = {"rules-new.v5.cache"};
-  for (int i = 10 - int(kKeptCacheFiles - 1); i < 10; ++i)  // the newest old ones
+  for (int i = kOld - int(kKeptCacheFiles - 1); i < kOld; ++i)  // the newest old ones
     expected.insert("rules-old" + std::to_string(i) + (i % 2 ? ".v4.cache" : ".v5.cache"));
   EXPECT_EQ(names(), expected);
 }
 
 TEST_F(CachePrune, LeavesOtherFilesLinksAndFreshTemporariesAlone) {
-  for (int i = 0; i < 10; ++i) make("rules-old" + std::to_string(i) + ".v5.cache", 100 - i);
+  for (int i = 0; i < kOld; ++i) make("rules-old" + std::to_string(i) + ".v5.cache", 100 - i);
   make("notes.txt", 500);
   make("rules-readme", 500);
   make(".rules-x.v5.cache.tmp123", 5);    // another writer, now
@@ -72,7 +75,7 @@ TEST_F(CachePrune, LeavesOtherFilesLinksAndFreshTemporariesAlone) {
   EXPECT_TRUE(left.count("rules-link.v5.cache"));
   EXPECT_TRUE(left.count("rules-new.v5.cache"));
   EXPECT_FALSE(left.count("rules-old0.v5.cache"));
-  EXPECT_TRUE(left.count("rules-old9.v5.cache"));
+  EXPECT_TRUE(left.count("rules-old" + std::to_string(kOld - 1) + ".v5.cache"));
   size_t caches = 0;
   for (const std::string& name : left)
     caches +=

@@ -72,7 +72,11 @@ TEST(PluginSearch, RefusesAnotherAbi) {
   EXPECT_EQ(plugin.handle, nullptr);
   EXPECT_NE(plugin.error.find("is not the plugin of this credsift build"), std::string::npos)
       << plugin.error;
+#if defined(NDEBUG)
+  // Optimised builds only: in a debug build libpoppler binds to a symbol the plugin exports
+  // (std::to_chars's digit table), and that binding keeps the plugin loaded after dlclose.
   EXPECT_FALSE(mapped("libcredsift_poppler.so")) << "a refused plugin stays unloaded";
+#endif
 }
 
 TEST(PluginSearch, FindsThePopplerPluginInTheBuildTree) {
