@@ -8,11 +8,12 @@
 #include <xxhash.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <mutex>
 #include <random>
+#include <set>
 #include <utility>
 
 #include "credsift/text.hpp"
@@ -167,13 +168,21 @@ bool write_all(int fd, std::string_view bytes, off_t offset) {
   return true;
 }
 
-std::atomic<bool> store_warned{false};
+// Directories whose write failure was reported: once per directory and process (a gateway would
+// otherwise warn per message), and another directory still gets its own warning.
+std::mutex store_warned_mutex;
+std::set<std::string> store_warned_dirs;
 
-// Removes all but the newest kKeptCacheFiles - 1 other rule cache files of `dir` (every format's
-// "rules-*.cache", not `kept`), and temporaries a crashed writer left more than an hour ago: each
-// change of the rules, the selection or the library wrote a new 7-8 MB file and nothing removed
-// the old ones (396 MB of them in one cache directory). Only regular files of our own, never
-// through a link; a process that still maps a removed file keeps its pages.
+bool first_store_warning(const std::string& dir) {
+  const std::lock_guard lock(store_warned_mutex);
+  return store_warned_dirs.insert(dir).second;
+}
+
+// Removes all but the most recently used kKeptCacheFiles - 1 other rule cache files of `dir` (every
+// format's "rules-*.cache", not `kept`), and temporaries a crashed writer left more than an hour
+// ago: each change of the rules, the selection or the library wrote a new 7-8 MB file and nothing
+// removed the old ones (396 MB of them in one cache directory). Only regular files of our own,
+// never through a link; a process that still maps a removed file keeps its pages.
 void prune(int dir, const std::string& kept) {
   const int listing_fd = ::dup(dir);
   if (listing_fd < 0) return;
@@ -264,6 +273,9 @@ std::optional<CachedRules> RuleCache::load() const {
   const size_t size = static_cast<size_t>(st.st_size);
   void* mapped = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
   if (mapped == MAP_FAILED) return refused(std::strerror(errno));
+  // Pruning removes the oldest files: a file in use gets its time refreshed (at most hourly, so a
+  // gateway's check does not write metadata per message), which makes pruning least-recently-used.
+  if (st.st_mtime < ::time(nullptr) - 3600) ::futimens(fd, nullptr);
   ::close(fd);
   std::shared_ptr<const void> mapping(
       mapped, [size](const void* p) { ::munmap(const_cast<void*>(p), size); });
@@ -304,7 +316,7 @@ bool RuleCache::store(const std::vector<unsigned>& widths, std::string_view rule
                       const std::vector<unsigned>& trigger_radius, std::string_view database,
                       std::string_view keyword_database) const {
   const auto failed = [&](const std::string& why) {
-    if (!store_warned.exchange(true))
+    if (first_store_warning(dir_.string()))
       warn_("cannot write the rule cache " + dir_.string() + " (" + why +
             "): the rules are compiled on every start; build it once with `credsift rules "
             "compile --cache DIR` and point CREDSIFT_CACHE_DIR at it");

@@ -94,5 +94,20 @@ TEST_F(CachePrune, RewritingOneKeyNeverRemovesIt) {
   EXPECT_TRUE(last.load().has_value());
 }
 
+// A file loaded now counts as new: pruning removes the least recently used, not the oldest written.
+TEST_F(CachePrune, AFileInUseIsKeptOverNewerUnusedOnes) {
+  ASSERT_TRUE(store("used"));
+  fs::last_write_time(dir_ / "rules-used.v5.cache",
+                      fs::file_time_type::clock::now() - std::chrono::hours(5));
+  for (int i = 0; i < kOld; ++i) make("rules-old" + std::to_string(i) + ".v5.cache", 100 - i);
+  const RuleCache used(dir_, "used", [](const std::string&) {});
+  ASSERT_TRUE(used.load().has_value());
+  EXPECT_GT(fs::last_write_time(dir_ / "rules-used.v5.cache"),
+            fs::file_time_type::clock::now() - std::chrono::minutes(1));
+  ASSERT_TRUE(store("new"));
+  EXPECT_TRUE(names().count("rules-used.v5.cache"));
+  EXPECT_FALSE(names().count("rules-old0.v5.cache"));
+}
+
 }  // namespace
 }  // namespace credsift::match_detail
