@@ -231,6 +231,63 @@ constexpr const char* kMigrationNames[] = {
     "findings by ticket, of ticket ids or of tickets by triage"};
 static_assert(std::size(kMigrations) == kStoreSchemaVersion);
 
+// A new store gets the schema the migrations lead to in one step (one transaction, no table
+// copied and renamed): the tables of migration 1 as migrations 2 to 5 left them. The
+// schema_migrations rows are the same. StoreSchema.FreshStoreHasTheMigratedSchema compares
+// the two, table by table, column by column, index by index.
+constexpr const char* kFreshSchema = R"sql(
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE schema_migrations(version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL,
+                               description TEXT NOT NULL);
+CREATE TABLE scans(id TEXT PRIMARY KEY, started_at INTEGER NOT NULL, finished_at INTEGER,
+  state TEXT NOT NULL, rules_version TEXT NOT NULL, credsift_version TEXT NOT NULL,
+  host TEXT NOT NULL, inputs TEXT NOT NULL, manifest TEXT NOT NULL DEFAULT '', shard INTEGER,
+  messages_scanned INTEGER DEFAULT 0, messages_skipped INTEGER DEFAULT 0,
+  messages_failed INTEGER DEFAULT 0, messages_known INTEGER DEFAULT 0,
+  messages_outside_window INTEGER DEFAULT 0, bytes INTEGER DEFAULT 0, findings INTEGER DEFAULT 0,
+  rejected INTEGER DEFAULT 0, files_failed INTEGER DEFAULT 0, elapsed_seconds REAL DEFAULT 0);
+CREATE TABLE rules(rules_version TEXT NOT NULL, id TEXT NOT NULL, name TEXT, description TEXT,
+  provider TEXT, category TEXT, severity INTEGER, confidence TEXT, rotation TEXT, refs TEXT,
+  PRIMARY KEY(rules_version, id)) WITHOUT ROWID;
+CREATE TABLE inputs(path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER,
+  first_scan TEXT NOT NULL, last_scan TEXT NOT NULL);
+CREATE TABLE messages(key TEXT PRIMARY KEY, content_hash TEXT NOT NULL, size INTEGER NOT NULL,
+  message_id TEXT NOT NULL, state TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '',
+  rules_version TEXT NOT NULL, scanned_at INTEGER NOT NULL, scan TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE message_locations(file TEXT NOT NULL, offset INTEGER NOT NULL,
+  location TEXT NOT NULL, message TEXT NOT NULL, idx INTEGER NOT NULL, scan TEXT NOT NULL,
+  PRIMARY KEY(file, offset, location)) WITHOUT ROWID;
+CREATE TABLE ticket_domains(domain TEXT NOT NULL, fingerprint TEXT NOT NULL,
+  PRIMARY KEY(domain, fingerprint)) WITHOUT ROWID;
+CREATE TABLE triage_events(id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, at INTEGER NOT NULL,
+  recorded_at INTEGER NOT NULL, status TEXT NOT NULL, previous TEXT NOT NULL,
+  owner TEXT NOT NULL, note TEXT NOT NULL, actor TEXT NOT NULL,
+  automatic INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX triage_events_ticket ON triage_events(fingerprint, at);
+CREATE TABLE verifications(fingerprint TEXT PRIMARY KEY, state TEXT NOT NULL,
+  reason TEXT NOT NULL, checked_at TEXT NOT NULL, endpoint TEXT NOT NULL, identity TEXT NOT NULL)
+  WITHOUT ROWID;
+CREATE TABLE findings(file TEXT NOT NULL, offset INTEGER NOT NULL, location TEXT NOT NULL,
+  part_path TEXT NOT NULL, line INTEGER NOT NULL, rule_id TEXT NOT NULL,
+  fingerprint TEXT NOT NULL, ticket TEXT NOT NULL, rules_version TEXT NOT NULL,
+  message TEXT NOT NULL, idx INTEGER NOT NULL, provider TEXT NOT NULL, severity INTEGER NOT NULL,
+  specificity INTEGER NOT NULL, evidence_rank INTEGER NOT NULL, secret TEXT NOT NULL,
+  captures TEXT NOT NULL, status TEXT NOT NULL, reason TEXT NOT NULL, validator TEXT NOT NULL,
+  confidence TEXT NOT NULL, evidence TEXT NOT NULL, message_id TEXT NOT NULL, date TEXT NOT NULL,
+  date_epoch INTEGER, sender TEXT NOT NULL, recipients TEXT NOT NULL, cc TEXT NOT NULL,
+  subject TEXT NOT NULL, scan TEXT NOT NULL,
+  PRIMARY KEY(ticket, file, offset, location, part_path, line, rule_id, fingerprint))
+  WITHOUT ROWID;
+CREATE TABLE tickets(fingerprint TEXT PRIMARY KEY, id TEXT NOT NULL, rule_id TEXT NOT NULL,
+  provider TEXT NOT NULL, severity INTEGER NOT NULL, status TEXT NOT NULL,
+  evidence_rank INTEGER NOT NULL, secret TEXT NOT NULL, occurrences INTEGER NOT NULL,
+  messages INTEGER NOT NULL, first_seen INTEGER, last_seen INTEGER, undated INTEGER NOT NULL,
+  triage TEXT NOT NULL DEFAULT 'open', triage_owner TEXT NOT NULL DEFAULT '',
+  triage_note TEXT NOT NULL DEFAULT '', triage_at INTEGER,
+  reopened INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+CREATE INDEX tickets_view ON tickets(severity DESC, evidence_rank DESC, occurrences DESC, id);
+)sql";
+
 void migrate(sqlite3* db, const std::string& path, int target) {
   for (;;) {
     Transaction transaction(db, path);
@@ -252,16 +309,20 @@ void migrate(sqlite3* db, const std::string& path, int target) {
       if (count != 0)
         throw StoreError(path + ": a SQLite database that is not a credsift case store");
     }
-    exec(db, path, kMigrations[current]);
+    // A new store at the current version: every step at once.
+    const int reached = current == 0 && target == kStoreSchemaVersion ? target : current + 1;
+    exec(db, path, reached == current + 1 ? kMigrations[current] : kFreshSchema);
     Statement record(db, path,
                      "INSERT INTO schema_migrations(version, applied_at, description) "
                      "VALUES(?, ?, ?)");
-    record.bind(1, current + 1).bind(2, now_seconds()).bind(3, kMigrationNames[current]).run();
+    const int64_t now = now_seconds();
+    for (int step = current; step < reached; ++step)
+      record.bind(1, step + 1).bind(2, now).bind(3, kMigrationNames[step]).run();
     if (current == 0)
       exec(db, path,
            "INSERT INTO meta(key, value) VALUES('application', 'credsift case store'),"
            "('created_at', strftime('%s','now'))");
-    const std::string set = "PRAGMA user_version = " + std::to_string(current + 1);
+    const std::string set = "PRAGMA user_version = " + std::to_string(reached);
     exec(db, path, set.c_str());
     transaction.commit();
   }
