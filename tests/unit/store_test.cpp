@@ -661,6 +661,48 @@ TEST(StoreFaults, CorruptMissingAndForeignShardsAreRefusedByName) {
   EXPECT_EQ(target.counts().scans, 0u);
 }
 
+// Streamed into an empty or a new case, the shards' quick_check runs beside the merge: a
+// corrupt shard among good ones still refuses the whole merge by name, and nothing is merged.
+TEST(StoreFaults, ACorruptShardFoundDuringTheMergeRefusesIt) {
+  TempDir dir;
+  {
+    CaseStore shard(dir / "good.db");
+    scan_into(shard, {(kSource / "corpora/samples/inbox.mbox").string()});
+  }
+  write(dir / "big.mbox", big_mbox(60));
+  {
+    CaseStore shard(dir / "corrupt.db");
+    scan_into(shard, {dir / "big.mbox"});
+    sqlite3_exec(db_of(shard), "PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr, nullptr);
+  }
+  {
+    std::fstream file(dir / "corrupt.db", std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(static_cast<std::streamoff>(fs::file_size(dir.path() / "corrupt.db") / 2));
+    const std::string junk(8192, '\x5a');
+    file.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+  }
+  {
+    CaseStore target(dir / "case.db");
+    try {
+      merge_stores(target, {dir / "good.db", dir / "corrupt.db"}, nullptr);
+      FAIL() << "merged a corrupt shard";
+    } catch (const StoreError& error) {
+      const std::string what = error.what();
+      EXPECT_NE(what.find("merge refused, nothing merged"), std::string::npos) << what;
+      EXPECT_NE(what.find("corrupt.db: "), std::string::npos) << what;
+      EXPECT_EQ(what.find("good.db"), std::string::npos) << what;
+    }
+    EXPECT_EQ(target.counts().messages, 0u);
+    EXPECT_EQ(target.counts().findings, 0u);
+    EXPECT_EQ(target.counts().scans, 0u);
+  }
+  EXPECT_THROW(merge_into(dir / "new.db", {dir / "corrupt.db", dir / "good.db"}, nullptr),
+               StoreError);
+  EXPECT_FALSE(fs::exists(dir.path() / "new.db"));
+  for (const auto& entry : fs::directory_iterator(dir.path()))
+    EXPECT_EQ(entry.path().filename().string().find(".merging-"), std::string::npos);
+}
+
 TEST(StoreFaults, TwoWritersLoseNoUpdate) {
   TempDir dir;
   write(dir / "a.mbox", big_mbox(40));
