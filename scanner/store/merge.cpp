@@ -19,7 +19,6 @@
 #include <ctime>
 #include <deque>
 #include <exception>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -57,7 +56,7 @@ struct ShardCheck {
 // With `keep`, a shard found good stays open in a read transaction (the snapshot it was checked
 // in) for merge_streaming to read.
 std::string check_shard(const std::string& path, const Manifest* manifest, ShardCheck& check,
-                        std::unique_ptr<CaseStore>* keep, bool quick = true) {
+                        std::unique_ptr<CaseStore>* keep) {
   try {
     StoreOptions options;
     options.read_only = true;
@@ -71,10 +70,10 @@ std::string check_shard(const std::string& path, const Manifest* manifest, Shard
     // quick_check reads every page and checks every B-tree's structure, but not that each
     // index matches its table (integrity_check, three times the work): the merge reads the
     // shards' tables only, never their indexes.
-    if (quick) {
-      Statement quick_check(db, path, "PRAGMA quick_check");
+    {
+      Statement quick(db, path, "PRAGMA quick_check");
       std::string verdict;
-      while (quick_check.step()) verdict += (verdict.empty() ? "" : "; ") + quick_check.text(0);
+      while (quick.step()) verdict += (verdict.empty() ? "" : "; ") + quick.text(0);
       if (verdict != "ok") return "corrupt (quick_check: " + verdict.substr(0, 200) + ")";
     }
     Statement scans(db, path, "SELECT state, rules_version, manifest, shard FROM scans");
@@ -105,13 +104,6 @@ std::string check_shard(const std::string& path, const Manifest* manifest, Shard
     if (what.starts_with(path + ": ")) what = what.substr(path.size() + 2);
     return what;
   }
-}
-
-// quick_check alone, on a connection of its own (the merge reads the shard on another one
-// meanwhile): "" or the problem.
-std::string quick_check_shard(const std::string& path) {
-  ShardCheck ignored;
-  return check_shard(path, nullptr, ignored, nullptr, true);
 }
 
 // Each table with the columns of its unique key (its first columns, but for triage_events;
@@ -787,8 +779,7 @@ class ShardReader {
 // shards' connections, each in a read transaction (one snapshot for every pass).
 MergeResult merge_streaming(sqlite3* db, const std::string& path,
                             const std::vector<sqlite3*>& shards,
-                            const std::vector<std::string>& paths,
-                            const std::function<void()>& before_commit) {
+                            const std::vector<std::string>& paths) {
   MergeResult result;
   result.shards = shards.size();
   Transaction transaction(db, path);
@@ -851,7 +842,6 @@ MergeResult merge_streaming(sqlite3* db, const std::string& path,
        "BY recorded_at DESC, rowid DESC LIMIT 1) WHERE fingerprint IN (SELECT fingerprint FROM "
        "triage_events)");
   phase("triage");
-  before_commit();  // throws when a shard is refused after all: the transaction rolls back
   transaction.commit();
   phase("commit");
   return result;
@@ -863,6 +853,7 @@ MergeResult merge_stores(CaseStore& target, const std::vector<std::string>& shar
                          const Manifest* manifest) {
   phase("start");
   // Every shard first: nothing is merged unless all can be.
+  std::string problems;
   std::string common_rules = target.rules_version();
   std::set<uint64_t> covered;
   // The checks (PRAGMA integrity_check reads every page) run on every core, each shard on a
@@ -885,8 +876,8 @@ MergeResult merge_stores(CaseStore& target, const std::vector<std::string>& shar
     std::atomic<size_t> next{0};
     const auto work = [&] {
       for (size_t i = next++; i < shards.size(); i = next++) try {
-          verdicts[i] = check_shard(shards[i], manifest, checks[i],
-                                    streaming ? &opened[i] : nullptr, !streaming);
+          verdicts[i] =
+              check_shard(shards[i], manifest, checks[i], streaming ? &opened[i] : nullptr);
         } catch (const std::exception& error) {
           verdicts[i] = error.what();
         }
@@ -899,58 +890,25 @@ MergeResult merge_stores(CaseStore& target, const std::vector<std::string>& shar
     for (std::thread& thread : pool) thread.join();
   }
   for (size_t i = 0; i < shards.size(); ++i) {
+    const std::string& path = shards[i];
     const ShardCheck& check = checks[i];
-    std::string& problem = verdicts[i];
+    std::string problem = verdicts[i];
     if (problem.empty() && !common_rules.empty() && check.rules_version != common_rules)
       problem = "another rules version than the case (" + check.rules_version.substr(0, 19) +
                 "… vs " + common_rules.substr(0, 19) + "…)";
     if (problem.empty()) {
       if (common_rules.empty()) common_rules = check.rules_version;
       covered.insert(check.shard_numbers.begin(), check.shard_numbers.end());
+    } else {
+      problems += "\n  " + path + ": " + problem;
     }
   }
-  // Streaming, the shards' quick_check (it reads every page: most of the checks' time) runs on
-  // a thread of its own beside the merge, each shard on a second connection; the merge
-  // commits only when every shard passed it, and a corrupt shard refuses the merge as before,
-  // by name, nothing merged (the transaction rolls back, a new case is deleted).
-  std::vector<std::string> corrupt(shards.size());
-  std::thread quick_checks;
-  struct Join {
-    std::thread& thread;
-    ~Join() {
-      if (thread.joinable()) thread.join();
-    }
-  } join{quick_checks};
-  if (streaming)
-    quick_checks = std::thread([&] {
-      for (size_t i = 0; i < shards.size(); ++i)
-        if (verdicts[i].empty()) try {
-            corrupt[i] = quick_check_shard(shards[i]);
-          } catch (const std::exception& error) {
-            corrupt[i] = error.what();
-          }
-    });
-  // Every refused shard, in the order given.
-  const auto refusals = [&] {
-    if (quick_checks.joinable()) quick_checks.join();
-    std::string problems;
-    for (size_t i = 0; i < shards.size(); ++i)
-      if (const std::string& problem = verdicts[i].empty() ? corrupt[i] : verdicts[i];
-          !problem.empty())
-        problems += "\n  " + shards[i] + ": " + problem;
-    if (manifest)
-      for (const ManifestShard& shard : manifest->shards)
-        if (!covered.count(shard.number))
-          problems += "\n  shard " + std::to_string(shard.number) +
-                      ": never ran (no complete store of it among the shards given)";
-    return problems;
-  };
-  const bool refused =
-      std::any_of(verdicts.begin(), verdicts.end(), [](const auto& v) { return !v.empty(); }) ||
-      (manifest &&
-       std::any_of(manifest->shards.begin(), manifest->shards.end(),
-                   [&](const ManifestShard& shard) { return !covered.count(shard.number); }));
-  if (refused) throw StoreError("merge refused, nothing merged:" + refusals());
+  if (manifest)
+    for (const ManifestShard& shard : manifest->shards)
+      if (!covered.count(shard.number))
+        problems += "\n  shard " + std::to_string(shard.number) +
+                    ": never ran (no complete store of it among the shards given)";
+  if (!problems.empty()) throw StoreError("merge refused, nothing merged:" + problems);
 
   phase("checks");
   MergeResult result;
@@ -961,17 +919,7 @@ MergeResult merge_stores(CaseStore& target, const std::vector<std::string>& shar
     exec(db, path,
          "PRAGMA main.cache_size=-262144; PRAGMA main.mmap_size=17179869184; PRAGMA threads=" +
              std::to_string(std::clamp(std::thread::hardware_concurrency(), 1u, 4u) - 1));
-    try {
-      result = merge_streaming(db, path, handles, shards, [&] {
-        if (const std::string problems = refusals(); !problems.empty())
-          throw StoreError("merge refused, nothing merged:" + problems);
-      });
-    } catch (...) {
-      // A corrupt shard may also fail the merge's reading first: the refusal names it.
-      if (const std::string problems = refusals(); !problems.empty())
-        throw StoreError("merge refused, nothing merged:" + problems);
-      throw;
-    }
+    result = merge_streaming(db, path, handles, shards);
     result.tickets = target.counts().tickets;
     return result;
   }

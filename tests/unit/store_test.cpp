@@ -661,8 +661,8 @@ TEST(StoreFaults, CorruptMissingAndForeignShardsAreRefusedByName) {
   EXPECT_EQ(target.counts().scans, 0u);
 }
 
-// Streamed into an empty or a new case, the shards' quick_check runs beside the merge: a
-// corrupt shard among good ones still refuses the whole merge by name, and nothing is merged.
+// Streamed into an empty or a new case: a corrupt shard among good ones refuses the whole
+// merge by name, and nothing is merged (no case is made).
 TEST(StoreFaults, ACorruptShardFoundDuringTheMergeRefusesIt) {
   TempDir dir;
   {
