@@ -12,11 +12,15 @@
 #include <atomic>
 #include <cctype>
 #include <cerrno>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <deque>
+#include <exception>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -460,47 +464,117 @@ bool column_equals(sqlite3_stmt* row, int column, const std::string& value) {
          std::memcmp(text, value.data(), value.size()) == 0;
 }
 
-// Inserts a shard's row (its columns from `first` on, as SELECT * gives them) into the same
-// table of the case.
+// A shard row's values, copied out of its statement (which moves on) for the thread that
+// writes the case: texts and blobs in the batch's bytes.
+struct Cell {
+  int type = SQLITE_NULL;
+  int64_t integer = 0;
+  double real = 0;
+  size_t offset = 0, size = 0;
+};
+
+// Rows of one table read from the shards, in the merged order, and the tickets their
+// findings completed (in key order). `last`: the table's final batch.
+struct RowBatch {
+  size_t table = 0;  // index into kTables
+  int columns = 0;
+  std::vector<Cell> cells;  // `columns` per row
+  std::string bytes;
+  std::vector<TicketRowBuilder> tickets;
+  bool last = false;
+};
+
+// Rows per batch at most (and about 1 MB of values), batches queued at most: the reading
+// thread stays that far ahead of the writing one.
+constexpr size_t kBatchRows = 512;
+constexpr size_t kBatchBytes = 1 << 20;
+constexpr size_t kQueuedBatches = 8;
+
+void copy_row(RowBatch& batch, sqlite3_stmt* row, int first) {
+  for (int column = first; column < first + batch.columns; ++column) {
+    Cell cell;
+    cell.type = sqlite3_column_type(row, column);
+    switch (cell.type) {
+      case SQLITE_INTEGER:
+        cell.integer = sqlite3_column_int64(row, column);
+        break;
+      case SQLITE_FLOAT:
+        cell.real = sqlite3_column_double(row, column);
+        break;
+      case SQLITE_TEXT:
+      case SQLITE_BLOB: {
+        const void* data = cell.type == SQLITE_TEXT
+                               ? static_cast<const void*>(sqlite3_column_text(row, column))
+                               : sqlite3_column_blob(row, column);
+        cell.size = static_cast<size_t>(sqlite3_column_bytes(row, column));
+        cell.offset = batch.bytes.size();
+        if (cell.size) batch.bytes.append(static_cast<const char*>(data), cell.size);
+        break;
+      }
+      default:
+        break;
+    }
+    batch.cells.push_back(cell);
+  }
+}
+
+// Inserts the rows of batches into the same table of the case.
 class RowCopy {
  public:
-  RowCopy(sqlite3* db, const std::string& path, const char* table, int first)
-      : db_(db), path_(path), table_(table), first_(first) {}
-  // 1 when the row was new to the case, else 0.
-  uint64_t insert(sqlite3_stmt* row) {
-    if (!insert_) {
-      columns_ = sqlite3_column_count(row) - first_;
-      std::string sql = std::string("INSERT OR IGNORE INTO main.") + table_ + " VALUES(?";
-      for (int i = 1; i < columns_; ++i) sql += ", ?";
-      insert_ = std::make_unique<Statement>(db_, path_, sql + ")");
-    }
+  RowCopy(sqlite3* db, const std::string& path, const char* table, int columns)
+      : db_(db), path_(path) {
+    std::string sql = std::string("INSERT OR IGNORE INTO main.") + table + " VALUES(?";
+    for (int i = 1; i < columns; ++i) sql += ", ?";
+    insert_ = std::make_unique<Statement>(db_, path_, sql + ")");
+  }
+  // How many of the batch's rows were new to the case.
+  uint64_t insert(const RowBatch& batch) {
     sqlite3_stmt* statement = insert_->get();
-    for (int i = 0; i < columns_; ++i) bind_column(statement, i + 1, row, first_ + i);
-    if (sqlite3_step(statement) != SQLITE_DONE) fail(db_, path_, "cannot merge a row");
-    sqlite3_reset(statement);
-    return static_cast<uint64_t>(sqlite3_changes64(db_));
+    uint64_t added = 0;
+    const char* bytes = batch.bytes.data();
+    for (size_t at = 0; at < batch.cells.size(); at += static_cast<size_t>(batch.columns)) {
+      for (int i = 0; i < batch.columns; ++i) {
+        const Cell& cell = batch.cells[at + static_cast<size_t>(i)];
+        switch (cell.type) {
+          case SQLITE_INTEGER:
+            sqlite3_bind_int64(statement, i + 1, cell.integer);
+            break;
+          case SQLITE_FLOAT:
+            sqlite3_bind_double(statement, i + 1, cell.real);
+            break;
+          case SQLITE_TEXT:
+            sqlite3_bind_text64(statement, i + 1, bytes + cell.offset, cell.size, SQLITE_STATIC,
+                                SQLITE_UTF8);
+            break;
+          case SQLITE_BLOB:
+            if (cell.size)
+              sqlite3_bind_blob64(statement, i + 1, bytes + cell.offset, cell.size, SQLITE_STATIC);
+            else
+              sqlite3_bind_zeroblob(statement, i + 1, 0);  // empty, not NULL
+            break;
+          default:
+            sqlite3_bind_null(statement, i + 1);
+        }
+      }
+      if (sqlite3_step(statement) != SQLITE_DONE) fail(db_, path_, "cannot merge a row");
+      sqlite3_reset(statement);
+      added += static_cast<uint64_t>(sqlite3_changes64(db_));
+    }
+    return added;
   }
 
  private:
   sqlite3* db_;
   const std::string& path_;
-  const char* table_;
-  int first_, columns_ = 0;
   std::unique_ptr<Statement> insert_;
 };
 
-// The tickets' rows, computed from the merged findings as they go into the case: the findings'
-// key starts with their ticket, so a ticket's findings come together, by place (each once, as
-// in the case). Memory for one ticket; the tickets go into the case in key order. The row's
-// columns are the findings' own, after the ticket read before them (SELECT ticket, *).
+// The tickets' rows, computed from the merged findings as they are read: the findings' key
+// starts with their ticket, so a ticket's findings come together, by place (each once, as in
+// the case). Memory for one ticket; the tickets come out in key order. The row's columns are
+// the findings' own, after the ticket read before them (SELECT ticket, *).
 class TicketRows {
  public:
-  TicketRows(sqlite3* db, const std::string& path)
-      : insert_(db, path,
-                "INSERT INTO main.tickets(fingerprint, id, rule_id, provider, severity, status, "
-                "evidence_rank, secret, occurrences, messages, first_seen, last_seen, undated) "
-                "VALUES(?1, 'cs-' || substr(?1, 8, 16), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
-                "?11, ?12)") {}
   enum Column {
     kTicket = 0,
     kFile = 1,
@@ -516,11 +590,12 @@ class TicketRows {
     kStatus = 18,
     kDateEpoch = 25
   };
-  void add(sqlite3_stmt* row) {
+  // Adds a finding; a ticket completed by it goes into `done`.
+  void add(sqlite3_stmt* row, std::vector<TicketRowBuilder>& done) {
     const bool same_ticket =
         current_.occurrences > 0 && column_equals(row, kTicket, current_.ticket);
     if (!same_ticket) {
-      flush();
+      flush(done);
       current_ = TicketRowBuilder();
       current_.ticket = column_text(row, kTicket);
     }
@@ -558,27 +633,146 @@ class TicketRows {
     }
   }
   // A ticket none of whose findings carries its own fingerprint has no row.
-  void flush() {
-    if (!current_.named) return;
-    insert_.bind(1, current_.ticket)
-        .bind(2, current_.rule_id)
-        .bind(3, current_.provider)
-        .bind(4, current_.severity)
-        .bind(5, current_.status)
-        .bind(6, current_.evidence_rank)
-        .bind(7, current_.secret)
-        .bind(8, current_.occurrences)
-        .bind(9, current_.messages)
-        .bind(10, current_.first_seen)
-        .bind(11, current_.last_seen)
-        .bind(12, current_.undated)
-        .run();
+  void flush(std::vector<TicketRowBuilder>& done) {
+    if (current_.named) done.push_back(std::move(current_));
     current_.named = false;
   }
 
  private:
-  Statement insert_;
   TicketRowBuilder current_;
+};
+
+class TicketInsert {
+ public:
+  TicketInsert(sqlite3* db, const std::string& path)
+      : insert_(db, path,
+                "INSERT INTO main.tickets(fingerprint, id, rule_id, provider, severity, status, "
+                "evidence_rank, secret, occurrences, messages, first_seen, last_seen, undated) "
+                "VALUES(?1, 'cs-' || substr(?1, 8, 16), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+                "?11, ?12)") {}
+  void insert(const TicketRowBuilder& ticket) {
+    insert_.bind(1, ticket.ticket)
+        .bind(2, ticket.rule_id)
+        .bind(3, ticket.provider)
+        .bind(4, ticket.severity)
+        .bind(5, ticket.status)
+        .bind(6, ticket.evidence_rank)
+        .bind(7, ticket.secret)
+        .bind(8, ticket.occurrences)
+        .bind(9, ticket.messages)
+        .bind(10, ticket.first_seen)
+        .bind(11, ticket.last_seen)
+        .bind(12, ticket.undated)
+        .run();
+  }
+
+ private:
+  Statement insert_;
+};
+
+// Reads the tables' rows from the shards on a thread of its own, table after table, in the
+// merged order, into batches for the thread that writes the case: reading a row and writing
+// it each take about half of a merge, and now overlap. The shards' connections are this
+// thread's until it is joined.
+class ShardReader {
+ public:
+  ShardReader(const std::vector<sqlite3*>& shards, const std::vector<std::string>& paths)
+      : shards_(shards), paths_(paths), thread_([this] { run(); }) {}
+  ~ShardReader() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    wake_reader_.notify_all();
+    thread_.join();
+  }
+  ShardReader(const ShardReader&) = delete;
+  ShardReader& operator=(const ShardReader&) = delete;
+
+  // The next batch; throws the reader's error.
+  std::unique_ptr<RowBatch> next() {
+    std::unique_lock lock(mutex_);
+    wake_writer_.wait(lock, [&] { return !queue_.empty() || failure_; });
+    if (queue_.empty()) std::rethrow_exception(failure_);
+    std::unique_ptr<RowBatch> batch = std::move(queue_.front());
+    queue_.pop_front();
+    lock.unlock();
+    wake_reader_.notify_one();
+    return batch;
+  }
+
+ private:
+  // False when the writer stopped.
+  bool hand_over(std::unique_ptr<RowBatch>& batch) {
+    std::unique_lock lock(mutex_);
+    wake_reader_.wait(lock, [&] { return queue_.size() < kQueuedBatches || stop_; });
+    if (stop_) return false;
+    queue_.push_back(std::move(batch));
+    lock.unlock();
+    wake_writer_.notify_one();
+    return true;
+  }
+  void run() {
+    try {
+      for (size_t t = 0; t < std::size(kTables); ++t) {
+        const MergedTable& table = kTables[t];
+        // Triage events in the order they were recorded, then as each shard recorded them
+        // (its rowids); their ids make an event merged twice one row. Findings by ticket,
+        // then place (their key; the ticket is read first, then the row as it is). Every
+        // other table's key is its first columns: rows are compared in place.
+        const bool events = table.name == std::string_view("triage_events");
+        const bool findings = table.name == std::string_view("findings");
+        const std::string key = table.key;
+        const int key_columns =
+            events ? 1 : static_cast<int>(std::count(key.begin(), key.end(), ',')) + 1;
+        ShardStreams rows(shards_, paths_,
+                          std::string("SELECT ") +
+                              (events     ? "recorded_at, "
+                               : findings ? "ticket, "
+                                          : "") +
+                              "* FROM " + table.name + " NOT INDEXED ORDER BY " + table.key,
+                          key_columns, !events);
+        const int first = events || findings ? 1 : 0;
+        TicketRows tickets;
+        const auto fresh = [&] {
+          auto batch = std::make_unique<RowBatch>();
+          batch->table = t;
+          batch->cells.reserve(kBatchRows * 8);
+          return batch;
+        };
+        std::unique_ptr<RowBatch> batch = fresh();
+        size_t in_batch = 0;
+        while (sqlite3_stmt* row = rows.next()) {
+          if (batch->columns == 0) batch->columns = sqlite3_column_count(row) - first;
+          copy_row(*batch, row, first);
+          if (findings) tickets.add(row, batch->tickets);  // each finding once, as kept
+          if (++in_batch >= kBatchRows || batch->bytes.size() >= kBatchBytes) {
+            const int columns = batch->columns;
+            if (!hand_over(batch)) return;
+            batch = fresh();
+            batch->columns = columns;
+            in_batch = 0;
+          }
+        }
+        if (findings) tickets.flush(batch->tickets);
+        batch->last = true;
+        if (!hand_over(batch)) return;
+      }
+    } catch (...) {
+      std::lock_guard lock(mutex_);
+      failure_ = std::current_exception();
+    }
+    wake_writer_.notify_one();
+  }
+
+  const std::vector<sqlite3*>& shards_;
+  const std::vector<std::string>& paths_;
+  std::mutex mutex_;
+  std::condition_variable wake_reader_, wake_writer_;
+  std::deque<std::unique_ptr<RowBatch>> queue_;
+  std::exception_ptr failure_;
+  bool stop_ = false;
+  std::thread thread_;  // last: started once the rest is in place
 };
 
 // The whole merge into an empty case, in the case's transaction; `shards` are the checked
@@ -601,35 +795,24 @@ MergeResult merge_streaming(sqlite3* db, const std::string& path,
     }
   }
   for (const std::string& name : names) exec(db, path, "DROP INDEX main.\"" + name + "\"");
-  TicketRows tickets(db, path);
-  for (const MergedTable& table : kTables) {
-    // Triage events in the order they were recorded, then as each shard recorded them (its
-    // rowids); their ids make an event merged twice one row. Findings by ticket, then place
-    // (their key; the ticket is read first, then the row as it is).
-    // Every other table's key is its first columns: rows are compared in place.
-    const bool events = table.name == std::string_view("triage_events");
-    const bool findings = table.name == std::string_view("findings");
-    const std::string key = table.key;
-    const int key_columns =
-        events ? 1 : static_cast<int>(std::count(key.begin(), key.end(), ',')) + 1;
-    ShardStreams rows(shards, paths,
-                      std::string("SELECT ") +
-                          (events     ? "recorded_at, "
-                           : findings ? "ticket, "
-                                      : "") +
-                          "* FROM " + table.name + " NOT INDEXED ORDER BY " + table.key,
-                      key_columns, !events);
-    RowCopy copy(db, path, table.name, events || findings ? 1 : 0);
-    uint64_t added = 0;
-    while (sqlite3_stmt* row = rows.next()) {
-      added += copy.insert(row);
-      if (findings) tickets.add(row);  // each finding once, as kept in the case
-    }
-    phase(table.name);
-    if (table.name == std::string_view("messages")) result.messages_added = added;
-    if (findings) {
-      result.findings_added = added;
-      tickets.flush();
+  {
+    TicketInsert tickets(db, path);
+    ShardReader reader(shards, paths);
+    for (const MergedTable& table : kTables) {
+      std::unique_ptr<RowCopy> copy;
+      uint64_t added = 0;
+      for (;;) {
+        const std::unique_ptr<RowBatch> batch = reader.next();
+        if (batch->columns > 0) {
+          if (!copy) copy = std::make_unique<RowCopy>(db, path, table.name, batch->columns);
+          added += copy->insert(*batch);
+        }
+        for (const TicketRowBuilder& ticket : batch->tickets) tickets.insert(ticket);
+        if (batch->last) break;
+      }
+      phase(table.name);
+      if (table.name == std::string_view("messages")) result.messages_added = added;
+      if (table.name == std::string_view("findings")) result.findings_added = added;
     }
   }
   {

@@ -231,6 +231,63 @@ constexpr const char* kMigrationNames[] = {
     "findings by ticket, of ticket ids or of tickets by triage"};
 static_assert(std::size(kMigrations) == kStoreSchemaVersion);
 
+// A new store gets the schema the migrations lead to in one step (one transaction, no table
+// copied and renamed): the tables of migration 1 as migrations 2 to 5 left them. The
+// schema_migrations rows are the same. StoreSchema.FreshStoreHasTheMigratedSchema compares
+// the two, table by table, column by column, index by index.
+constexpr const char* kFreshSchema = R"sql(
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE schema_migrations(version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL,
+                               description TEXT NOT NULL);
+CREATE TABLE scans(id TEXT PRIMARY KEY, started_at INTEGER NOT NULL, finished_at INTEGER,
+  state TEXT NOT NULL, rules_version TEXT NOT NULL, credsift_version TEXT NOT NULL,
+  host TEXT NOT NULL, inputs TEXT NOT NULL, manifest TEXT NOT NULL DEFAULT '', shard INTEGER,
+  messages_scanned INTEGER DEFAULT 0, messages_skipped INTEGER DEFAULT 0,
+  messages_failed INTEGER DEFAULT 0, messages_known INTEGER DEFAULT 0,
+  messages_outside_window INTEGER DEFAULT 0, bytes INTEGER DEFAULT 0, findings INTEGER DEFAULT 0,
+  rejected INTEGER DEFAULT 0, files_failed INTEGER DEFAULT 0, elapsed_seconds REAL DEFAULT 0);
+CREATE TABLE rules(rules_version TEXT NOT NULL, id TEXT NOT NULL, name TEXT, description TEXT,
+  provider TEXT, category TEXT, severity INTEGER, confidence TEXT, rotation TEXT, refs TEXT,
+  PRIMARY KEY(rules_version, id)) WITHOUT ROWID;
+CREATE TABLE inputs(path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER,
+  first_scan TEXT NOT NULL, last_scan TEXT NOT NULL);
+CREATE TABLE messages(key TEXT PRIMARY KEY, content_hash TEXT NOT NULL, size INTEGER NOT NULL,
+  message_id TEXT NOT NULL, state TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '',
+  rules_version TEXT NOT NULL, scanned_at INTEGER NOT NULL, scan TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE message_locations(file TEXT NOT NULL, offset INTEGER NOT NULL,
+  location TEXT NOT NULL, message TEXT NOT NULL, idx INTEGER NOT NULL, scan TEXT NOT NULL,
+  PRIMARY KEY(file, offset, location)) WITHOUT ROWID;
+CREATE TABLE ticket_domains(domain TEXT NOT NULL, fingerprint TEXT NOT NULL,
+  PRIMARY KEY(domain, fingerprint)) WITHOUT ROWID;
+CREATE TABLE triage_events(id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, at INTEGER NOT NULL,
+  recorded_at INTEGER NOT NULL, status TEXT NOT NULL, previous TEXT NOT NULL,
+  owner TEXT NOT NULL, note TEXT NOT NULL, actor TEXT NOT NULL,
+  automatic INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX triage_events_ticket ON triage_events(fingerprint, at);
+CREATE TABLE verifications(fingerprint TEXT PRIMARY KEY, state TEXT NOT NULL,
+  reason TEXT NOT NULL, checked_at TEXT NOT NULL, endpoint TEXT NOT NULL, identity TEXT NOT NULL)
+  WITHOUT ROWID;
+CREATE TABLE findings(file TEXT NOT NULL, offset INTEGER NOT NULL, location TEXT NOT NULL,
+  part_path TEXT NOT NULL, line INTEGER NOT NULL, rule_id TEXT NOT NULL,
+  fingerprint TEXT NOT NULL, ticket TEXT NOT NULL, rules_version TEXT NOT NULL,
+  message TEXT NOT NULL, idx INTEGER NOT NULL, provider TEXT NOT NULL, severity INTEGER NOT NULL,
+  specificity INTEGER NOT NULL, evidence_rank INTEGER NOT NULL, secret TEXT NOT NULL,
+  captures TEXT NOT NULL, status TEXT NOT NULL, reason TEXT NOT NULL, validator TEXT NOT NULL,
+  confidence TEXT NOT NULL, evidence TEXT NOT NULL, message_id TEXT NOT NULL, date TEXT NOT NULL,
+  date_epoch INTEGER, sender TEXT NOT NULL, recipients TEXT NOT NULL, cc TEXT NOT NULL,
+  subject TEXT NOT NULL, scan TEXT NOT NULL,
+  PRIMARY KEY(ticket, file, offset, location, part_path, line, rule_id, fingerprint))
+  WITHOUT ROWID;
+CREATE TABLE tickets(fingerprint TEXT PRIMARY KEY, id TEXT NOT NULL, rule_id TEXT NOT NULL,
+  provider TEXT NOT NULL, severity INTEGER NOT NULL, status TEXT NOT NULL,
+  evidence_rank INTEGER NOT NULL, secret TEXT NOT NULL, occurrences INTEGER NOT NULL,
+  messages INTEGER NOT NULL, first_seen INTEGER, last_seen INTEGER, undated INTEGER NOT NULL,
+  triage TEXT NOT NULL DEFAULT 'open', triage_owner TEXT NOT NULL DEFAULT '',
+  triage_note TEXT NOT NULL DEFAULT '', triage_at INTEGER,
+  reopened INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+CREATE INDEX tickets_view ON tickets(severity DESC, evidence_rank DESC, occurrences DESC, id);
+)sql";
+
 void migrate(sqlite3* db, const std::string& path, int target) {
   for (;;) {
     Transaction transaction(db, path);
@@ -252,16 +309,20 @@ void migrate(sqlite3* db, const std::string& path, int target) {
       if (count != 0)
         throw StoreError(path + ": a SQLite database that is not a credsift case store");
     }
-    exec(db, path, kMigrations[current]);
+    // A new store at the current version: every step at once.
+    const int reached = current == 0 && target == kStoreSchemaVersion ? target : current + 1;
+    exec(db, path, reached == current + 1 ? kMigrations[current] : kFreshSchema);
     Statement record(db, path,
                      "INSERT INTO schema_migrations(version, applied_at, description) "
                      "VALUES(?, ?, ?)");
-    record.bind(1, current + 1).bind(2, now_seconds()).bind(3, kMigrationNames[current]).run();
+    const int64_t now = now_seconds();
+    for (int step = current; step < reached; ++step)
+      record.bind(1, step + 1).bind(2, now).bind(3, kMigrationNames[step]).run();
     if (current == 0)
       exec(db, path,
            "INSERT INTO meta(key, value) VALUES('application', 'credsift case store'),"
            "('created_at', strftime('%s','now'))");
-    const std::string set = "PRAGMA user_version = " + std::to_string(current + 1);
+    const std::string set = "PRAGMA user_version = " + std::to_string(reached);
     exec(db, path, set.c_str());
     transaction.commit();
   }
@@ -294,6 +355,14 @@ sqlite3* open_database(const std::string& path, const StoreOptions& options,
     if (S_ISLNK(st.st_mode)) throw StoreError(path + ": a symbolic link: refused as a case store");
     if (!S_ISREG(st.st_mode)) throw StoreError(path + ": not a regular file");
   }
+  // No memory statistics (nothing reads them): SQLite otherwise takes a global mutex on every
+  // allocation, about 3% of a merge's or a scan's store thread. Only before SQLite's first use
+  // in the process (a later call is refused and changes nothing); the store is its only user.
+  static const bool configured = [] {
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    return true;
+  }();
+  (void)configured;
   sqlite3* db = nullptr;
   // URIs on (merge attaches its shards read-only through "file:...?mode=ro"); a store whose
   // own name starts with "file:" is opened as the relative path it is.
@@ -678,6 +747,9 @@ struct StoreScan::Impl {
   // The writer thread owns the connection from begin_scan until finish (or destruction); the
   // emit stage only fills `chunk` and queues it.
   std::thread writer;
+  // Copies the finished scan's WAL into the database on a connection of its own while the
+  // scan writes its reports (joined before the store closes).
+  std::thread checkpointer;
   std::mutex mutex;
   std::condition_variable wake_writer, wake_emitter;
   std::deque<std::vector<StoredMessage>> queue;
@@ -690,7 +762,10 @@ struct StoreScan::Impl {
   explicit Impl(CaseStore::Impl& s) : store(s) {}
   // Destroyed without finish (the scan failed): the writer stops where it is, and its
   // unfinished batch rolls back; the scan stays 'running'.
-  ~Impl() { stop_writer(true); }
+  ~Impl() {
+    stop_writer(true);
+    if (checkpointer.joinable()) checkpointer.join();
+  }
   sqlite3* db() { return store.db; }
   const std::string& path() { return store.path; }
 
@@ -839,19 +914,27 @@ std::unique_ptr<StoreScan> CaseStore::begin_scan(const RuleSet& rules, const Sca
     stored.bind(1, scan->rules_version).step();
     const bool have_rules = stored.integer(0) != 0;
     stored.reset();
+    // In key order (B-tree appends), texts bound without copies.
+    rule_row.bind_without_copies();
+    std::vector<const Rule*> sorted;
     if (!have_rules)
-      for (const Rule& rule : rules.rules)
-        rule_row.bind(1, scan->rules_version)
-            .bind(2, rule.id)
-            .bind(3, rule.name)
-            .bind(4, rule.description)
-            .bind(5, rule.provider)
-            .bind(6, rule.category)
-            .bind(7, static_cast<int>(rule.severity))
-            .bind(8, rule.confidence)
-            .bind(9, rule.rotation)
-            .bind(10, pack(rule.references))
-            .run();
+      for (const Rule& rule : rules.rules) sorted.push_back(&rule);
+    std::sort(sorted.begin(), sorted.end(),
+              [](const Rule* a, const Rule* b) { return a->id < b->id; });
+    for (const Rule* rule_pointer : sorted) {
+      const Rule& rule = *rule_pointer;
+      rule_row.bind(1, scan->rules_version)
+          .bind(2, rule.id)
+          .bind(3, rule.name)
+          .bind(4, rule.description)
+          .bind(5, rule.provider)
+          .bind(6, rule.category)
+          .bind(7, static_cast<int>(rule.severity))
+          .bind(8, rule.confidence)
+          .bind(9, rule.rotation)
+          .bind(10, pack(rule.references))
+          .run();
+    }
     transaction.commit();
   }
   // Messages already scanned with these rules are skipped: their keys, read once, are
@@ -1091,7 +1174,23 @@ void StoreScan::finish(const ScanSummary& summary) {
       .bind(11, summary.elapsed_seconds)
       .bind(12, s.scan_id)
       .run();
+  // The last commit does not checkpoint (copy the WAL into the database and sync both, 10 to
+  // 30 ms at the end of a scan here): a second connection does it while the scan's reports
+  // are written, and closing the store then finds little or nothing left to copy. A failed
+  // checkpoint loses nothing: the commits stay in the WAL, and the close checkpoints again.
+  exec(s.db(), s.path(), "PRAGMA wal_autocheckpoint=0");
   s.commit_batch();
+  exec(s.db(), s.path(), "PRAGMA wal_autocheckpoint=1000");
+  s.checkpointer = std::thread([path = s.path()] {
+    sqlite3* db = nullptr;
+    if (sqlite3_open_v2(path.c_str(), &db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX,
+                        nullptr) == SQLITE_OK &&
+        // A read first: a new connection opens the WAL only then.
+        sqlite3_exec(db, "PRAGMA user_version", nullptr, nullptr, nullptr) == SQLITE_OK)
+      sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    sqlite3_close(db);
+  });
 }
 
 // ---------------------------------------------------------------------------------------------

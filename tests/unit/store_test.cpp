@@ -220,6 +220,50 @@ TEST(StoreSchema, MigratesAnOlderStoreKeepingItsData) {
   EXPECT_EQ(scalar(store, "SELECT max(version) FROM schema_migrations"), kStoreSchemaVersion);
 }
 
+// The schema as a list: every table's columns (with the rowid of rowid tables), every index
+// with its columns, order, collation and uniqueness; and the migration records.
+std::string schema_shape(CaseStore& store) {
+  std::string out;
+  for (const std::string& table : [&] {
+         std::vector<std::string> names;
+         std::istringstream lines(
+             dump(store, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"));
+         for (std::string line; std::getline(lines, line);)
+           names.push_back(line.substr(0, line.size() - 1));
+         return names;
+       }()) {
+    out += "table " + table + "\n";
+    out += dump(store,
+                "SELECT cid, name, type, \"notnull\", dflt_value, pk, hidden FROM "
+                "pragma_table_xinfo('" +
+                    table + "')");
+    out += dump(store, "SELECT name, \"unique\", origin, partial FROM pragma_index_list('" + table +
+                           "') WHERE origin <> 'pk' ORDER BY name");
+    out += dump(store,
+                "SELECT il.origin, ix.seqno, ix.cid, ix.name, ix.desc, ix.coll, ix.key "
+                "FROM pragma_index_list('" +
+                    table +
+                    "') AS il, pragma_index_xinfo(il.name) "
+                    "AS ix ORDER BY il.name, ix.seqno");
+  }
+  out += dump(store, "SELECT version, description FROM schema_migrations ORDER BY version");
+  out += dump(store, "SELECT key FROM meta ORDER BY key");
+  return out;
+}
+
+// A new store is laid out in one step; it has the schema the migrations lead to.
+TEST(StoreSchema, FreshStoreHasTheMigratedSchema) {
+  TempDir dir;
+  create_store_at_version(dir / "migrated.db", 1);
+  CaseStore migrated(dir / "migrated.db");
+  CaseStore fresh(dir / "fresh.db");
+  EXPECT_EQ(fresh.schema_version(), kStoreSchemaVersion);
+  const std::string shape = schema_shape(fresh);
+  EXPECT_NE(shape.find("table findings\n"), std::string::npos);
+  EXPECT_EQ(shape, schema_shape(migrated));
+  EXPECT_EQ(fresh.integrity_check(), "ok");
+}
+
 // Version 4 drops the index of locations by message (nothing reads it); the rows stay.
 TEST(StoreSchema, MigrationFourDropsTheUnreadLocationIndex) {
   TempDir dir;
@@ -615,6 +659,48 @@ TEST(StoreFaults, CorruptMissingAndForeignShardsAreRefusedByName) {
   }
   EXPECT_EQ(target.counts().messages, 0u);  // nothing merged
   EXPECT_EQ(target.counts().scans, 0u);
+}
+
+// Streamed into an empty or a new case: a corrupt shard among good ones refuses the whole
+// merge by name, and nothing is merged (no case is made).
+TEST(StoreFaults, ACorruptShardFoundDuringTheMergeRefusesIt) {
+  TempDir dir;
+  {
+    CaseStore shard(dir / "good.db");
+    scan_into(shard, {(kSource / "corpora/samples/inbox.mbox").string()});
+  }
+  write(dir / "big.mbox", big_mbox(60));
+  {
+    CaseStore shard(dir / "corrupt.db");
+    scan_into(shard, {dir / "big.mbox"});
+    sqlite3_exec(db_of(shard), "PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr, nullptr);
+  }
+  {
+    std::fstream file(dir / "corrupt.db", std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(static_cast<std::streamoff>(fs::file_size(dir.path() / "corrupt.db") / 2));
+    const std::string junk(8192, '\x5a');
+    file.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+  }
+  {
+    CaseStore target(dir / "case.db");
+    try {
+      merge_stores(target, {dir / "good.db", dir / "corrupt.db"}, nullptr);
+      FAIL() << "merged a corrupt shard";
+    } catch (const StoreError& error) {
+      const std::string what = error.what();
+      EXPECT_NE(what.find("merge refused, nothing merged"), std::string::npos) << what;
+      EXPECT_NE(what.find("corrupt.db: "), std::string::npos) << what;
+      EXPECT_EQ(what.find("good.db"), std::string::npos) << what;
+    }
+    EXPECT_EQ(target.counts().messages, 0u);
+    EXPECT_EQ(target.counts().findings, 0u);
+    EXPECT_EQ(target.counts().scans, 0u);
+  }
+  EXPECT_THROW(merge_into(dir / "new.db", {dir / "corrupt.db", dir / "good.db"}, nullptr),
+               StoreError);
+  EXPECT_FALSE(fs::exists(dir.path() / "new.db"));
+  for (const auto& entry : fs::directory_iterator(dir.path()))
+    EXPECT_EQ(entry.path().filename().string().find(".merging-"), std::string::npos);
 }
 
 TEST(StoreFaults, TwoWritersLoseNoUpdate) {
