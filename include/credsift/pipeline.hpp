@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <future>
 #include <map>
 #include <optional>
 #include <string>
@@ -66,5 +67,13 @@ using FindingSink = std::function<void(const Finding&)>;  // called serially, in
 ScanSummary run_scan(const std::vector<std::string>& inputs, const Matcher& matcher,
                      const ScanOptions& options, const FindingSink& on_finding,
                      const DiagnosticSink& on_diagnostic);
+
+// The same, with a matcher still being loaded (on another thread): the workers read, split and
+// decode messages meanwhile and wait for it only to match. Its load error (the future's
+// exception) is thrown from here, even when no message needed it. Without options.known only
+// (the store's check runs before decoding); with it, this waits for the matcher first.
+ScanSummary run_scan(const std::vector<std::string>& inputs,
+                     std::shared_future<const Matcher*> matcher, const ScanOptions& options,
+                     const FindingSink& on_finding, const DiagnosticSink& on_diagnostic);
 
 }  // namespace credsift

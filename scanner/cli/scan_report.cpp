@@ -169,10 +169,10 @@ void write_tickets_jsonl(OutputFile& file, const std::vector<Ticket>& tickets,
 
 }  // namespace
 
-int scan_and_report(const std::vector<std::string>& inputs, const Matcher& matcher,
-                    ScanOptions scan_options, const std::vector<OutputTarget>& targets,
-                    const TicketSettings& settings, bool quiet, bool show_secrets,
-                    const AfterScan& after_scan) {
+int scan_and_report(const std::vector<std::string>& inputs,
+                    std::shared_future<const Matcher*> matcher, ScanOptions scan_options,
+                    const std::vector<OutputTarget>& targets, const TicketSettings& settings,
+                    bool quiet, bool show_secrets, const AfterScan& after_scan) {
   (void)use_color(settings.color, -1);  // a bad --color fails before the scan
   TicketOptions ticket_options;
   ticket_options.internal_domains = settings.internal_domains;
@@ -209,7 +209,8 @@ int scan_and_report(const std::vector<std::string>& inputs, const Matcher& match
       progress->update(bytes, messages);
     };
   }
-  const ScanSummary summary = run_scan(inputs, matcher, scan_options, on_finding, on_diagnostic);
+  const ScanSummary summary =
+      run_scan(inputs, std::move(matcher), scan_options, on_finding, on_diagnostic);
   progress.reset();
   if (after_scan) after_scan(summary);
 

@@ -3,6 +3,7 @@
 // the date window, the progress line and the closing summary.
 #include <boost/program_options/options_description.hpp>
 #include <functional>
+#include <future>
 #include <string>
 #include <vector>
 
@@ -20,7 +21,7 @@ struct TicketSettings {
   std::vector<std::string> internal_domains;
   std::string baseline, since, until;
   std::string color = "auto";  // the terminal view: never, always, auto
-  TicketHook before_output;  // empty: none
+  TicketHook before_output;    // empty: none
 };
 
 // --since, --until, --internal-domain, --baseline, --color.
@@ -45,10 +46,11 @@ void apply_date_window(const TicketSettings& settings, ScanOptions& options);
 // Called when the scan is done, before the outputs are written (the case store commits).
 using AfterScan = std::function<void(const ScanSummary&)>;
 
-// Runs the scan and writes every target; returns the exit code.
-int scan_and_report(const std::vector<std::string>& inputs, const Matcher& matcher,
-                    ScanOptions scan_options, const std::vector<OutputTarget>& targets,
-                    const TicketSettings& settings, bool quiet, bool show_secrets,
-                    const AfterScan& after_scan = {});
+// Runs the scan and writes every target; returns the exit code. The matcher may still be
+// loading (run_scan): its load error is thrown from here.
+int scan_and_report(const std::vector<std::string>& inputs,
+                    std::shared_future<const Matcher*> matcher, ScanOptions scan_options,
+                    const std::vector<OutputTarget>& targets, const TicketSettings& settings,
+                    bool quiet, bool show_secrets, const AfterScan& after_scan = {});
 
 }  // namespace credsift::cli

@@ -13,6 +13,7 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <atomic>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
@@ -112,8 +113,9 @@ struct Event {
 }  // namespace
 
 struct CompiledRule {
+  // Never JIT-compiled itself, so that pcre2_match always interprets it (a JIT-compiled code
+  // would be taken by pcre2_match too): the JIT copy is made apart (Matcher::Impl::jit_code).
   std::unique_ptr<pcre2_code, Pcre2CodeDeleter> code;
-  bool jit = false;
   uint32_t capture_count = 0;
   size_t max_width = 0;
   std::vector<uint32_t> secret_groups;  // secret, secret_2, ... in pattern order
@@ -147,6 +149,16 @@ struct Matcher::Impl {
   bool lazy_pcre2 = false;
   std::unique_ptr<std::once_flag[]> pcre2_once;
   std::mutex names_mutex;  // `names` grows from scanning threads when lazy
+  // PCRE2 JIT on demand: a rule's first kInterpretedWindows windows run in PCRE2's interpreter,
+  // and only a rule that keeps firing is JIT-compiled (a copy of its code, published once made;
+  // until then every thread interprets). On real mail about a hundred rules fire, most of them
+  // a few times: JIT-compiling each at its first hit was 6-7% of a one-thread scan.
+  static constexpr uint32_t kInterpretedWindows = 32;
+  std::unique_ptr<std::atomic<uint32_t>[]> windows_run;
+  std::unique_ptr<std::atomic<pcre2_code*>[]> jitted;  // owned: freed in ~Impl
+  ~Impl();
+  const pcre2_code* code_for(uint32_t index, const CompiledRule& rule);
+  pcre2_code* jit_copy(const CompiledRule& rule) const;
   // Set by Matcher::load: the cache entry keyed by the rule files (instead of the patterns) and,
   // on a hit, its verified contents (whose rules are `rules`).
   std::optional<match_detail::RuleCache> source_cache;
@@ -213,8 +225,6 @@ std::string Matcher::Impl::compile_pcre2(uint32_t index) {
                                rule.pattern.size(), options, &error, &error_offset, nullptr));
   if (!out.code)
     return "PCRE2: " + pcre2_message(error) + " at offset " + std::to_string(error_offset);
-  // JIT is an optimisation: without it (unsupported CPU) pcre2_match interprets.
-  out.jit = pcre2_jit_compile(out.code.get(), PCRE2_JIT_COMPLETE) == 0;
 
   uint32_t capture_count = 0, name_count = 0, entry_size = 0;
   PCRE2_SPTR table = nullptr;
@@ -360,6 +370,8 @@ std::optional<match_detail::RuleCache> source_cache(const std::vector<RuleFile>&
 void Matcher::Impl::compile() {
   const size_t n = rules.rules.size();
   compiled.resize(n);
+  windows_run = std::make_unique<std::atomic<uint32_t>[]>(n);
+  jitted = std::make_unique<std::atomic<pcre2_code*>[]>(n);
   std::string errors;
   auto refuse = [&](uint32_t i, const std::string& why) {
     errors += (errors.empty() ? "" : "; ") + rule_label(rules.rules[i]) + ": " + why;
@@ -498,6 +510,35 @@ bool Matcher::Impl::adopt(const match_detail::CachedRules& cached) {
     trigger_radius = cached.trigger_radius;
   }
   return true;
+}
+
+Matcher::Impl::~Impl() {
+  if (!jitted) return;
+  for (size_t i = 0; i < compiled.size(); ++i)
+    pcre2_code_free(jitted[i].load(std::memory_order_relaxed));
+}
+
+// A JIT-compiled copy of the rule's code, or null (JIT unsupported on this CPU, out of memory):
+// the rule is then interpreted, with the same results.
+pcre2_code* Matcher::Impl::jit_copy(const CompiledRule& rule) const {
+  pcre2_code* copy = pcre2_code_copy(rule.code.get());
+  if (copy && pcre2_jit_compile(copy, PCRE2_JIT_COMPLETE) != 0) {
+    pcre2_code_free(copy);
+    copy = nullptr;
+  }
+  return copy;
+}
+
+// The code to run for one window of the rule: its JIT copy once made, else the interpreted
+// code; the thread that runs the rule's kInterpretedWindows-th window makes the copy.
+const pcre2_code* Matcher::Impl::code_for(uint32_t index, const CompiledRule& rule) {
+  if (pcre2_code* jit = jitted[index].load(std::memory_order_acquire)) return jit;
+  if (windows_run[index].fetch_add(1, std::memory_order_relaxed) + 1 == kInterpretedWindows)
+    if (pcre2_code* jit = jit_copy(rule)) {
+      jitted[index].store(jit, std::memory_order_release);
+      return jit;
+    }
+  return rule.code.get();
 }
 
 const CompiledRule& Matcher::Impl::ready(uint32_t index) {
@@ -839,12 +880,14 @@ void Matcher::scan(std::string_view text, uint32_t segment, Scratch& scratch_bas
       scratch.data.reset(pcre2_match_data_create(compiled.capture_count + 1, nullptr));
       if (!scratch.data) throw MatchError("PCRE2: cannot allocate match data");
     }
+    const pcre2_code* code = impl_->code_for(rule, compiled);
+    const bool jit = code != compiled.code.get();
     size_t start = begin;
     while (start <= last_end) {
-      const int rc = compiled.jit ? pcre2_jit_match(compiled.code.get(), subject, length, start, 0,
-                                                    scratch.data.get(), scratch.context.get())
-                                  : pcre2_match(compiled.code.get(), subject, length, start, 0,
-                                                scratch.data.get(), scratch.context.get());
+      const int rc = jit ? pcre2_jit_match(code, subject, length, start, 0, scratch.data.get(),
+                                           scratch.context.get())
+                         : pcre2_match(code, subject, length, start, 0, scratch.data.get(),
+                                       scratch.context.get());
       if (rc < 0) break;  // PCRE2_ERROR_NOMATCH, or a limit: nothing more in this window
       const PCRE2_SIZE* ovector = pcre2_get_ovector_pointer(scratch.data.get());
       const size_t match_begin = ovector[0], match_end = ovector[1];

@@ -5,6 +5,7 @@
 #include <tbb/parallel_pipeline.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <mutex>
 #include <thread>
@@ -60,17 +61,27 @@ std::string_view validation_context(std::string_view text, Span match) {
   return text.substr(match.begin, end - match.begin);
 }
 
-}  // namespace
-
-MessageResult scan_message(const Message& message, const Matcher& matcher,
-                           Matcher::Scratch& scratch, const ScanOptions& options) {
-  MessageResult result;
+// A message's decoding, which needs no matcher; a failure marks the result (as scan_message).
+std::optional<DecodedMessage> decode_for_scan(const Message& message, const ScanOptions& options,
+                                              MessageResult& result) {
   // Extract opens an attached PST through the source stage's reader, handed in here.
   static const bool attached_mailboxes = (set_attached_mailbox_reader(&read_attached_mailbox), 1);
   (void)attached_mailboxes;
   try {
     DecodedMessage decoded = decode_message(message.bytes, options.decode);
     result.problems = std::move(decoded.problems);
+    return decoded;
+  } catch (const std::exception& error) {
+    result.failed = true;
+    result.failure = error.what();
+    return std::nullopt;
+  }
+}
+
+// The rest of scan_message: match, validate and make the findings of a decoded message.
+void scan_decoded(const Message& message, DecodedMessage& decoded, const Matcher& matcher,
+                  Matcher::Scratch& scratch, const ScanOptions& options, MessageResult& result) {
+  try {
     if (options.since || options.until) {
       const std::optional<int64_t> date = parse_mail_date(decoded.envelope.date);
       if (!date) {
@@ -78,7 +89,7 @@ MessageResult scan_message(const Message& message, const Matcher& matcher,
       } else if ((options.since && *date < *options.since) ||
                  (options.until && *date > *options.until)) {
         result.outside_window = true;
-        return result;
+        return;
       }
     }
 
@@ -134,12 +145,45 @@ MessageResult scan_message(const Message& message, const Matcher& matcher,
     result.failed = true;
     result.failure = error.what();
   }
+}
+
+}  // namespace
+
+MessageResult scan_message(const Message& message, const Matcher& matcher,
+                           Matcher::Scratch& scratch, const ScanOptions& options) {
+  MessageResult result;
+  if (std::optional<DecodedMessage> decoded = decode_for_scan(message, options, result))
+    scan_decoded(message, *decoded, matcher, scratch, options, result);
   return result;
 }
 
 ScanSummary run_scan(const std::vector<std::string>& inputs, const Matcher& matcher,
                      const ScanOptions& options, const FindingSink& on_finding,
                      const DiagnosticSink& on_diagnostic) {
+  std::promise<const Matcher*> ready;
+  ready.set_value(&matcher);
+  return run_scan(inputs, ready.get_future().share(), options, on_finding, on_diagnostic);
+}
+
+ScanSummary run_scan(const std::vector<std::string>& inputs,
+                     std::shared_future<const Matcher*> pending_matcher, const ScanOptions& options,
+                     const FindingSink& on_finding, const DiagnosticSink& on_diagnostic) {
+  if (options.known) pending_matcher.wait();
+  // The matcher once it is loaded, else null (never waits).
+  std::atomic<const Matcher*> loaded{nullptr};
+  const auto matcher_if_ready = [&]() -> const Matcher* {
+    if (const Matcher* matcher = loaded.load(std::memory_order_acquire)) return matcher;
+    if (pending_matcher.wait_for(std::chrono::seconds(0)) != std::future_status::ready)
+      return nullptr;
+    const Matcher* matcher = pending_matcher.get();  // throws the load's error
+    loaded.store(matcher, std::memory_order_release);
+    return matcher;
+  };
+  const auto wait_for_matcher = [&]() -> const Matcher& {
+    if (const Matcher* matcher = matcher_if_ready()) return *matcher;
+    pending_matcher.wait();
+    return *matcher_if_ready();
+  };
   const auto started = std::chrono::steady_clock::now();
   const unsigned threads =
       options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
@@ -157,7 +201,7 @@ ScanSummary run_scan(const std::vector<std::string>& inputs, const Matcher& matc
   uint64_t bytes_done = 0, messages_done = 0;  // touched by the serial emit stage only
   MessageSource source(inputs, options.source, report);
   tbb::enumerable_thread_specific<std::unique_ptr<Matcher::Scratch>> scratches(
-      [&] { return matcher.make_scratch(); });
+      [&] { return wait_for_matcher().make_scratch(); });
 
   // One token: a message, or a span of a mapped mbox that the worker splits into messages.
   struct Work {
@@ -291,12 +335,35 @@ ScanSummary run_scan(const std::vector<std::string>& inputs, const Matcher& matc
                   if (work->batch.complete) work->batch.complete(*work->batch.message);
                   work->messages.push_back(std::move(*work->batch.message));
                 }
-                work->results.resize(work->messages.size());
+                const size_t count = work->messages.size();
+                work->results.resize(count);
+                const auto skipped = [&](size_t i) {
+                  return !work->messages[i].skip_reason.empty() ||
+                         !work->messages[i].failure.empty();
+                };
+                // While the matcher loads (start of a scan on more than one thread), messages
+                // are decoded and kept; they are matched once it is there.
+                std::vector<std::optional<DecodedMessage>> early;
+                size_t decoded_early = 0;
+                if (!matcher_if_ready()) {
+                  early.resize(count);
+                  for (; decoded_early < count && !matcher_if_ready(); ++decoded_early)
+                    if (!skipped(decoded_early))
+                      early[decoded_early] = decode_for_scan(work->messages[decoded_early], options,
+                                                             work->results[decoded_early]);
+                }
+                const Matcher& matcher = wait_for_matcher();
                 Matcher::Scratch& scratch = *scratches.local();
-                for (size_t i = 0; i < work->messages.size(); ++i) {
-                  if (!work->messages[i].skip_reason.empty() || !work->messages[i].failure.empty())
-                    continue;
+                for (size_t i = 0; i < count; ++i) {
+                  if (skipped(i)) continue;
                   MessageResult& result = work->results[i];
+                  if (i < decoded_early) {
+                    if (early[i]) {
+                      scan_decoded(work->messages[i], *early[i], matcher, scratch, options, result);
+                      early[i].reset();
+                    }
+                    continue;
+                  }
                   if (options.known && options.known(work->messages[i], result)) {
                     result.known = true;
                     continue;
@@ -315,6 +382,7 @@ ScanSummary run_scan(const std::vector<std::string>& inputs, const Matcher& matc
               emit(work->messages[i], work->results[i]);
           }));
 
+  wait_for_matcher();  // its load error, should no message have needed it
   summary.bytes = source.bytes_read();
   summary.files_failed = source.files_failed();
   summary.files_not_mail = source.files_not_mail();
