@@ -16,15 +16,16 @@ trap 'rm -rf "$work"' EXIT
 "$build/corpora/generator/credsift-gen" --output "$work/generated.mbox" --size "$size" --seed 3 >/dev/null
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-# Prints "WALL CPU" in seconds of one run (exit 1, findings, is a success here).
+# Prints "WALL CPU" in seconds of one run (exit 1, findings, is a success here). Bash's own
+# `time` (getrusage, milliseconds): GNU time's 10 ms steps are a tenth of a samples run.
 time_run() {
-  local status=0
-  /usr/bin/time -f '%e %U %S' -o "$work/time" "$@" >/dev/null 2>"$work/err" || status=$?
+  local status=0 TIMEFORMAT='%3R %3U %3S'
+  { time "$@" >/dev/null 2>"$work/err" || status=$?; } 2>"$work/time"
   if [ "$status" -gt 1 ]; then
     cat "$work/err" >&2
     return 1
   fi
-  tail -n 1 "$work/time" | awk '{printf "%s %.2f\n", $1, $2 + $3}'
+  tail -n 1 "$work/time" | awk '{printf "%s %.3f\n", $1, $2 + $3}'
 }
 # One series: "LABEL WALL CPU" per run into $work/series.
 pair() {
@@ -43,7 +44,7 @@ for input in "$here/corpora/samples" "$work/generated.mbox"; do
   for label in this ${baseline:+baseline}; do
     aw=$(stat_of "$label-jsonl" 2) bw=$(stat_of "$label-store" 2)
     ac=$(stat_of "$label-jsonl" 3) bc=$(stat_of "$label-store" 3)
-    printf '%s (%s build): scan to JSONL %.3f s wall %.2f s CPU, scan --store %.3f s wall %.2f s CPU, ratio %.3f wall %.3f CPU\n' \
+    printf '%s (%s build): scan to JSONL %.3f s wall %.3f s CPU, scan --store %.3f s wall %.3f s CPU, ratio %.3f wall %.3f CPU\n' \
       "$(basename "$input")" "$label" "$aw" "$ac" "$bw" "$bc" "$(echo "$bw / $aw" | bc -l)" "$(echo "$bc / $ac" | bc -l)"
   done
 done
