@@ -398,36 +398,66 @@ class ShardStreams {
   bool unique_;
 };
 
-// The shard row's value bound without a copy: the insert runs before the shard's statement
-// steps again.
-void bind_column(sqlite3_stmt* insert, int parameter, sqlite3_stmt* row, int column) {
-  switch (sqlite3_column_type(row, column)) {
+// A column's value as SQLite types it; a text's or blob's bytes are the statement's (valid until
+// it steps again) or a batch's.
+struct Value {
+  int type = SQLITE_NULL;
+  int64_t integer = 0;
+  double real = 0;
+  const char* bytes = nullptr;
+  size_t size = 0;
+};
+
+Value column_value(sqlite3_stmt* row, int column) {
+  Value value;
+  value.type = sqlite3_column_type(row, column);
+  switch (value.type) {
     case SQLITE_INTEGER:
-      sqlite3_bind_int64(insert, parameter, sqlite3_column_int64(row, column));
+      value.integer = sqlite3_column_int64(row, column);
       break;
     case SQLITE_FLOAT:
-      sqlite3_bind_double(insert, parameter, sqlite3_column_double(row, column));
+      value.real = sqlite3_column_double(row, column);
       break;
-    case SQLITE_TEXT: {
-      const unsigned char* text = sqlite3_column_text(row, column);
-      sqlite3_bind_text64(insert, parameter, reinterpret_cast<const char*>(text),
-                          static_cast<sqlite3_uint64>(sqlite3_column_bytes(row, column)),
-                          SQLITE_STATIC, SQLITE_UTF8);
+    case SQLITE_TEXT:
+    case SQLITE_BLOB:
+      value.bytes = static_cast<const char*>(
+          value.type == SQLITE_TEXT ? static_cast<const void*>(sqlite3_column_text(row, column))
+                                    : sqlite3_column_blob(row, column));
+      value.size = static_cast<size_t>(sqlite3_column_bytes(row, column));
       break;
-    }
-    case SQLITE_BLOB: {
-      const void* blob = sqlite3_column_blob(row, column);
-      if (blob)
-        sqlite3_bind_blob64(insert, parameter, blob,
-                            static_cast<sqlite3_uint64>(sqlite3_column_bytes(row, column)),
-                            SQLITE_STATIC);
+    default:
+      break;
+  }
+  return value;
+}
+
+// Bound without a copy: the insert runs before the value's bytes change.
+void bind_value(sqlite3_stmt* insert, int parameter, const Value& value) {
+  switch (value.type) {
+    case SQLITE_INTEGER:
+      sqlite3_bind_int64(insert, parameter, value.integer);
+      break;
+    case SQLITE_FLOAT:
+      sqlite3_bind_double(insert, parameter, value.real);
+      break;
+    case SQLITE_TEXT:
+      sqlite3_bind_text64(insert, parameter, value.bytes, value.size, SQLITE_STATIC, SQLITE_UTF8);
+      break;
+    case SQLITE_BLOB:
+      if (value.size)
+        sqlite3_bind_blob64(insert, parameter, value.bytes, value.size, SQLITE_STATIC);
       else
         sqlite3_bind_zeroblob(insert, parameter, 0);  // empty, not NULL
       break;
-    }
     default:
       sqlite3_bind_null(insert, parameter);
   }
+}
+
+// The shard row's value bound without a copy: the insert runs before the shard's statement
+// steps again.
+void bind_column(sqlite3_stmt* insert, int parameter, sqlite3_stmt* row, int column) {
+  bind_value(insert, parameter, column_value(row, column));
 }
 
 // Whether the case holds no rows a merge writes: then it is built by merge_streaming.
@@ -465,12 +495,10 @@ bool column_equals(sqlite3_stmt* row, int column, const std::string& value) {
 }
 
 // A shard row's values, copied out of its statement (which moves on) for the thread that
-// writes the case: texts and blobs in the batch's bytes.
+// writes the case: texts and blobs in the batch's bytes, at `offset`.
 struct Cell {
-  int type = SQLITE_NULL;
-  int64_t integer = 0;
-  double real = 0;
-  size_t offset = 0, size = 0;
+  Value value;  // its bytes unset: they move with the batch
+  size_t offset = 0;
 };
 
 // Rows of one table read from the shards, in the merged order, and the tickets their
@@ -492,28 +520,9 @@ constexpr size_t kQueuedBatches = 8;
 
 void copy_row(RowBatch& batch, sqlite3_stmt* row, int first) {
   for (int column = first; column < first + batch.columns; ++column) {
-    Cell cell;
-    cell.type = sqlite3_column_type(row, column);
-    switch (cell.type) {
-      case SQLITE_INTEGER:
-        cell.integer = sqlite3_column_int64(row, column);
-        break;
-      case SQLITE_FLOAT:
-        cell.real = sqlite3_column_double(row, column);
-        break;
-      case SQLITE_TEXT:
-      case SQLITE_BLOB: {
-        const void* data = cell.type == SQLITE_TEXT
-                               ? static_cast<const void*>(sqlite3_column_text(row, column))
-                               : sqlite3_column_blob(row, column);
-        cell.size = static_cast<size_t>(sqlite3_column_bytes(row, column));
-        cell.offset = batch.bytes.size();
-        if (cell.size) batch.bytes.append(static_cast<const char*>(data), cell.size);
-        break;
-      }
-      default:
-        break;
-    }
+    Cell cell{column_value(row, column), batch.bytes.size()};
+    if (cell.value.size) batch.bytes.append(cell.value.bytes, cell.value.size);
+    cell.value.bytes = nullptr;
     batch.cells.push_back(cell);
   }
 }
@@ -535,26 +544,9 @@ class RowCopy {
     for (size_t at = 0; at < batch.cells.size(); at += static_cast<size_t>(batch.columns)) {
       for (int i = 0; i < batch.columns; ++i) {
         const Cell& cell = batch.cells[at + static_cast<size_t>(i)];
-        switch (cell.type) {
-          case SQLITE_INTEGER:
-            sqlite3_bind_int64(statement, i + 1, cell.integer);
-            break;
-          case SQLITE_FLOAT:
-            sqlite3_bind_double(statement, i + 1, cell.real);
-            break;
-          case SQLITE_TEXT:
-            sqlite3_bind_text64(statement, i + 1, bytes + cell.offset, cell.size, SQLITE_STATIC,
-                                SQLITE_UTF8);
-            break;
-          case SQLITE_BLOB:
-            if (cell.size)
-              sqlite3_bind_blob64(statement, i + 1, bytes + cell.offset, cell.size, SQLITE_STATIC);
-            else
-              sqlite3_bind_zeroblob(statement, i + 1, 0);  // empty, not NULL
-            break;
-          default:
-            sqlite3_bind_null(statement, i + 1);
-        }
+        Value value = cell.value;
+        value.bytes = bytes + cell.offset;
+        bind_value(statement, i + 1, value);
       }
       if (sqlite3_step(statement) != SQLITE_DONE) fail(db_, path_, "cannot merge a row");
       sqlite3_reset(statement);
