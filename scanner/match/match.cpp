@@ -114,7 +114,7 @@ struct Event {
 
 struct CompiledRule {
   // Never JIT-compiled itself, so that pcre2_match always interprets it (a JIT-compiled code
-  // would be taken by pcre2_match too): the JIT copy is made apart (Matcher::Impl::jit_code).
+  // would be taken by pcre2_match too): the JIT copy is made apart (Matcher::Impl::jit_copy).
   std::unique_ptr<pcre2_code, Pcre2CodeDeleter> code;
   uint32_t capture_count = 0;
   size_t max_width = 0;

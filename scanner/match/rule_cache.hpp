@@ -33,8 +33,8 @@
 
 namespace credsift::match_detail {
 
-// How many rule cache files a directory keeps: writing one removes the oldest beyond this.
-// Enough for every selection, stage layout and extra rule file a user or the test suite keeps
+// How many rule cache files a directory keeps: writing one removes the least recently used beyond
+// this. Enough for every selection, stage layout and extra rule file a user or the test suite keeps
 // using (the suite uses about 24: with 6 kept, they evicted each other and every test compiled
 // its rules again, minutes each under AddressSanitizer), and at most about 256 MB of files.
 constexpr size_t kKeptCacheFiles = 32;
