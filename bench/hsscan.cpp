@@ -11,6 +11,12 @@
 // database, or the two-stage matcher) over FILE in 1 MiB chunks: Matcher::count_candidates, no
 // PCRE2. --hits one|two runs the full Matcher::scan instead and prints the hit count and a digest
 // of every hit (rule, offsets, secret, captures): equal digests, equal matches.
+// --compare one|two FILE RULES_A RULES_B [ROUNDS] loads both libraries as --matcher does and
+// alternates their passes over FILE in one process (A B A B ..., 11 rounds unless given), printing
+// each side's fastest and median CPU seconds and B's speed relative to A: on a shared machine the
+// load drifts between processes, while within one the two sides see the same drift.
+// HSSCAN_NO_PREFILTERS_A=1 / _B=1 run that side with every rule's own pattern (the 313 rules as
+// they ran before scanner/match/prefilter.hpp).
 // --write-decoded MBOX OUT writes what the matcher sees of MBOX instead (every message through
 // credsift's decoder, each segment's text followed by a newline), the "decoded real mail" row.
 #include <fcntl.h>
@@ -24,6 +30,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -307,9 +314,77 @@ int run_matcher(const std::string& mode, const std::string& stages, const char* 
   return 0;
 }
 
+// Median of a copy.
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values.empty() ? 0 : values[values.size() / 2];
+}
+
+int run_compare(const std::string& stages, const char* path, const char* rules_a,
+                const char* rules_b, int rounds) {
+  struct Side {
+    std::unique_ptr<credsift::Matcher> matcher;
+    std::unique_ptr<credsift::Matcher::Scratch> scratch;
+    std::vector<double> cpu, wall;
+    unsigned long long candidates = 0;
+  };
+  Side sides[2];
+  const char* paths[2] = {rules_a, rules_b};
+  const char* no_prefilters[2] = {"HSSCAN_NO_PREFILTERS_A", "HSSCAN_NO_PREFILTERS_B"};
+  for (int i = 0; i < 2; ++i) {
+    credsift::MatcherOptions options;
+    options.two_stage = stages == "two";
+    options.prefilters = !std::getenv(no_prefilters[i]);
+    if (const char* dir = std::getenv("HSSCAN_CACHE_DIR"))
+      options.cache_dir = dir;
+    else
+      options.use_cache = false;
+    sides[i].matcher = credsift::Matcher::load({paths[i]}, nullptr, options);
+    sides[i].scratch = sides[i].matcher->make_scratch();
+  }
+  const std::string data = read_file(path);
+  const size_t chunk = 1 << 20;
+  for (int round = 0; round < rounds; ++round)
+    for (Side& side : sides) {
+      side.candidates = 0;
+      const auto wall_start = std::chrono::steady_clock::now();
+      const double cpu_start = cpu_seconds();
+      for (size_t offset = 0; offset < data.size(); offset += chunk)
+        side.candidates += side.matcher->count_candidates(
+            std::string_view(data.data() + offset, std::min(chunk, data.size() - offset)),
+            *side.scratch);
+      side.cpu.push_back(cpu_seconds() - cpu_start);
+      side.wall.push_back(seconds_since(wall_start));
+    }
+  for (int i = 0; i < 2; ++i) {
+    const Side& side = sides[i];
+    std::printf(
+        "side=%c rules=%zu candidates=%llu cpu_min_s=%.4f cpu_median_s=%.4f "
+        "wall_median_s=%.4f  %s\n",
+        'A' + i, side.matcher->rules().rules.size(), side.candidates,
+        *std::min_element(side.cpu.begin(), side.cpu.end()), median(side.cpu), median(side.wall),
+        paths[i]);
+  }
+  std::printf("rounds=%d speed_B_vs_A cpu_median=%.3fx cpu_min=%.3fx wall_median=%.3fx\n", rounds,
+              median(sides[0].cpu) / median(sides[1].cpu),
+              *std::min_element(sides[0].cpu.begin(), sides[0].cpu.end()) /
+                  *std::min_element(sides[1].cpu.begin(), sides[1].cpu.end()),
+              median(sides[0].wall) / median(sides[1].wall));
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if ((argc == 6 || argc == 7) && std::string(argv[1]) == "--compare") {
+    try {
+      return run_compare(argv[2], argv[3], argv[4], argv[5],
+                         argc == 7 ? std::max(1, std::atoi(argv[6])) : 11);
+    } catch (const std::exception& error) {
+      std::fprintf(stderr, "hsscan: %s\n", error.what());
+      return 2;
+    }
+  }
   if (argc >= 4 && (std::string(argv[1]) == "--matcher" || std::string(argv[1]) == "--hits")) {
     std::vector<std::filesystem::path> rule_paths(argv + 4, argv + argc);
     if (rule_paths.empty()) rule_paths.emplace_back(CREDSIFT_SOURCE_DIR "/patterns");
@@ -337,6 +412,7 @@ int main(int argc, char** argv) {
                  "usage: hsscan [--per-rule | --split-bound] [--repeat N] FILE "
                  "[RULES_DIR_OR_FILE...] (default rules: %s)\n"
                  "       hsscan --matcher|--hits one|two FILE [RULES_DIR_OR_FILE...]\n"
+                 "       hsscan --compare one|two FILE RULES_A RULES_B [ROUNDS]\n"
                  "       hsscan --write-decoded MBOX OUT\n",
                  CREDSIFT_SOURCE_DIR "/patterns");
     return 2;
