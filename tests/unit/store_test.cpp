@@ -578,10 +578,11 @@ TEST(StoreFaults, FullDiskLeavesAConsistentStore) {
   {
     CaseStore store(dir / "case.db");
     const int64_t pages = scalar(store, "PRAGMA page_count");
-    // Room for the rules table (a row per rule, about 100 pages for ~1,000 rules) and a few
-    // batches, not for the whole scan: SQLITE_FULL mid-scan.
+    // Room for 800 KB more (the scans row, the rules that fire and part of the messages), not
+    // for the whole scan: SQLITE_FULL mid-scan.
+    const int64_t room = (800 << 10) / scalar(store, "PRAGMA page_size");
     ASSERT_EQ(sqlite3_exec(db_of(store),
-                           ("PRAGMA max_page_count = " + std::to_string(pages + 300)).c_str(),
+                           ("PRAGMA max_page_count = " + std::to_string(pages + room)).c_str(),
                            nullptr, nullptr, nullptr),
               SQLITE_OK);
     // The writer thread's error reaches the scan, naming the message it was recording.
