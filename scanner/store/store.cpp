@@ -1199,9 +1199,14 @@ void StoreScan::Impl::write(StoredMessage& message) {
 // where the previous one left it (in the CPU's caches). Stable: the same message twice in a
 // batch is written in its arrival order, as before.
 void StoreScan::Impl::write_messages() {
-  std::stable_sort(pending.begin(), pending.end(),
-                   [](const StoredMessage& a, const StoredMessage& b) { return a.key < b.key; });
-  for (const StoredMessage& message : pending) {
+  // Pointers sorted, not the messages (moving them was a third of this function's time).
+  std::vector<const StoredMessage*> order;
+  order.reserve(pending.size());
+  for (const StoredMessage& message : pending) order.push_back(&message);
+  std::stable_sort(order.begin(), order.end(),
+                   [](const StoredMessage* a, const StoredMessage* b) { return a->key < b->key; });
+  for (const StoredMessage* in_order : order) {
+    const StoredMessage& message = *in_order;
     const std::string& key = message.key;
     try {
       insert_message->bind(1, key)
