@@ -142,7 +142,8 @@ class CaseStore {
   // load error): into a case without messages, where no message is known, the scan begins at
   // once, attach() sets no ScanOptions::known (the pipeline need not wait for the rules), and
   // the writer thread takes the rules before its first row; into a case with messages, this
-  // waits for the rules here and is begin_scan(rules, record).
+  // waits for the rules here and is begin_scan(rules, record) (so their load must already be
+  // under way on another thread).
   std::unique_ptr<StoreScan> begin_scan(std::function<const RuleSet&()> pending_rules,
                                         const ScanRecord& record);
   bool has_messages();
