@@ -5,6 +5,7 @@
 // and each scan's summary. Also the scale-out contract: a plan (manifest) that cuts the inputs
 // into shards, and the merge of shard stores into one case.
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -104,7 +105,8 @@ class StoreScan {
   ~StoreScan();
   StoreScan(const StoreScan&) = delete;
   StoreScan& operator=(const StoreScan&) = delete;
-  void attach(ScanOptions& options);  // sets options.known and options.on_message
+  // Sets options.on_message, and options.known unless the scan began while the rules loaded.
+  void attach(ScanOptions& options);
   bool known(const Message& message, MessageResult& result);
   void on_message(const Message& message, const MessageResult& result);
   void finish(const ScanSummary& summary);  // commits the rest and marks the scan complete
@@ -136,6 +138,16 @@ class CaseStore {
   std::string integrity_check();  // "ok" or SQLite's complaint
 
   std::unique_ptr<StoreScan> begin_scan(const RuleSet& rules, const ScanRecord& record);
+  // The same while the rules are still loading (pending_rules waits for them and throws their
+  // load error): into a case without messages, where no message is known, the scan begins at
+  // once, attach() sets no ScanOptions::known (the pipeline need not wait for the rules), and
+  // the writer thread takes the rules before its first row; into a case with messages, this
+  // waits for the rules here and is begin_scan(rules, record) (so their load must already be
+  // under way on another thread).
+  std::unique_ptr<StoreScan> begin_scan(std::function<const RuleSet&()> pending_rules,
+                                        const ScanRecord& record);
+  bool has_messages();
+  bool created() const;  // this open laid the store out (the file was new or empty)
 
   std::vector<TicketRow> ticket_rows(const TicketFilter& filter);
   uint64_t count_tickets(const TicketFilter& filter);

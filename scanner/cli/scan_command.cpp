@@ -128,10 +128,11 @@ int command_scan(const Arguments& arguments) {
   // On more than one thread the rules load beside the scan's start: the workers read, split
   // and decode the first messages meanwhile (run_scan), instead of waiting for it alone (the
   // rule files and the cached database: 6% of a one-thread scan of the mail profile, all of it
-  // serial). The store needs the rules first.
+  // serial). So does --store into a case without messages (StoreScanSession); a plan is
+  // checked against the rules first.
   const bool with_store = !store_settings.store.empty() || !store_settings.manifest.empty();
   std::jthread loader;
-  if (threads != 1 && !with_store) {
+  if (threads != 1 && store_settings.manifest.empty()) {
     loader = std::jthread(load);
   } else {
     load();
@@ -151,8 +152,8 @@ int command_scan(const Arguments& arguments) {
   scan_options.include_rejected = options.count("include-rejected") > 0;
   apply_date_window(ticket_settings, scan_options);
   if (with_store)
-    store = std::make_unique<StoreScanSession>(store_settings, matcher.get()->rules(), inputs,
-                                               scan_options, quiet);
+    store =
+        std::make_unique<StoreScanSession>(store_settings, matcher, inputs, scan_options, quiet);
   return scan_and_report(inputs, matcher, scan_options, targets, ticket_settings, quiet,
                          show_secrets, store ? store->after_scan() : AfterScan{});
 }

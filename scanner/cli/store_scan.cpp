@@ -1,5 +1,7 @@
 #include "store_scan.hpp"
 
+#include <unistd.h>
+
 #include <boost/program_options/errors.hpp>
 #include <cstdlib>
 #include <iostream>
@@ -32,7 +34,8 @@ uint64_t resolve_shard(const std::optional<uint64_t>& option, const Manifest& ma
       "--manifest needs --shard I (or SLURM_ARRAY_TASK_ID, JOB_COMPLETION_INDEX, SGE_TASK_ID)");
 }
 
-StoreScanSession::StoreScanSession(const StoreScanSettings& settings, const RuleSet& rules,
+StoreScanSession::StoreScanSession(const StoreScanSettings& settings,
+                                   std::shared_future<const Matcher*> matcher,
                                    std::vector<std::string>& inputs, ScanOptions& scan_options,
                                    bool quiet)
     : quiet_(quiet) {
@@ -42,7 +45,7 @@ StoreScanSession::StoreScanSession(const StoreScanSettings& settings, const Rule
     if (!inputs.empty())
       throw boost::program_options::error("--manifest names the inputs: give no INPUT");
     const Manifest manifest = read_manifest(settings.manifest);
-    if (manifest.rules_version != rules_version(rules))
+    if (manifest.rules_version != rules_version(matcher.get()->rules()))
       throw StoreError(settings.manifest +
                        ": planned with other rules than these (plan again, or use the plan's "
                        "--rules and --ruleset)");
@@ -63,10 +66,24 @@ StoreScanSession::StoreScanSession(const StoreScanSettings& settings, const Rule
   options.store_secrets = settings.store_secrets;
   options.one_thread = true;  // the scan's serial stage writes, one message at a time
   store_ = std::make_unique<CaseStore>(settings.store, options);
-  scan_ = store_->begin_scan(rules, record);
-  // The store's own files (the WAL exists from begin_scan on) are never inputs.
+  // The store's own files (the WAL exists once the store is open) are never inputs.
   scan_options.source.excluded_files = store_->own_files();
+  scan_ =
+      store_->begin_scan([matcher]() -> const RuleSet& { return matcher.get()->rules(); }, record);
   scan_->attach(scan_options);
+}
+
+StoreScanSession::~StoreScanSession() {
+  if (!store_ || !store_->created()) return;
+  scan_.reset();  // the writer stops; its unfinished batch rolls back
+  bool scanned = true;
+  try {
+    scanned = !store_->rules_version().empty();  // "" before the first scan
+  } catch (...) {
+  }
+  const std::string path = store_->path();
+  store_.reset();  // closing the last connection removes the -wal and -shm files
+  if (!scanned) ::unlink(path.c_str());
 }
 
 AfterScan StoreScanSession::after_scan() {
