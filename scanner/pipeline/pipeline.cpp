@@ -17,12 +17,15 @@ namespace credsift {
 
 namespace {
 
-// A mapped mbox is handed to the workers in spans of about this size (hundreds of messages).
-// Each span's pages are dropped with one madvise when it is done, and with two threads every
-// such call flushes the other core's TLB: 8 MiB spans with 16 items in flight per thread took
-// the 2 GB archive from 0.90 to 0.85 s at 2 threads (1 MiB spans, 4 per thread), with no loss
-// at 1 thread.
-constexpr size_t kSpanBytes = 8 << 20;
+// A mapped mbox is handed to the workers in spans of about this size (hundreds of messages),
+// each read (pread) into a pooled buffer (source_detail::read_span_copy). Every buffer alive at
+// once is fresh memory the first time: at 2 threads 4-5 buffers are (a worker runs ahead of the
+// in-order output), and with 8 MiB spans the kernel cleared 28-65 ms of fresh huge pages per
+// 300 MB scan of the mail profile (perf, clear_page_erms under the pread; 1-2 ms at 1 thread),
+// against 1-9 ms with 2 MiB spans. (8 MiB was chosen when workers read the mapping itself and
+// each span's madvise flushed the other core's TLB; the spans are copied now, and the mapping
+// behind a copied span has no pages to drop.)
+constexpr size_t kSpanBytes = 2 << 20;
 
 // Counts line breaks incrementally: hits of one segment come in position order, so each
 // segment's text is walked once however many hits it holds.
