@@ -24,7 +24,7 @@ struct ScanOptions {
   SourceOptions source;
   DecodeLimits decode;
   unsigned threads = 0;  // 0: all hardware threads
-  // Work items in flight: a message, or an 8 MiB span of a mapped mbox. 0: 16 per thread.
+  // Work items in flight: a message, or a 2 MiB span of a mapped mbox. 0: 16 per thread.
   size_t messages_in_flight = 0;
   bool include_rejected = false;  // also hand rejected findings to the sink
   bool strict_limits = false;     // a limit hit makes the scan incomplete (scan exits 2)

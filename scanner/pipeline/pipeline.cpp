@@ -17,12 +17,19 @@ namespace credsift {
 
 namespace {
 
-// A mapped mbox is handed to the workers in spans of about this size (hundreds of messages).
-// Each span's pages are dropped with one madvise when it is done, and with two threads every
-// such call flushes the other core's TLB: 8 MiB spans with 16 items in flight per thread took
-// the 2 GB archive from 0.90 to 0.85 s at 2 threads (1 MiB spans, 4 per thread), with no loss
-// at 1 thread.
-constexpr size_t kSpanBytes = 8 << 20;
+// A mapped mbox is handed to the workers in spans of about this size (hundreds of messages),
+// each read (pread) into a pooled buffer (source_detail::read_span_copy). Every buffer alive at
+// once is fresh memory the first time: at 2 threads 4-5 buffers are (a worker runs ahead of the
+// in-order output), and with 8 MiB spans the kernel cleared 28-65 ms of fresh huge pages per
+// 300 MB scan of the mail profile (perf, clear_page_erms under the pread; 1-2 ms at 1 thread),
+// against 1-9 ms with 2 MiB spans. (8 MiB was chosen when workers read the mapping itself and
+// each span's madvise flushed the other core's TLB; the spans are copied now, and the mapping
+// behind a copied span has no pages to drop.)
+constexpr size_t kSpanBytes = 2 << 20;
+// Spans handed out while the rules still load (more than one thread): a worker decodes its
+// span's messages and then waits for the matcher, so a 2 MiB span left it idle (perf sched:
+// the main thread waited 4-10 ms in wait_for_matcher at the start of a -j2 scan).
+constexpr size_t kEarlySpanBytes = 8 << 20;
 
 // Counts line breaks incrementally: hits of one segment come in position order, so each
 // segment's text is walked once however many hits it holds.
@@ -179,6 +186,11 @@ ScanSummary run_scan(const std::vector<std::string>& inputs,
     loaded.store(matcher, std::memory_order_release);
     return matcher;
   };
+  // True while the rules load (never throws: the load's error comes out of matcher_if_ready).
+  const auto matcher_loading = [&] {
+    return loaded.load(std::memory_order_acquire) == nullptr &&
+           pending_matcher.wait_for(std::chrono::seconds(0)) != std::future_status::ready;
+  };
   const auto wait_for_matcher = [&]() -> const Matcher& {
     if (const Matcher* matcher = matcher_if_ready()) return *matcher;
     pending_matcher.wait();
@@ -314,8 +326,8 @@ ScanSummary run_scan(const std::vector<std::string>& inputs,
       in_flight,
       tbb::make_filter<void, WorkPtr>(tbb::filter_mode::serial_in_order,
                                       [&](tbb::flow_control& control) -> WorkPtr {
-                                        std::optional<InputBatch> batch =
-                                            source.next_batch(kSpanBytes);
+                                        std::optional<InputBatch> batch = source.next_batch(
+                                            matcher_loading() ? kEarlySpanBytes : kSpanBytes);
                                         if (!batch) {
                                           control.stop();
                                           return nullptr;

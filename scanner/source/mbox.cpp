@@ -179,7 +179,7 @@ void prefault(std::string_view mapped) {
 
 namespace {
 
-// Buffers of spans read by read_span_copy. A span is MessageSource's 8 MiB plus the rest of
+// Buffers of spans read by read_span_copy. A span is the pipeline's 2 MiB plus the rest of
 // the message that crosses that mark; a larger one goes through the mapping.
 constexpr size_t kSpanBufferBytes = 16 << 20;
 // Free buffers kept for reuse (more than the spans one scan has between split and emit at
