@@ -1,6 +1,4 @@
 // credsift command line: dispatches to one subcommand (see commands.hpp).
-#include <malloc.h>
-
 #include <boost/program_options.hpp>
 #include <iostream>
 #include <string>
@@ -52,17 +50,6 @@ Exit codes: 0 nothing found, 1 credentials found, 2 usage or fatal error.
 }  // namespace
 
 int main(int argc, char** argv) {
-#if !defined(CREDSIFT_TCMALLOC) && defined(M_TRIM_THRESHOLD)
-  // glibc's malloc (not tcmalloc: see CMakeLists.txt). Freed memory at the top of the heap is
-  // kept (up to 256 MiB) for the next message instead of going back to the kernel to be faulted
-  // in again, and the heap grows 32 MiB at a time. Setting these also fixes the mmap threshold
-  // at its 128 KiB default (no dynamic threshold). Measured on 100 MB of the mail profile
-  // against glibc's defaults (7 alternating rounds, medians): CPU 313 -> 298 ms at -j1, 452 ->
-  // 419 ms at -j2; a 32 MiB mmap threshold on top made the big-attachment archive slower at -j1
-  // (632 against 492 ms).
-  mallopt(M_TRIM_THRESHOLD, 256 << 20);
-  mallopt(M_TOP_PAD, 32 << 20);
-#endif
   std::ios::sync_with_stdio(false);
   const Arguments arguments(argv + 1, argv + argc);
   try {
