@@ -38,7 +38,8 @@ struct ScanOptions {
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
   // The case store's hooks (scan --store). `known` runs in the parallel stage before a message
   // is decoded: it may set result.case_key and return true when the message is already in the
-  // case (not scanned again, counted as known). `on_message` runs in the serial emit stage
+  // case (not scanned again, counted as known); it may run before the matcher is loaded, so it
+  // must not need the rules. `on_message` runs in the serial emit stage
   // after every message, in input order, whatever became of it.
   std::function<bool(const Message&, MessageResult&)> known;
   std::function<void(const Message&, const MessageResult&)> on_message;

@@ -105,8 +105,7 @@ class StoreScan {
   ~StoreScan();
   StoreScan(const StoreScan&) = delete;
   StoreScan& operator=(const StoreScan&) = delete;
-  // Sets options.on_message, and options.known unless the scan began while the rules loaded.
-  void attach(ScanOptions& options);
+  void attach(ScanOptions& options);  // sets options.known and options.on_message
   bool known(const Message& message, MessageResult& result);
   void on_message(const Message& message, const MessageResult& result);
   void finish(const ScanSummary& summary);  // commits the rest and marks the scan complete
@@ -140,8 +139,8 @@ class CaseStore {
   std::unique_ptr<StoreScan> begin_scan(const RuleSet& rules, const ScanRecord& record);
   // The same while the rules are still loading (pending_rules waits for them and throws their
   // load error): into a case without messages, where no message is known, the scan begins at
-  // once, attach() sets no ScanOptions::known (the pipeline need not wait for the rules), and
-  // the writer thread takes the rules before its first row; into a case with messages, this
+  // once (its known hook needs no rules, so the pipeline does not wait for them), and the
+  // writer thread takes the rules before its first row; into a case with messages, this
   // waits for the rules here and is begin_scan(rules, record) (so their load must already be
   // under way on another thread).
   std::unique_ptr<StoreScan> begin_scan(std::function<const RuleSet&()> pending_rules,

@@ -175,7 +175,6 @@ ScanSummary run_scan(const std::vector<std::string>& inputs, const Matcher& matc
 ScanSummary run_scan(const std::vector<std::string>& inputs,
                      std::shared_future<const Matcher*> pending_matcher, const ScanOptions& options,
                      const FindingSink& on_finding, const DiagnosticSink& on_diagnostic) {
-  if (options.known) pending_matcher.wait();
   // The matcher once it is loaded, else null (never waits).
   std::atomic<const Matcher*> loaded{nullptr};
   const auto matcher_if_ready = [&]() -> const Matcher* {
@@ -354,15 +353,21 @@ ScanSummary run_scan(const std::vector<std::string>& inputs,
                          !work->messages[i].failure.empty();
                 };
                 // While the matcher loads (start of a scan on more than one thread), messages
-                // are decoded and kept; they are matched once it is there.
+                // are looked up in the case (`known` needs no rules) and decoded and kept; they
+                // are matched once it is there.
                 std::vector<std::optional<DecodedMessage>> early;
                 size_t decoded_early = 0;
                 if (!matcher_if_ready()) {
                   early.resize(count);
-                  for (; decoded_early < count && !matcher_if_ready(); ++decoded_early)
-                    if (!skipped(decoded_early))
-                      early[decoded_early] = decode_for_scan(work->messages[decoded_early], options,
-                                                             work->results[decoded_early]);
+                  for (; decoded_early < count && !matcher_if_ready(); ++decoded_early) {
+                    const size_t i = decoded_early;
+                    if (skipped(i)) continue;
+                    if (options.known && options.known(work->messages[i], work->results[i])) {
+                      work->results[i].known = true;
+                      continue;
+                    }
+                    early[i] = decode_for_scan(work->messages[i], options, work->results[i]);
+                  }
                 }
                 const Matcher& matcher = wait_for_matcher();
                 Matcher::Scratch& scratch = *scratches.local();

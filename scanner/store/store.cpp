@@ -751,7 +751,9 @@ struct StoreScan::Impl {
   // Set when the scan began while the rules were loading: the writer takes them (waiting for
   // the load) and starts the scan's rows before its first message.
   std::function<const RuleSet&()> pending_rules;
-  std::unordered_set<std::pair<uint64_t, uint64_t>, KeyHash> known;  // of the rules version
+  // Of the rules version; read by the workers without a lock: filled by start() before the
+  // scan begins, or left empty (a new case, whose start() runs on the writer thread).
+  std::unordered_set<std::pair<uint64_t, uint64_t>, KeyHash> known;
   std::unique_ptr<Transaction> transaction;
   std::unique_ptr<Statement> insert_message, insert_location, insert_finding, insert_domain,
       insert_touched, insert_input, insert_rule;
@@ -1018,12 +1020,11 @@ bool CaseStore::has_messages() {
 bool CaseStore::created() const { return impl_->created; }
 
 void StoreScan::attach(ScanOptions& options) {
-  // A scan begun while the rules load has no known messages to skip: without the hook the
-  // pipeline need not wait for the rules (the emit stage hashes each message instead).
-  if (!impl_->pending_rules)
-    options.known = [this](const Message& message, MessageResult& result) {
-      return known(message, result);
-    };
+  // The hook runs on the workers, and before the rules are loaded: a scan begun while they
+  // load has no known messages (its set stays empty), and the workers still hash each message.
+  options.known = [this](const Message& message, MessageResult& result) {
+    return known(message, result);
+  };
   options.on_message = [this](const Message& message, const MessageResult& result) {
     on_message(message, result);
   };

@@ -4,10 +4,12 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -81,6 +83,55 @@ TEST(PendingMatcher, ItsLoadErrorComesOutOfTheScan) {
   options.threads = 2;
   EXPECT_THROW(run_scan({}, failing_without_input.get_future().share(), options, {}, {}),
                MatchError);
+  std::filesystem::remove(mbox);
+}
+
+// scan --store into a new case: the store's `known` hook needs no rules, so the look-ups (and
+// the hashing inside them) start while the rules load; a message found known is neither decoded
+// nor matched, whether it was looked up before the matcher was there or after.
+TEST(PendingMatcher, TheKnownHookRunsWhileItLoads) {
+  const std::string mbox = write_mbox();
+  const Matcher matcher(token_rules());
+  std::promise<const Matcher*> ready;
+  ready.set_value(&matcher);
+  std::vector<std::string> expected;
+  for (const std::string& finding : scan_secrets(mbox, ready.get_future().share()))
+    if (std::stoul(finding) % 14 != 0) expected.push_back(finding);
+
+  std::promise<const Matcher*> later;
+  std::once_flag set_once;
+  std::atomic<bool> rules_there{false};
+  const auto load = [&] {
+    std::call_once(set_once, [&] {
+      rules_there = true;
+      later.set_value(&matcher);
+    });
+  };
+  std::atomic<int> looked_up_while_loading{0};
+  ScanOptions options;
+  options.threads = 2;
+  options.include_rejected = true;
+  options.known = [&](const Message& message, MessageResult&) {
+    // The 100th look-up lets the rules arrive: a pipeline that waited for them first would only
+    // get them from the fallback below, and look nothing up before.
+    if (!rules_there.load() && ++looked_up_while_loading == 100) load();
+    const size_t subject = message.bytes.find("Subject: m") + 10;
+    return std::stoul(std::string(message.bytes.substr(subject, 6))) % 14 == 0;
+  };
+  std::thread fallback([&] {
+    for (int i = 0; i < 500 && !rules_there.load(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    load();
+  });
+  std::vector<std::string> secrets;
+  const ScanSummary summary = run_scan(
+      {mbox}, later.get_future().share(), options,
+      [&](const Finding& f) { secrets.push_back(std::to_string(f.index) + " " + f.secret); }, {});
+  fallback.join();
+  EXPECT_GE(looked_up_while_loading.load(), 100);
+  EXPECT_EQ(summary.messages_known, 215u);  // messages 0, 14, ... 2996
+  EXPECT_EQ(summary.messages_scanned, 3000u - 215u);
+  EXPECT_EQ(secrets, expected);
   std::filesystem::remove(mbox);
 }
 
