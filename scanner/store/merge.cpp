@@ -221,6 +221,39 @@ void stage_shard(sqlite3* db, const std::string& path, const std::string& shard_
 // (staged, sorted, inserted, read again for its ticket), and the tickets are computed in one
 // streaming pass over the shards' findings in ticket order, their memory bounded by one ticket.
 
+// A column's value as SQLite types it; a text's or blob's bytes are the statement's (valid until
+// it steps again) or a batch's.
+struct Value {
+  int type = SQLITE_NULL;
+  int64_t integer = 0;
+  double real = 0;
+  const char* bytes = nullptr;
+  size_t size = 0;
+};
+
+Value column_value(sqlite3_stmt* row, int column) {
+  Value value;
+  value.type = sqlite3_column_type(row, column);
+  switch (value.type) {
+    case SQLITE_INTEGER:
+      value.integer = sqlite3_column_int64(row, column);
+      break;
+    case SQLITE_FLOAT:
+      value.real = sqlite3_column_double(row, column);
+      break;
+    case SQLITE_TEXT:
+    case SQLITE_BLOB:
+      value.bytes = static_cast<const char*>(
+          value.type == SQLITE_TEXT ? static_cast<const void*>(sqlite3_column_text(row, column))
+                                    : sqlite3_column_blob(row, column));
+      value.size = static_cast<size_t>(sqlite3_column_bytes(row, column));
+      break;
+    default:
+      break;
+  }
+  return value;
+}
+
 // The k shards' result sets of one query (each already in order), merged: rows come out in the
 // order of their first `order_columns` columns, ties in the order the shards were given. With
 // `unique`, one row per key (the same message or finding in two shards, or a shard given
@@ -298,13 +331,6 @@ class ShardStreams {
   // SQLite's own order of values (NULL, numbers, text, blobs; text and blobs by bytes).
   // Each stream's current key, read once per row: comparing through sqlite3_column_* would
   // take the connection's mutex on every call.
-  struct Value {
-    int type = SQLITE_NULL;
-    int64_t integer = 0;
-    double real = 0;
-    const void* bytes = nullptr;
-    int size = 0;
-  };
   static int compare(const Value* a, const Value* b, int columns) {
     for (int column = 0; column < columns; ++column)
       if (const int c = compare_values(a[column], b[column])) return c;
@@ -327,37 +353,23 @@ class ShardStreams {
           return x < y ? -1 : x > y ? 1 : 0;
         }
       default: {
-        const int common = std::min(a.size, b.size);
-        const int c = common ? std::memcmp(a.bytes, b.bytes, static_cast<size_t>(common)) : 0;
+        const size_t common = std::min(a.size, b.size);
+        const int c = common ? std::memcmp(a.bytes, b.bytes, common) : 0;
         if (c != 0) return c;
         return a.size < b.size ? -1 : a.size > b.size ? 1 : 0;
       }
     }
   }
   const Value* key(size_t i) const { return keys_.data() + i * static_cast<size_t>(order_); }
-  static Value value_of(sqlite3_stmt* statement, int column) {
-    Value value;
-    value.type = sqlite3_column_type(statement, column);
-    if (value.type == SQLITE_INTEGER) {
-      value.integer = sqlite3_column_int64(statement, column);
-    } else if (value.type == SQLITE_FLOAT) {
-      value.real = sqlite3_column_double(statement, column);
-    } else if (value.type == SQLITE_TEXT || value.type == SQLITE_BLOB) {
-      value.bytes = value.type == SQLITE_TEXT
-                        ? static_cast<const void*>(sqlite3_column_text(statement, column))
-                        : sqlite3_column_blob(statement, column);
-      value.size = sqlite3_column_bytes(statement, column);
-    }
-    return value;
-  }
   // Of two rows with one key: whether shard a's is kept rather than shard b's.
   bool kept_over(size_t a, size_t b) const {
     sqlite3_stmt* x = statements_[a];
     sqlite3_stmt* y = statements_[b];
     if (scan_column_ >= 0)
-      return compare_values(value_of(x, scan_column_), value_of(y, scan_column_)) < 0;
+      return compare_values(column_value(x, scan_column_), column_value(y, scan_column_)) < 0;
     for (int column = order_; column < sqlite3_column_count(x); ++column)
-      if (const int c = compare_values(value_of(x, column), value_of(y, column))) return c < 0;
+      if (const int c = compare_values(column_value(x, column), column_value(y, column)))
+        return c < 0;
     return false;
   }
   bool advance(size_t i) {
@@ -366,7 +378,8 @@ class ShardStreams {
     if (rc == SQLITE_DONE) return false;
     if (rc != SQLITE_ROW) fail(sqlite3_db_handle(statement), paths_[i], "cannot read the shard");
     Value* values = keys_.data() + i * static_cast<size_t>(order_);
-    for (int column = 0; column < order_; ++column) values[column] = value_of(statement, column);
+    for (int column = 0; column < order_; ++column)
+      values[column] = column_value(statement, column);
     return true;
   }
   void push(size_t i) {
@@ -397,39 +410,6 @@ class ShardStreams {
   int scan_column_ = -1;  // the row's `scan` column, if it has one
   bool unique_;
 };
-
-// A column's value as SQLite types it; a text's or blob's bytes are the statement's (valid until
-// it steps again) or a batch's.
-struct Value {
-  int type = SQLITE_NULL;
-  int64_t integer = 0;
-  double real = 0;
-  const char* bytes = nullptr;
-  size_t size = 0;
-};
-
-Value column_value(sqlite3_stmt* row, int column) {
-  Value value;
-  value.type = sqlite3_column_type(row, column);
-  switch (value.type) {
-    case SQLITE_INTEGER:
-      value.integer = sqlite3_column_int64(row, column);
-      break;
-    case SQLITE_FLOAT:
-      value.real = sqlite3_column_double(row, column);
-      break;
-    case SQLITE_TEXT:
-    case SQLITE_BLOB:
-      value.bytes = static_cast<const char*>(
-          value.type == SQLITE_TEXT ? static_cast<const void*>(sqlite3_column_text(row, column))
-                                    : sqlite3_column_blob(row, column));
-      value.size = static_cast<size_t>(sqlite3_column_bytes(row, column));
-      break;
-    default:
-      break;
-  }
-  return value;
-}
 
 // Bound without a copy: the insert runs before the value's bytes change.
 void bind_value(sqlite3_stmt* insert, int parameter, const Value& value) {
