@@ -780,7 +780,16 @@ struct StoreScan::Impl {
   std::vector<StoredMessage> chunk;
   std::chrono::steady_clock::time_point chunk_started;
 
-  explicit Impl(CaseStore::Impl& s) : store(s) {}
+  Impl(CaseStore::Impl& s, const ScanRecord& scan_record)
+      : store(s),
+        scan_id(random_id()),
+        record(scan_record),
+        store_secrets(s.options.store_secrets) {
+    chunk.reserve(kChunkMessages);
+  }
+  void start_writer() {
+    writer = std::thread([this] { run_writer(); });
+  }
   // Destroyed without finish (the scan failed): the writer stops where it is, and its
   // unfinished batch rolls back; the scan stays 'running'.
   ~Impl() {
@@ -985,14 +994,9 @@ void StoreScan::Impl::start(const RuleSet& rules, bool load_known) {
 
 std::unique_ptr<StoreScan> CaseStore::begin_scan(const RuleSet& rules, const ScanRecord& record) {
   if (impl_->options.read_only) throw StoreError(impl_->path + ": opened read-only");
-  auto scan = std::make_unique<StoreScan::Impl>(*impl_);
-  scan->scan_id = random_id();
-  scan->record = record;
-  scan->store_secrets = impl_->options.store_secrets;
+  auto scan = std::make_unique<StoreScan::Impl>(*impl_, record);
   scan->start(rules, true);
-  scan->chunk.reserve(kChunkMessages);
-  StoreScan::Impl* writer = scan.get();
-  scan->writer = std::thread([writer] { writer->run_writer(); });
+  scan->start_writer();
   return std::unique_ptr<StoreScan>(new StoreScan(std::move(scan)));
 }
 
@@ -1000,14 +1004,9 @@ std::unique_ptr<StoreScan> CaseStore::begin_scan(std::function<const RuleSet&()>
                                                  const ScanRecord& record) {
   if (impl_->options.read_only) throw StoreError(impl_->path + ": opened read-only");
   if (has_messages()) return begin_scan(pending_rules(), record);
-  auto scan = std::make_unique<StoreScan::Impl>(*impl_);
-  scan->scan_id = random_id();
-  scan->record = record;
-  scan->store_secrets = impl_->options.store_secrets;
+  auto scan = std::make_unique<StoreScan::Impl>(*impl_, record);
   scan->pending_rules = std::move(pending_rules);
-  scan->chunk.reserve(kChunkMessages);
-  StoreScan::Impl* writer = scan.get();
-  scan->writer = std::thread([writer] { writer->run_writer(); });
+  scan->start_writer();
   return std::unique_ptr<StoreScan>(new StoreScan(std::move(scan)));
 }
 
@@ -1059,8 +1058,7 @@ void StoreScan::on_message(const Message& message, const MessageResult& result) 
     stored.key = result.case_key.substr(0, newline);
     stored.message_id = result.case_key.substr(newline + 1);
   } else if (!stored.skipped) {
-    MessageIdentity identity =
-        message_identity(message.bytes);  // a failed message, or no known hook
+    MessageIdentity identity = message_identity(message.bytes);  // a failed message
     stored.key = std::move(identity.key);
     stored.message_id = std::move(identity.message_id);
   } else {
