@@ -249,19 +249,37 @@ int split_bound(const credsift::RuleSet& rules, const char* path) {
   return 0;
 }
 
-int run_matcher(const std::string& mode, const std::string& stages, const char* path,
-                const std::vector<std::filesystem::path>& rule_paths) {
+// credsift's own Matcher, one or two stages. no_prefilters names the variable that, set, gives
+// every rule's own pattern (the "before" of scanner/match/prefilter.hpp).
+std::unique_ptr<credsift::Matcher> load_matcher(const std::string& stages,
+                                                const std::vector<std::filesystem::path>& rules,
+                                                const char* no_prefilters) {
   credsift::MatcherOptions options;
   options.two_stage = stages == "two";
-  // HSSCAN_NO_PREFILTERS=1: every rule's own pattern (the "before" of scanner/match/prefilter.hpp).
-  options.prefilters = !std::getenv("HSSCAN_NO_PREFILTERS");
+  options.prefilters = !std::getenv(no_prefilters);
   // A cache of its own, so that alternating runs do not compile the library every time.
   if (const char* dir = std::getenv("HSSCAN_CACHE_DIR"))
     options.cache_dir = dir;
   else
     options.use_cache = false;
+  return credsift::Matcher::load(rules, nullptr, options);
+}
+
+// Matcher::count_candidates over data, chunk bytes per call.
+unsigned long long count_candidates(const credsift::Matcher& matcher,
+                                    credsift::Matcher::Scratch& scratch, const std::string& data,
+                                    size_t chunk) {
+  unsigned long long candidates = 0;
+  for (size_t offset = 0; offset < data.size(); offset += chunk)
+    candidates += matcher.count_candidates(
+        std::string_view(data.data() + offset, std::min(chunk, data.size() - offset)), scratch);
+  return candidates;
+}
+
+int run_matcher(const std::string& mode, const std::string& stages, const char* path,
+                const std::vector<std::filesystem::path>& rule_paths) {
   const auto compile_start = std::chrono::steady_clock::now();
-  const auto matcher = credsift::Matcher::load(rule_paths, nullptr, options);
+  const auto matcher = load_matcher(stages, rule_paths, "HSSCAN_NO_PREFILTERS");
   const double compile_seconds = seconds_since(compile_start);
   const auto scratch = matcher->make_scratch();
   const std::string data = read_file(path);
@@ -279,11 +297,11 @@ int run_matcher(const std::string& mode, const std::string& stages, const char* 
     hits.clear();
     const auto wall_start = std::chrono::steady_clock::now();
     const double cpu_start = cpu_seconds();
-    for (size_t offset = 0; offset < data.size(); offset += chunk) {
-      const std::string_view text(data.data() + offset, std::min(chunk, data.size() - offset));
-      if (mode == "--matcher") {
-        candidates += matcher->count_candidates(text, *scratch);
-      } else {
+    if (mode == "--matcher") {
+      candidates = count_candidates(*matcher, *scratch, data, chunk);
+    } else {
+      for (size_t offset = 0; offset < data.size(); offset += chunk) {
+        const std::string_view text(data.data() + offset, std::min(chunk, data.size() - offset));
         const size_t first = hits.size();
         matcher->scan(text, uint32_t(offset / chunk), *scratch, hits);
         for (size_t i = first; i < hits.size(); ++i) {
@@ -332,27 +350,16 @@ int run_compare(const std::string& stages, const char* path, const char* rules_a
   const char* paths[2] = {rules_a, rules_b};
   const char* no_prefilters[2] = {"HSSCAN_NO_PREFILTERS_A", "HSSCAN_NO_PREFILTERS_B"};
   for (int i = 0; i < 2; ++i) {
-    credsift::MatcherOptions options;
-    options.two_stage = stages == "two";
-    options.prefilters = !std::getenv(no_prefilters[i]);
-    if (const char* dir = std::getenv("HSSCAN_CACHE_DIR"))
-      options.cache_dir = dir;
-    else
-      options.use_cache = false;
-    sides[i].matcher = credsift::Matcher::load({paths[i]}, nullptr, options);
+    sides[i].matcher = load_matcher(stages, {paths[i]}, no_prefilters[i]);
     sides[i].scratch = sides[i].matcher->make_scratch();
   }
   const std::string data = read_file(path);
   const size_t chunk = 1 << 20;
   for (int round = 0; round < rounds; ++round)
     for (Side& side : sides) {
-      side.candidates = 0;
       const auto wall_start = std::chrono::steady_clock::now();
       const double cpu_start = cpu_seconds();
-      for (size_t offset = 0; offset < data.size(); offset += chunk)
-        side.candidates += side.matcher->count_candidates(
-            std::string_view(data.data() + offset, std::min(chunk, data.size() - offset)),
-            *side.scratch);
+      side.candidates = count_candidates(*side.matcher, *side.scratch, data, chunk);
       side.cpu.push_back(cpu_seconds() - cpu_start);
       side.wall.push_back(seconds_since(wall_start));
     }
